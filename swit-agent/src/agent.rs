@@ -1,0 +1,288 @@
+//! `swit-agent run`: wires the stages together and runs until a signal.
+//!
+//! Threads: the ring reader (copies records, never parses), this thread
+//! (reorder -> connections -> protocols -> correlator), and the export
+//! thread. Every queue between them is bounded and drops with a count.
+use std::{
+    collections::BTreeSet,
+    io::{self, Write},
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+        mpsc::RecvTimeoutError,
+    },
+    time::{Duration, Instant},
+};
+
+use crate::{
+    capture::{
+        conn::ConnTable,
+        event::Event,
+        reader::{Reader, ReaderCounters},
+        reorder::Reorder,
+    },
+    config::{ConfigError, ConsoleFormat, RunConfig},
+    export::{
+        SpanSink,
+        console::PrettySink,
+        otlp_json::OtlpJsonSink,
+        pipeline::{ExportCounters, ExportPipeline, SpanSender},
+    },
+    metrics::Snapshot,
+    preflight::{self, PreflightError},
+    probe::{Probe, ProbeError, ProbeOptions},
+    target::{self, TargetError},
+    trace::correlate::{Clock, Correlator},
+};
+
+/// Why `run` stopped early.
+#[derive(Debug, thiserror::Error)]
+pub enum AgentError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Preflight(#[from] PreflightError),
+    #[error(transparent)]
+    Target(#[from] TargetError),
+    #[error(transparent)]
+    Probe(#[from] ProbeError),
+    #[error("export: {0}")]
+    Export(anyhow::Error),
+}
+
+impl AgentError {
+    /// Exit code: 2 for what the operator can fix, 1 for the rest.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            AgentError::Config(_) | AgentError::Preflight(_) | AgentError::Target(_) => 2,
+            AgentError::Probe(
+                ProbeError::Offsets(_) | ProbeError::Tracefs(_) | ProbeError::NoObject,
+            ) => 2,
+            _ => 1,
+        }
+    }
+}
+
+fn mono_now() -> u64 {
+    let mut t = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: valid clock id and out pointer.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut t) };
+    t.tv_sec as u64 * 1_000_000_000 + t.tv_nsec as u64
+}
+
+fn sink(format: ConsoleFormat) -> Box<dyn SpanSink> {
+    match format {
+        ConsoleFormat::Pretty => Box::new(PrettySink::new(io::stdout())),
+        ConsoleFormat::OtlpJson => Box::new(OtlpJsonSink::new(io::stdout())),
+    }
+}
+
+pub fn run(cfg: RunConfig) -> Result<(), AgentError> {
+    cfg.validate()?;
+    preflight::check()?;
+    let pids = target::resolve_pids(&cfg.pids)?;
+
+    let mut probe = Probe::load(&ProbeOptions {
+        capture_bytes: cfg.capture_bytes,
+        ring_bytes: cfg.ring_bytes,
+        hooks_only: false,
+    })?;
+    for &p in &pids {
+        probe.add_target(p)?;
+    }
+    let stop = Arc::new(AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(sig, stop.clone()).map_err(|e| AgentError::Export(e.into()))?;
+    }
+    let reader_counters = Arc::new(ReaderCounters::default());
+    let ring = probe.take_ring().expect("ring taken once");
+    let (rx, reader) = Reader::start(ring, stop.clone(), reader_counters.clone());
+    let export_counters = Arc::new(ExportCounters::default());
+    let (sender, pipeline) = ExportPipeline::start(
+        sink(cfg.console_format),
+        cfg.export_queue,
+        export_counters.clone(),
+    );
+
+    log::info!(
+        "tracing {} process(es) (PIDs {}), {} hooks attached; Ctrl-C to stop",
+        pids.len(),
+        pids.iter()
+            .map(|p| p.to_string())
+            .collect::<Vec<_>>()
+            .join(" "),
+        probe.attached()
+    );
+    let _ = io::stderr().flush();
+
+    let mut stage = Stage::new();
+    let mut targets: BTreeSet<u32> = pids;
+    let mut last_tick = Instant::now();
+    let mut last_check = Instant::now();
+    loop {
+        let stopping = stop.load(Ordering::Relaxed);
+        match rx.recv_timeout(Duration::from_millis(50)) {
+            Ok(batch) => stage.push(batch),
+            Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => break,
+        }
+        stage.release(mono_now(), &sender);
+        if last_tick.elapsed() >= Duration::from_millis(100) {
+            last_tick = Instant::now();
+            stage.tick(mono_now(), &sender);
+        }
+        if last_check.elapsed() >= Duration::from_secs(1) {
+            last_check = Instant::now();
+            // A PID that exited may be reused by an unrelated process.
+            let gone: Vec<u32> = targets
+                .iter()
+                .copied()
+                .filter(|p| !target::pid_exists(*p))
+                .collect();
+            for p in gone {
+                probe.remove_target(p);
+                targets.remove(&p);
+                stage.forget_pid(p);
+                log::info!("PID {p} exited; no longer traced");
+            }
+        }
+        if stopping {
+            break;
+        }
+    }
+    // The reader drains the ring once more after seeing the stop flag.
+    stop.store(true, Ordering::Relaxed);
+    reader.join();
+    while let Ok(batch) = rx.try_recv() {
+        stage.push(batch);
+    }
+    stage.finish(&sender);
+    drop(sender);
+    let export_result = pipeline.shutdown();
+
+    let snap = Snapshot {
+        kernel: probe.counters(),
+        records: reader_counters.records.load(Ordering::Relaxed),
+        malformed_records: reader_counters.malformed.load(Ordering::Relaxed),
+        reader_dropped: reader_counters.dropped.load(Ordering::Relaxed),
+        connections: stage.conns.stats.opened,
+        gap_bytes: stage.conns.stats.gap_bytes,
+        undetected: stage.conns.stats.undetected,
+        parse_errors: stage.correlator.stats.parse_errors,
+        orphan_responses: stage.correlator.stats.orphan_responses,
+        spans: stage.correlator.stats.spans,
+        exported: export_counters.exported.load(Ordering::Relaxed),
+        export_dropped: export_counters.dropped.load(Ordering::Relaxed),
+        export_failed: export_counters.failed.load(Ordering::Relaxed),
+    };
+    if snap.losses() > 0 {
+        log::warn!("stopped; {snap}");
+    } else {
+        log::info!("stopped; {snap}");
+    }
+    export_result.map_err(AgentError::Export)
+}
+
+/// Reorder, connections, protocols, correlator: the single-threaded middle.
+struct Stage {
+    reorder: Reorder,
+    conns: ConnTable,
+    correlator: Correlator,
+    scratch: Vec<crate::capture::conn::ConnEvent>,
+}
+
+impl Stage {
+    fn new() -> Self {
+        let mut resources = target::process::Resources::new();
+        Stage {
+            reorder: Reorder::new(),
+            conns: ConnTable::new(),
+            correlator: Correlator::new(Clock::now(), Box::new(move |pid| resources.get(pid))),
+            scratch: Vec::new(),
+        }
+    }
+
+    fn push(&mut self, batch: Vec<Event>) {
+        for e in batch {
+            self.reorder.push(e);
+        }
+    }
+
+    fn handle(&mut self, e: Event, sender: &SpanSender) {
+        if log::log_enabled!(log::Level::Trace) {
+            log_event(&e);
+        }
+        match e {
+            Event::Data(d) => self.conns.data(d, &mut self.scratch),
+            Event::Open { conn, role } => self.conns.open(&conn, role),
+            Event::Close { conn } => self.conns.close(&conn, &mut self.scratch),
+        }
+        self.emit(sender);
+    }
+
+    fn emit(&mut self, sender: &SpanSender) {
+        for ev in self.scratch.drain(..) {
+            self.correlator.on_event(ev, &mut |span| {
+                sender.send(span);
+            });
+        }
+    }
+
+    fn release(&mut self, now: u64, sender: &SpanSender) {
+        let mut out = Vec::new();
+        self.reorder.release(now, &mut |e| out.push(e));
+        for e in out {
+            self.handle(e, sender);
+        }
+    }
+
+    fn tick(&mut self, now: u64, sender: &SpanSender) {
+        self.conns.tick(now, &mut self.scratch);
+        self.emit(sender);
+    }
+
+    fn forget_pid(&mut self, pid: u32) {
+        self.conns.forget_pid(pid);
+        self.correlator.forget_pid(pid);
+    }
+
+    fn finish(&mut self, sender: &SpanSender) {
+        let mut out = Vec::new();
+        self.reorder.drain(&mut |e| out.push(e));
+        for e in out {
+            self.handle(e, sender);
+        }
+    }
+}
+
+fn log_event(e: &Event) {
+    match e {
+        Event::Data(d) => log::trace!(
+            "data sock={:x} pid={} tid={} {:?} seq={} len={} {} -> {} {:?}",
+            d.conn.sock,
+            d.conn.pid,
+            d.conn.tid,
+            d.direction,
+            d.seq,
+            d.len,
+            d.conn.tuple.local,
+            d.conn.tuple.remote,
+            String::from_utf8_lossy(&d.bytes[..d.bytes.len().min(60)])
+        ),
+        Event::Open { conn, role } => log::trace!(
+            "open sock={:x} pid={} {role:?} {:?}",
+            conn.sock,
+            conn.pid,
+            conn.tuple
+        ),
+        Event::Close { conn } => log::trace!(
+            "close sock={:x} pid={} {:?}",
+            conn.sock,
+            conn.pid,
+            conn.tuple
+        ),
+    }
+}

@@ -1,0 +1,397 @@
+//! The agent's view of every traced connection: its two ordered streams,
+//! its role, and the protocol session that parses it.
+use std::collections::HashMap;
+
+use super::{
+    event::{ConnInfo, DataChunk, Direction, Role, Tuple},
+    stream::Stream,
+};
+use crate::protocol::{self, Detect, Input, Moment, ProtoEvent, Session, Side};
+
+/// Connections tracked at once; past it the least recently active is dropped.
+pub const MAX_CONNECTIONS: usize = 65536;
+/// Request-side chunks looked at before a connection is declared not to
+/// speak any known protocol.
+const DETECT_ATTEMPTS: u32 = 8;
+/// Connections with no activity for this long are forgotten.
+pub const IDLE_NS: u64 = 300 * 1_000_000_000;
+
+/// A protocol event together with the connection it happened on.
+#[derive(Debug, Clone)]
+pub struct ConnEvent {
+    pub sock: u64,
+    pub pid: u32,
+    pub tuple: Tuple,
+    pub role: Role,
+    pub event: ProtoEvent,
+}
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct ConnStats {
+    pub opened: u64,
+    pub evicted: u64,
+    pub undetected: u64,
+    pub gap_bytes: u64,
+}
+
+#[derive(Debug)]
+enum Parse {
+    /// Waiting for the request side's first bytes to name the protocol.
+    Detecting {
+        attempts: u32,
+        buf: Vec<u8>,
+    },
+    Active(Box<Session>),
+    /// Nothing swit understands; bytes are ignored.
+    Unknown,
+}
+
+#[derive(Debug)]
+struct Connection {
+    pid: u32,
+    tuple: Tuple,
+    role: Role,
+    ingress: Stream,
+    egress: Stream,
+    parse: Parse,
+    last_ns: u64,
+}
+
+impl Connection {
+    fn new(info: &ConnInfo, role: Role) -> Self {
+        Connection {
+            pid: info.pid,
+            tuple: info.tuple,
+            role,
+            ingress: Stream::new(),
+            egress: Stream::new(),
+            parse: Parse::Detecting {
+                attempts: 0,
+                buf: Vec::new(),
+            },
+            last_ns: info.ts_ns,
+        }
+    }
+
+    fn side(&self, dir: Direction) -> Option<Side> {
+        side_of(self.role, dir)
+    }
+
+    /// For a connection older than the agent: the first message's shape
+    /// tells who is who (a request going out means we are the client).
+    fn infer_role(&mut self, dir: Direction, bytes: &[u8]) {
+        if self.role != Role::Unknown {
+            return;
+        }
+        let request = matches!(protocol::detect(bytes), Detect::Match(_));
+        let response = matches!(
+            protocol::http1::looks_like_response(bytes),
+            Detect::Match(_)
+        );
+        self.role = match (dir, request, response) {
+            (Direction::Ingress, true, _) | (Direction::Egress, _, true) => Role::Server,
+            (Direction::Egress, true, _) | (Direction::Ingress, _, true) => Role::Client,
+            _ => Role::Unknown,
+        };
+    }
+}
+
+/// Every traced connection, keyed by kernel socket address.
+#[derive(Debug, Default)]
+pub struct ConnTable {
+    conns: HashMap<u64, Connection>,
+    pub stats: ConnStats,
+}
+
+impl ConnTable {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn len(&self) -> usize {
+        self.conns.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.conns.is_empty()
+    }
+
+    fn entry(&mut self, info: &ConnInfo, role: Role) -> &mut Connection {
+        // The kernel reuses a freed `struct sock`: a different tuple at the
+        // same address is a different connection.
+        if self
+            .conns
+            .get(&info.sock)
+            .is_some_and(|c| c.tuple != info.tuple)
+        {
+            self.conns.remove(&info.sock);
+        }
+        if !self.conns.contains_key(&info.sock) {
+            if self.conns.len() >= MAX_CONNECTIONS {
+                self.evict_oldest();
+            }
+            self.stats.opened += 1;
+        }
+        self.conns
+            .entry(info.sock)
+            .or_insert_with(|| Connection::new(info, role))
+    }
+
+    fn evict_oldest(&mut self) {
+        if let Some((&k, _)) = self.conns.iter().min_by_key(|(_, c)| c.last_ns) {
+            self.conns.remove(&k);
+            self.stats.evicted += 1;
+        }
+    }
+
+    /// A traced process accepted or connected: a fresh connection.
+    pub fn open(&mut self, info: &ConnInfo, role: Role) {
+        self.conns.remove(&info.sock);
+        let c = self.entry(info, role);
+        c.role = role;
+    }
+
+    /// Feeds one chunk; protocol events go to `out`.
+    pub fn data(&mut self, chunk: DataChunk, out: &mut Vec<ConnEvent>) {
+        let info = chunk.conn;
+        let c = self.entry(&info, Role::Unknown);
+        c.last_ns = info.ts_ns;
+        if c.role == Role::Unknown {
+            c.infer_role(chunk.direction, &chunk.bytes);
+        }
+        let at = Moment {
+            enter_ns: chunk.enter_ns,
+            exit_ns: info.ts_ns,
+            tid: info.tid,
+        };
+        let Connection {
+            ingress,
+            egress,
+            parse,
+            role,
+            pid,
+            tuple,
+            ..
+        } = c;
+        let side = side_of(*role, chunk.direction);
+        let stream = match chunk.direction {
+            Direction::Ingress => ingress,
+            Direction::Egress => egress,
+        };
+        let before = stream.stats.gap_bytes;
+        let mut produced = Vec::new();
+        let mut undetected = 0;
+        stream.push(chunk.seq, chunk.len, chunk.bytes, at, &mut |input| {
+            route(parse, side, input, &mut produced, &mut undetected);
+        });
+        let gaps = stream.stats.gap_bytes - before;
+        let (pid, tuple, role) = (*pid, *tuple, *role);
+        self.stats.gap_bytes += gaps;
+        self.stats.undetected += undetected;
+        out.extend(produced.into_iter().map(|event| ConnEvent {
+            sock: info.sock,
+            pid,
+            tuple,
+            role,
+            event,
+        }));
+    }
+
+    /// The connection closed: flush held chunks, end messages that end at
+    /// close, forget it.
+    pub fn close(&mut self, info: &ConnInfo, out: &mut Vec<ConnEvent>) {
+        let Some(mut c) = self.conns.remove(&info.sock) else {
+            return;
+        };
+        let mut produced = Vec::new();
+        flush_streams(&mut c, &mut produced, &mut self.stats);
+        if let Parse::Active(s) = &mut c.parse {
+            let at = Moment {
+                enter_ns: info.ts_ns,
+                exit_ns: info.ts_ns,
+                tid: info.tid,
+            };
+            s.close(at, &mut produced);
+        }
+        out.extend(produced.into_iter().map(|event| ConnEvent {
+            sock: info.sock,
+            pid: c.pid,
+            tuple: c.tuple,
+            role: c.role,
+            event,
+        }));
+    }
+
+    /// Periodic upkeep: streams quiet with held chunks give up on their
+    /// holes; idle connections are forgotten.
+    pub fn tick(&mut self, now_ns: u64, out: &mut Vec<ConnEvent>) {
+        let mut produced = Vec::new();
+        for (&sock, c) in self.conns.iter_mut() {
+            if !c.ingress.has_pending() && !c.egress.has_pending() {
+                continue;
+            }
+            let mut evs = Vec::new();
+            flush_streams(c, &mut evs, &mut self.stats);
+            produced.extend(evs.into_iter().map(|event| ConnEvent {
+                sock,
+                pid: c.pid,
+                tuple: c.tuple,
+                role: c.role,
+                event,
+            }));
+        }
+        out.extend(produced);
+        let before = self.conns.len();
+        self.conns
+            .retain(|_, c| now_ns.saturating_sub(c.last_ns) < IDLE_NS);
+        self.stats.evicted += (before - self.conns.len()) as u64;
+    }
+
+    /// Forgets every connection of a process that exited.
+    pub fn forget_pid(&mut self, pid: u32) {
+        self.conns.retain(|_, c| c.pid != pid);
+    }
+}
+
+/// Gives up on every hole of both streams (they become gaps) and hands on
+/// what that releases.
+fn flush_streams(c: &mut Connection, out: &mut Vec<ProtoEvent>, stats: &mut ConnStats) {
+    for dir in [Direction::Ingress, Direction::Egress] {
+        let side = c.side(dir);
+        let stream = match dir {
+            Direction::Ingress => &mut c.ingress,
+            Direction::Egress => &mut c.egress,
+        };
+        let before = stream.stats.gap_bytes;
+        stream.flush_all(&mut |input| route(&mut c.parse, side, input, out, &mut stats.undetected));
+        stats.gap_bytes += stream.stats.gap_bytes - before;
+    }
+}
+
+/// Which side of the exchange a direction carries, once the role is known.
+fn side_of(role: Role, dir: Direction) -> Option<Side> {
+    match (role, dir) {
+        (Role::Server, Direction::Ingress) | (Role::Client, Direction::Egress) => {
+            Some(Side::Request)
+        }
+        (Role::Server, Direction::Egress) | (Role::Client, Direction::Ingress) => {
+            Some(Side::Response)
+        }
+        (Role::Unknown, _) => None,
+    }
+}
+
+/// Hands one input to the connection's protocol session, detecting the
+/// protocol first if needed.
+fn route(
+    parse: &mut Parse,
+    side: Option<Side>,
+    input: Input<'_>,
+    out: &mut Vec<ProtoEvent>,
+    undetected: &mut u64,
+) {
+    let Some(side) = side else {
+        return;
+    };
+    match parse {
+        Parse::Active(s) => s.feed(side, input, out),
+        Parse::Unknown => {}
+        Parse::Detecting { attempts, buf } => {
+            // Only the request side names the protocol; response bytes seen
+            // before that belong to an exchange we cannot pair anyway.
+            let (Side::Request, Input::Data { bytes, at }) = (side, input) else {
+                return;
+            };
+            buf.extend_from_slice(bytes);
+            match protocol::detect(buf) {
+                Detect::Match(kind) => {
+                    let held = std::mem::take(buf);
+                    let mut s = Session::new(kind);
+                    s.feed(side, Input::Data { bytes: &held, at }, out);
+                    *parse = Parse::Active(Box::new(s));
+                }
+                Detect::NeedMore if buf.len() < 64 => {}
+                _ => {
+                    buf.clear();
+                    *attempts += 1;
+                    if *attempts >= DETECT_ATTEMPTS {
+                        *undetected += 1;
+                        *parse = Parse::Unknown;
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::http1::Http1Event;
+
+    fn info(ts: u64) -> ConnInfo {
+        ConnInfo {
+            sock: 0xabc,
+            pid: 10,
+            tid: 11,
+            ts_ns: ts,
+            tuple: Tuple {
+                local: "127.0.0.1:8080".parse().unwrap(),
+                remote: "127.0.0.1:40000".parse().unwrap(),
+            },
+        }
+    }
+
+    fn chunk(ts: u64, dir: Direction, seq: u32, b: &[u8]) -> DataChunk {
+        DataChunk {
+            conn: info(ts),
+            enter_ns: ts,
+            seq,
+            len: b.len() as u32,
+            direction: dir,
+            bytes: b.to_vec(),
+        }
+    }
+
+    fn exchanges(out: &[ConnEvent]) -> Vec<(String, u16)> {
+        out.iter()
+            .filter_map(|e| match &e.event {
+                ProtoEvent::Http1(Http1Event::Exchange { request, response }) => {
+                    Some((request.target.clone(), response.status))
+                }
+                _ => None,
+            })
+            .collect()
+    }
+
+    const REQ: &[u8] = b"GET /hello HTTP/1.1\r\nHost: x\r\n\r\n";
+    const HEAD: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n";
+
+    #[test]
+    fn a_server_exchange_in_two_response_writes() {
+        let mut t = ConnTable::new();
+        let mut out = vec![];
+        t.open(&info(1), Role::Server);
+        t.data(chunk(2, Direction::Ingress, 100, REQ), &mut out);
+        t.data(chunk(3, Direction::Egress, 5000, HEAD), &mut out);
+        t.data(
+            chunk(4, Direction::Egress, 5000 + HEAD.len() as u32, b"hello"),
+            &mut out,
+        );
+        assert_eq!(exchanges(&out), vec![("/hello".to_string(), 200)]);
+    }
+
+    #[test]
+    fn role_is_inferred_for_a_connection_older_than_the_agent() {
+        let mut t = ConnTable::new();
+        let mut out = vec![];
+        t.data(chunk(2, Direction::Egress, 100, REQ), &mut out);
+        t.data(chunk(3, Direction::Ingress, 7, HEAD), &mut out);
+        t.data(
+            chunk(4, Direction::Ingress, 7 + HEAD.len() as u32, b"hello"),
+            &mut out,
+        );
+        assert_eq!(exchanges(&out), vec![("/hello".to_string(), 200)]);
+        assert_eq!(out[0].role, Role::Client);
+    }
+}

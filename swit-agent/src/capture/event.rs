@@ -1,0 +1,242 @@
+//! Decodes ring-buffer records into owned values.
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+
+use swit_ebpf_common::{
+    AF_INET, AF_INET6, DataHeader, EventHeader, SockTuple, direction, kind, role,
+};
+
+/// Which way bytes went, seen from the traced process.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Direction {
+    Ingress,
+    Egress,
+}
+
+/// How the traced process came to own a connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    Unknown,
+    Server,
+    Client,
+}
+
+/// A connection's endpoints as the traced process sees them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Tuple {
+    pub local: SocketAddr,
+    pub remote: SocketAddr,
+}
+
+impl Tuple {
+    /// The same connection seen from the other end.
+    pub fn mirror(&self) -> Tuple {
+        Tuple {
+            local: self.remote,
+            remote: self.local,
+        }
+    }
+}
+
+/// Header fields every event carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConnInfo {
+    /// Kernel `struct sock` address: the connection's identity while it lives.
+    pub sock: u64,
+    pub pid: u32,
+    pub tid: u32,
+    /// CLOCK_MONOTONIC ns at the syscall's exit.
+    pub ts_ns: u64,
+    pub tuple: Tuple,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DataChunk {
+    pub conn: ConnInfo,
+    pub enter_ns: u64,
+    /// TCP sequence number of the chunk's first byte.
+    pub seq: u32,
+    /// Stream bytes the chunk stands for; `bytes.len() <= len`.
+    pub len: u32,
+    pub direction: Direction,
+    pub bytes: Vec<u8>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    Data(DataChunk),
+    Open { conn: ConnInfo, role: Role },
+    Close { conn: ConnInfo },
+}
+
+impl Event {
+    pub fn conn(&self) -> &ConnInfo {
+        match self {
+            Event::Data(d) => &d.conn,
+            Event::Open { conn, .. } | Event::Close { conn } => conn,
+        }
+    }
+
+    /// The moment that orders this event against events of other
+    /// connections: a send is placed at its start (the peer cannot read the
+    /// bytes earlier), everything else at its end.
+    pub fn causal_ns(&self) -> u64 {
+        match self {
+            Event::Data(d) if d.direction == Direction::Egress => d.enter_ns,
+            e => e.conn().ts_ns,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum DecodeError {
+    #[error("record of {0} bytes is shorter than its header")]
+    Short(usize),
+    #[error("unknown record kind {0}")]
+    Kind(u32),
+    #[error("unknown address family {0}")]
+    Family(u16),
+}
+
+/// Decodes one ring-buffer record.
+pub fn decode(rec: &[u8]) -> Result<Event, DecodeError> {
+    let hdr: EventHeader = read(rec)?;
+    let conn = ConnInfo {
+        sock: hdr.sock,
+        pid: (hdr.pid_tgid >> 32) as u32,
+        tid: hdr.pid_tgid as u32,
+        ts_ns: hdr.ts_ns,
+        tuple: tuple(&hdr.tuple)?,
+    };
+    match hdr.kind {
+        kind::DATA => {
+            let d: DataHeader = read(rec)?;
+            let start = size_of::<DataHeader>();
+            let end = start + d.captured as usize;
+            let bytes = rec.get(start..end).ok_or(DecodeError::Short(rec.len()))?;
+            Ok(Event::Data(DataChunk {
+                conn,
+                enter_ns: d.enter_ns,
+                seq: d.seq,
+                len: d.len,
+                direction: if d.direction == direction::EGRESS {
+                    Direction::Egress
+                } else {
+                    Direction::Ingress
+                },
+                bytes: bytes.to_vec(),
+            }))
+        }
+        kind::OPEN => Ok(Event::Open {
+            conn,
+            role: match hdr.role {
+                role::SERVER => Role::Server,
+                role::CLIENT => Role::Client,
+                _ => Role::Unknown,
+            },
+        }),
+        kind::CLOSE => Ok(Event::Close { conn }),
+        k => Err(DecodeError::Kind(k)),
+    }
+}
+
+fn read<T: Copy>(rec: &[u8]) -> Result<T, DecodeError> {
+    if rec.len() < size_of::<T>() {
+        return Err(DecodeError::Short(rec.len()));
+    }
+    // SAFETY: length checked; T is a repr(C) integer-only type from
+    // swit-ebpf-common, valid for any bit pattern; read_unaligned because
+    // ring records are only 8-byte aligned by contract, not by type.
+    Ok(unsafe { std::ptr::read_unaligned(rec.as_ptr().cast::<T>()) })
+}
+
+fn tuple(t: &SockTuple) -> Result<Tuple, DecodeError> {
+    let addr = |b: &[u8; 16]| -> Result<IpAddr, DecodeError> {
+        match t.family {
+            AF_INET => Ok(IpAddr::V4(Ipv4Addr::new(b[0], b[1], b[2], b[3]))),
+            AF_INET6 => {
+                let v6 = Ipv6Addr::from(*b);
+                // A dual-stack socket talking IPv4 stores ::ffff:a.b.c.d.
+                Ok(match v6.to_ipv4_mapped() {
+                    Some(v4) => IpAddr::V4(v4),
+                    None => IpAddr::V6(v6),
+                })
+            }
+            f => Err(DecodeError::Family(f)),
+        }
+    };
+    Ok(Tuple {
+        local: SocketAddr::new(addr(&t.local_addr)?, t.local_port),
+        remote: SocketAddr::new(addr(&t.remote_addr)?, t.remote_port),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(h: DataHeader, payload: &[u8]) -> Vec<u8> {
+        let mut v = vec![0u8; size_of::<DataHeader>()];
+        // SAFETY: DataHeader is plain integers.
+        unsafe { std::ptr::write_unaligned(v.as_mut_ptr().cast::<DataHeader>(), h) };
+        v.extend_from_slice(payload);
+        v
+    }
+
+    fn header() -> DataHeader {
+        let mut h = DataHeader::default();
+        h.hdr.kind = kind::DATA;
+        h.hdr.pid_tgid = (42u64 << 32) | 43;
+        h.hdr.sock = 0xdead;
+        h.hdr.tuple.family = AF_INET;
+        h.hdr.tuple.local_port = 8080;
+        h.hdr.tuple.remote_port = 50000;
+        h.hdr.tuple.local_addr[..4].copy_from_slice(&[127, 0, 0, 1]);
+        h.hdr.tuple.remote_addr[..4].copy_from_slice(&[127, 0, 0, 2]);
+        h.seq = 7;
+        h.len = 5;
+        h.captured = 3;
+        h.direction = direction::EGRESS;
+        h
+    }
+
+    #[test]
+    fn decodes_a_data_record() {
+        let Event::Data(d) = decode(&record(header(), b"GETxx")).unwrap() else {
+            panic!("not data")
+        };
+        assert_eq!((d.conn.pid, d.conn.tid), (42, 43));
+        assert_eq!(d.bytes, b"GET");
+        assert_eq!((d.seq, d.len), (7, 5));
+        assert_eq!(d.direction, Direction::Egress);
+        assert_eq!(d.conn.tuple.local, "127.0.0.1:8080".parse().unwrap());
+        assert_eq!(d.conn.tuple.remote, "127.0.0.2:50000".parse().unwrap());
+    }
+
+    #[test]
+    fn v4_mapped_v6_becomes_v4() {
+        let mut h = header();
+        h.hdr.tuple.family = AF_INET6;
+        h.hdr.tuple.local_addr = Ipv4Addr::new(10, 0, 0, 1).to_ipv6_mapped().octets();
+        h.hdr.tuple.remote_addr = Ipv6Addr::LOCALHOST.octets();
+        let e = decode(&record(h, b"abc")).unwrap();
+        assert_eq!(
+            e.conn().tuple.local.ip(),
+            IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1))
+        );
+        assert_eq!(e.conn().tuple.remote.ip(), IpAddr::V6(Ipv6Addr::LOCALHOST));
+    }
+
+    #[test]
+    fn short_and_bad_records_are_errors() {
+        let full = record(header(), b"abc");
+        for n in 0..full.len() {
+            assert!(decode(&full[..n]).is_err(), "prefix {n}");
+        }
+        let mut h = header();
+        h.hdr.kind = 99;
+        assert_eq!(decode(&record(h, b"abc")), Err(DecodeError::Kind(99)));
+        let mut h = header();
+        h.hdr.tuple.family = 1;
+        assert_eq!(decode(&record(h, b"abc")), Err(DecodeError::Family(1)));
+    }
+}

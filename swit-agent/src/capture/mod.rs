@@ -1,0 +1,6 @@
+//! From ring-buffer records to ordered per-connection byte streams.
+pub mod conn;
+pub mod event;
+pub mod reader;
+pub mod reorder;
+pub mod stream;

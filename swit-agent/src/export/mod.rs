@@ -1,0 +1,40 @@
+//! Where spans go: the console (pretty trees or OTLP/JSON lines) and, later,
+//! OTLP collectors. Everything outside this module speaks [`Span`]; the
+//! OpenTelemetry protobuf types stay in here.
+pub mod console;
+pub mod otlp_json;
+pub mod pipeline;
+
+use crate::trace::span::Span;
+
+/// A destination for finished spans.
+///
+/// Contract (as opentelemetry-rust's `SpanExporter`): never called
+/// concurrently; must not block forever.
+pub trait SpanSink: Send {
+    /// Takes a batch of finished spans.
+    fn export(&mut self, batch: Vec<Span>) -> anyhow::Result<()>;
+    /// Called about every 100 ms with the current time, so sinks that group
+    /// spans (the pretty console) can emit what is complete.
+    fn tick(&mut self, _now_unix_ns: u64) -> anyhow::Result<()> {
+        Ok(())
+    }
+    /// Emits everything still held; called once at shutdown.
+    fn flush(&mut self) -> anyhow::Result<()>;
+}
+
+/// An in-memory sink for tests.
+#[derive(Default, Clone)]
+pub struct MemorySink {
+    pub spans: std::sync::Arc<std::sync::Mutex<Vec<Span>>>,
+}
+
+impl SpanSink for MemorySink {
+    fn export(&mut self, batch: Vec<Span>) -> anyhow::Result<()> {
+        self.spans.lock().expect("poisoned").extend(batch);
+        Ok(())
+    }
+    fn flush(&mut self) -> anyhow::Result<()> {
+        Ok(())
+    }
+}

@@ -1,0 +1,490 @@
+//! The export stage: a bounded queue in front of one thread that batches
+//! spans into a [`SpanSink`].
+//!
+//! The correlator must never wait on a slow sink (a stalled collector, a
+//! paused terminal), so [`SpanSender::send`] drops when the queue is full,
+//! counts the drop and warns once, as opentelemetry-rust's batch processor
+//! does.
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicBool, AtomicU64, Ordering},
+        mpsc::{Receiver, RecvTimeoutError, SyncSender, TryRecvError, TrySendError, sync_channel},
+    },
+    thread::JoinHandle,
+    time::{Duration, Instant, SystemTime, UNIX_EPOCH},
+};
+
+use anyhow::Context;
+
+use super::SpanSink;
+use crate::trace::span::Span;
+
+/// Most spans handed to the sink in one `export` call.
+pub const MAX_BATCH: usize = 512;
+/// Longest a span waits in a partial batch.
+pub const BATCH_TIMEOUT: Duration = Duration::from_millis(200);
+/// How often the sink's `tick` is called.
+pub const TICK_INTERVAL: Duration = Duration::from_millis(100);
+/// Export failures are logged at most once per this period, with a count,
+/// so a down collector does not flood the log.
+const ERROR_LOG_INTERVAL: Duration = Duration::from_secs(10);
+
+/// Span counts for metrics; shared with whoever reports them.
+#[derive(Debug, Default)]
+pub struct ExportCounters {
+    /// Spans the sink accepted.
+    pub exported: AtomicU64,
+    /// Spans dropped because the queue was full or the pipeline had stopped.
+    pub dropped: AtomicU64,
+    /// Spans in batches the sink rejected.
+    pub failed: AtomicU64,
+}
+
+enum Msg {
+    Span(Box<Span>),
+    Shutdown,
+}
+
+/// The producer side of the queue. Cheap to clone; never blocks.
+#[derive(Clone)]
+pub struct SpanSender {
+    tx: SyncSender<Msg>,
+    counters: Arc<ExportCounters>,
+    warned: Arc<AtomicBool>,
+}
+
+impl SpanSender {
+    /// Queues `span` for export. Returns `false` if it was dropped.
+    pub fn send(&self, span: Span) -> bool {
+        match self.tx.try_send(Msg::Span(Box::new(span))) {
+            Ok(()) => true,
+            Err(e) => {
+                self.counters.dropped.fetch_add(1, Ordering::Relaxed);
+                if !self.warned.swap(true, Ordering::Relaxed) {
+                    let why = match e {
+                        TrySendError::Full(_) => "export queue full",
+                        TrySendError::Disconnected(_) => "export stopped",
+                    };
+                    log::warn!(
+                        "{why}: dropping spans (counted in dropped spans; warning only once)"
+                    );
+                }
+                false
+            }
+        }
+    }
+}
+
+/// The running export thread. Call [`ExportPipeline::shutdown`] to drain it;
+/// dropping it does the same.
+pub struct ExportPipeline {
+    /// Used only to send `Shutdown`, which queues behind every span already
+    /// sent, so nothing accepted before shutdown is lost.
+    control: SyncSender<Msg>,
+    thread: Option<JoinHandle<anyhow::Result<()>>>,
+}
+
+impl ExportPipeline {
+    /// Starts the export thread. `queue_capacity` bounds the spans waiting
+    /// for it (at least 1).
+    pub fn start(
+        sink: Box<dyn SpanSink>,
+        queue_capacity: usize,
+        metrics: Arc<ExportCounters>,
+    ) -> (SpanSender, ExportPipeline) {
+        let (tx, rx) = sync_channel(queue_capacity.max(1));
+        let worker = Worker::new(sink, metrics.clone());
+        let thread = std::thread::Builder::new()
+            .name("swit-export".to_string())
+            .spawn(move || worker.run(rx));
+        let thread = match thread {
+            Ok(t) => Some(t),
+            Err(e) => {
+                // Without a thread every span is dropped and counted, which
+                // is the same failure mode as a stuck sink, not a crash.
+                log::error!("cannot start export thread: {e}");
+                None
+            }
+        };
+        let sender = SpanSender {
+            tx: tx.clone(),
+            counters: metrics,
+            warned: Arc::new(AtomicBool::new(false)),
+        };
+        (
+            sender,
+            ExportPipeline {
+                control: tx,
+                thread,
+            },
+        )
+    }
+
+    /// Stops taking spans, exports everything already queued, flushes the
+    /// sink and waits for the thread. Senders still alive afterwards drop
+    /// (and count) what they send.
+    pub fn shutdown(mut self) -> anyhow::Result<()> {
+        self.stop()
+    }
+
+    fn stop(&mut self) -> anyhow::Result<()> {
+        let Some(thread) = self.thread.take() else {
+            return Ok(());
+        };
+        // Blocks only while the queue is full, which the thread is draining;
+        // fails only if the thread is gone, and join says why below.
+        let _ = self.control.send(Msg::Shutdown);
+        match thread.join() {
+            Ok(result) => result,
+            Err(_) => anyhow::bail!("export thread panicked"),
+        }
+    }
+}
+
+impl Drop for ExportPipeline {
+    fn drop(&mut self) {
+        if let Err(e) = self.stop() {
+            log::error!("export shutdown: {e:#}");
+        }
+    }
+}
+
+struct Worker {
+    sink: Box<dyn SpanSink>,
+    counters: Arc<ExportCounters>,
+    batch: Vec<Span>,
+    /// When the first span of the current batch arrived.
+    batch_started: Instant,
+    errors: ErrorLog,
+}
+
+impl Worker {
+    fn new(sink: Box<dyn SpanSink>, counters: Arc<ExportCounters>) -> Self {
+        Self {
+            sink,
+            counters,
+            batch: Vec::with_capacity(MAX_BATCH),
+            batch_started: Instant::now(),
+            errors: ErrorLog::default(),
+        }
+    }
+
+    fn run(mut self, rx: Receiver<Msg>) -> anyhow::Result<()> {
+        let mut next_tick = Instant::now() + TICK_INTERVAL;
+        loop {
+            let mut deadline = next_tick;
+            if !self.batch.is_empty() {
+                deadline = deadline.min(self.batch_started + BATCH_TIMEOUT);
+            }
+            let wait = deadline.saturating_duration_since(Instant::now());
+            match rx.recv_timeout(wait) {
+                Ok(Msg::Span(span)) => self.push(*span),
+                Ok(Msg::Shutdown) | Err(RecvTimeoutError::Disconnected) => break,
+                Err(RecvTimeoutError::Timeout) => {}
+            }
+            let now = Instant::now();
+            if !self.batch.is_empty() && now >= self.batch_started + BATCH_TIMEOUT {
+                self.export();
+            }
+            if now >= next_tick {
+                if let Err(e) = self.sink.tick(unix_now_ns()) {
+                    self.errors.record("tick", 0, &e);
+                }
+                next_tick = now + TICK_INTERVAL;
+            }
+        }
+        // Spans sent by other senders just before shutdown may sit behind
+        // the Shutdown message; take them too.
+        loop {
+            match rx.try_recv() {
+                Ok(Msg::Span(span)) => self.push(*span),
+                Ok(Msg::Shutdown) => {}
+                Err(TryRecvError::Empty | TryRecvError::Disconnected) => break,
+            }
+        }
+        // Closing the queue before the (possibly slow) flush makes late
+        // senders drop at once instead of filling a queue nobody reads.
+        drop(rx);
+        self.export();
+        self.errors.report_pending();
+        self.sink.flush().context("flushing span sink")
+    }
+
+    fn push(&mut self, span: Span) {
+        if self.batch.is_empty() {
+            self.batch_started = Instant::now();
+        }
+        self.batch.push(span);
+        if self.batch.len() >= MAX_BATCH {
+            self.export();
+        }
+    }
+
+    fn export(&mut self) {
+        if self.batch.is_empty() {
+            return;
+        }
+        let batch = std::mem::replace(&mut self.batch, Vec::with_capacity(MAX_BATCH));
+        let n = batch.len() as u64;
+        match self.sink.export(batch) {
+            Ok(()) => {
+                self.counters.exported.fetch_add(n, Ordering::Relaxed);
+            }
+            Err(e) => {
+                self.counters.failed.fetch_add(n, Ordering::Relaxed);
+                self.errors.record("export", n, &e);
+            }
+        }
+    }
+}
+
+/// Logs the first sink error at once, then at most one summary per
+/// [`ERROR_LOG_INTERVAL`].
+#[derive(Default)]
+struct ErrorLog {
+    last_logged: Option<Instant>,
+    /// Errors and spans since the last log line.
+    suppressed_errors: u64,
+    suppressed_spans: u64,
+}
+
+impl ErrorLog {
+    fn record(&mut self, what: &str, spans: u64, e: &anyhow::Error) {
+        let due = self
+            .last_logged
+            .is_none_or(|t| t.elapsed() >= ERROR_LOG_INTERVAL);
+        if due {
+            log::error!(
+                "span sink {what} failed: {e:#} (plus {} failures, {} spans, since the last report)",
+                self.suppressed_errors,
+                self.suppressed_spans
+            );
+            self.last_logged = Some(Instant::now());
+            self.suppressed_errors = 0;
+            self.suppressed_spans = 0;
+        } else {
+            self.suppressed_errors += 1;
+            self.suppressed_spans += spans;
+        }
+    }
+
+    fn report_pending(&mut self) {
+        if self.suppressed_errors > 0 {
+            log::error!(
+                "span sink: {} more failures ({} spans) not reported before shutdown",
+                self.suppressed_errors,
+                self.suppressed_spans
+            );
+        }
+    }
+}
+
+fn unix_now_ns() -> u64 {
+    // A clock before 1970 or past 2554 is a broken host, not a reason to
+    // stop exporting; 0 only makes the pretty console print sooner.
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .ok()
+        .and_then(|d| u64::try_from(d.as_nanos()).ok())
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Condvar, Mutex};
+
+    use super::*;
+    use crate::{
+        export::MemorySink,
+        trace::span::{Resource, SpanId, SpanKind, StatusCode, TraceId},
+    };
+
+    const DEADLINE: Duration = Duration::from_secs(10);
+
+    fn span(id: u8) -> Span {
+        Span {
+            trace_id: TraceId([1; 16]),
+            span_id: SpanId([id; 8]),
+            parent_span_id: None,
+            flags: 1,
+            trace_state: String::new(),
+            name: format!("span {id}"),
+            kind: SpanKind::Server,
+            start_unix_ns: 1,
+            end_unix_ns: 2,
+            attributes: vec![],
+            status: StatusCode::Unset,
+            status_message: String::new(),
+            resource: Arc::new(Resource {
+                service_name: "svc".to_string(),
+                attributes: vec![],
+            }),
+        }
+    }
+
+    /// A flag set by one thread and awaited, with a deadline, by another.
+    #[derive(Default)]
+    struct Signal {
+        state: Mutex<u64>,
+        cond: Condvar,
+    }
+
+    impl Signal {
+        fn add(&self) {
+            *self.state.lock().unwrap() += 1;
+            self.cond.notify_all();
+        }
+        /// Waits until the count reaches `n`; false on deadline.
+        fn wait_for(&self, n: u64) -> bool {
+            let guard = self.state.lock().unwrap();
+            let (guard, _) = self
+                .cond
+                .wait_timeout_while(guard, DEADLINE, |c| *c < n)
+                .unwrap();
+            *guard >= n
+        }
+    }
+
+    /// Blocks in `export` until released, so the queue can be filled.
+    struct BlockingSink {
+        entered: Arc<Signal>,
+        release: Arc<Signal>,
+        inner: MemorySink,
+    }
+
+    impl SpanSink for BlockingSink {
+        fn export(&mut self, batch: Vec<Span>) -> anyhow::Result<()> {
+            self.entered.add();
+            self.release.wait_for(1);
+            self.inner.export(batch)
+        }
+        fn flush(&mut self) -> anyhow::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn sent_spans_reach_the_sink_by_shutdown() {
+        let mem = MemorySink::default();
+        let counters = Arc::new(ExportCounters::default());
+        let (tx, pipeline) = ExportPipeline::start(Box::new(mem.clone()), 1024, counters.clone());
+        let tx2 = tx.clone();
+        for i in 0..100 {
+            assert!(tx.send(span(i)));
+        }
+        assert!(tx2.send(span(200)));
+        pipeline.shutdown().unwrap();
+
+        let got = mem.spans.lock().unwrap();
+        assert_eq!(got.len(), 101);
+        assert_eq!(got[0].span_id, SpanId([0; 8]));
+        assert_eq!(counters.exported.load(Ordering::Relaxed), 101);
+        assert_eq!(counters.dropped.load(Ordering::Relaxed), 0);
+
+        // After shutdown the queue is closed: sends drop and count.
+        assert!(!tx.send(span(1)));
+        assert_eq!(counters.dropped.load(Ordering::Relaxed), 1);
+    }
+
+    #[test]
+    fn full_queue_drops_and_counts_without_blocking() {
+        let entered = Arc::new(Signal::default());
+        let release = Arc::new(Signal::default());
+        let mem = MemorySink::default();
+        let sink = BlockingSink {
+            entered: entered.clone(),
+            release: release.clone(),
+            inner: mem.clone(),
+        };
+        let counters = Arc::new(ExportCounters::default());
+        let (tx, pipeline) = ExportPipeline::start(Box::new(sink), 1, counters.clone());
+
+        assert!(tx.send(span(1)));
+        // The thread takes span 1 and blocks exporting it (after the batch
+        // timeout); then the queue holds one more, and the rest drop.
+        assert!(entered.wait_for(1), "sink never called");
+        assert!(tx.send(span(2)));
+        assert!(!tx.send(span(3)));
+        assert!(!tx.send(span(4)));
+        assert_eq!(counters.dropped.load(Ordering::Relaxed), 2);
+
+        release.add();
+        pipeline.shutdown().unwrap();
+        let ids: Vec<SpanId> = mem
+            .spans
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|s| s.span_id)
+            .collect();
+        assert_eq!(ids, vec![SpanId([1; 8]), SpanId([2; 8])]);
+        assert_eq!(counters.exported.load(Ordering::Relaxed), 2);
+    }
+
+    struct FailingSink {
+        ticks: Arc<Signal>,
+        flushed: Arc<Signal>,
+    }
+
+    impl SpanSink for FailingSink {
+        fn export(&mut self, _batch: Vec<Span>) -> anyhow::Result<()> {
+            anyhow::bail!("collector unreachable")
+        }
+        fn tick(&mut self, now_unix_ns: u64) -> anyhow::Result<()> {
+            assert!(now_unix_ns > 1_600_000_000_000_000_000);
+            self.ticks.add();
+            Ok(())
+        }
+        fn flush(&mut self) -> anyhow::Result<()> {
+            self.flushed.add();
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn failures_are_counted_ticks_run_and_flush_is_called() {
+        let ticks = Arc::new(Signal::default());
+        let flushed = Arc::new(Signal::default());
+        let sink = FailingSink {
+            ticks: ticks.clone(),
+            flushed: flushed.clone(),
+        };
+        let counters = Arc::new(ExportCounters::default());
+        let (tx, pipeline) = ExportPipeline::start(Box::new(sink), 16, counters.clone());
+        assert!(ticks.wait_for(2), "tick not called");
+        for i in 0..3 {
+            tx.send(span(i));
+        }
+        pipeline.shutdown().unwrap();
+        assert!(flushed.wait_for(1));
+        assert_eq!(counters.failed.load(Ordering::Relaxed), 3);
+        assert_eq!(counters.exported.load(Ordering::Relaxed), 0);
+    }
+
+    #[test]
+    fn large_volume_is_split_into_bounded_batches() {
+        struct Sizes(Arc<Mutex<Vec<usize>>>);
+        impl SpanSink for Sizes {
+            fn export(&mut self, batch: Vec<Span>) -> anyhow::Result<()> {
+                self.0.lock().unwrap().push(batch.len());
+                Ok(())
+            }
+            fn flush(&mut self) -> anyhow::Result<()> {
+                Ok(())
+            }
+        }
+        let sizes = Arc::new(Mutex::new(Vec::new()));
+        let counters = Arc::new(ExportCounters::default());
+        let (tx, pipeline) =
+            ExportPipeline::start(Box::new(Sizes(sizes.clone())), 4096, counters.clone());
+        for i in 0..1300u32 {
+            assert!(tx.send(span(i as u8)));
+        }
+        drop(pipeline); // Drop drains like shutdown.
+        let sizes = sizes.lock().unwrap();
+        assert!(sizes.iter().all(|&n| n <= MAX_BATCH), "{sizes:?}");
+        assert_eq!(sizes.iter().sum::<usize>(), 1300);
+        assert_eq!(counters.exported.load(Ordering::Relaxed), 1300);
+    }
+}

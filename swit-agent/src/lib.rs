@@ -1,0 +1,12 @@
+//! swit's agent: loads the kernel programs, rebuilds the traffic of traced
+//! processes, and exports it as OpenTelemetry spans.
+pub mod agent;
+pub mod capture;
+pub mod config;
+pub mod export;
+pub mod metrics;
+pub mod preflight;
+pub mod probe;
+pub mod protocol;
+pub mod target;
+pub mod trace;

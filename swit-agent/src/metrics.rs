@@ -1,0 +1,58 @@
+//! The agent's own counters, gathered from every stage for the log.
+use std::fmt;
+
+use swit_ebpf_common::counter;
+
+/// A snapshot of every counter, for the periodic log and the exit summary.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Snapshot {
+    pub kernel: [u64; counter::COUNT as usize],
+    pub records: u64,
+    pub malformed_records: u64,
+    pub reader_dropped: u64,
+    pub connections: u64,
+    pub gap_bytes: u64,
+    pub undetected: u64,
+    pub parse_errors: u64,
+    pub orphan_responses: u64,
+    pub spans: u64,
+    pub exported: u64,
+    pub export_dropped: u64,
+    pub export_failed: u64,
+}
+
+impl Snapshot {
+    /// Anything lost anywhere: what an operator must hear about.
+    pub fn losses(&self) -> u64 {
+        self.kernel[counter::RINGBUF_FULL as usize]
+            + self.kernel[counter::INFLIGHT_FULL as usize]
+            + self.reader_dropped
+            + self.export_dropped
+            + self.export_failed
+    }
+}
+
+impl fmt::Display for Snapshot {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let k = |i: u32| self.kernel[i as usize];
+        write!(
+            f,
+            "spans={} exported={} records={} connections={} | lost: ringbuf_full={} inflight_full={} reader_dropped={} export_dropped={} export_failed={} | truncated={} uncaptured_bytes={} parse_errors={} orphan_responses={} undetected={} read_failed={}",
+            self.spans,
+            self.exported,
+            self.records,
+            self.connections,
+            k(counter::RINGBUF_FULL),
+            k(counter::INFLIGHT_FULL),
+            self.reader_dropped,
+            self.export_dropped,
+            self.export_failed,
+            k(counter::TRUNCATED),
+            self.gap_bytes,
+            self.parse_errors,
+            self.orphan_responses,
+            self.undetected,
+            k(counter::READ_FAILED) + k(counter::SOCK_READ_FAILED),
+        )
+    }
+}

@@ -1,0 +1,186 @@
+//! Loads swit's kernel programs, attaches them, and owns their maps.
+//!
+//! Dropping a [`Probe`] detaches every program and frees every map: links
+//! and maps are file descriptors held by aya, so nothing is pinned and
+//! nothing outlives the agent.
+pub mod offsets;
+pub mod tracefs;
+
+use aya::{
+    Ebpf, EbpfLoader,
+    maps::{HashMap, MapData, PerCpuArray, RingBuf},
+    programs::TracePoint,
+};
+use swit_ebpf_common::{CaptureConfig, MAX_CAPTURE, counter};
+
+/// The kernel programs, built by build.rs for bpfel.
+static OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/swit"));
+
+#[derive(Debug, Clone, Copy)]
+pub struct ProbeOptions {
+    /// Payload bytes copied per chunk (0..=16384).
+    pub capture_bytes: u32,
+    /// Ring buffer size in bytes; a power of two multiple of the page size.
+    pub ring_bytes: u32,
+    /// Attach and filter but emit nothing (the benchmark's hook floor).
+    pub hooks_only: bool,
+}
+
+impl Default for ProbeOptions {
+    fn default() -> Self {
+        ProbeOptions {
+            capture_bytes: MAX_CAPTURE,
+            ring_bytes: 16 * 1024 * 1024,
+            hooks_only: false,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ProbeError {
+    #[error(
+        "this swit-agent was built without its kernel programs (AYA_BUILD_SKIP); rebuild it with `cargo xtask build`"
+    )]
+    NoObject,
+    #[error(transparent)]
+    Offsets(#[from] offsets::OffsetError),
+    #[error(transparent)]
+    Tracefs(#[from] tracefs::TracefsError),
+    #[error("loading the kernel programs failed: {0}")]
+    Load(#[source] aya::EbpfError),
+    #[error("the kernel refused program {program}: {source}")]
+    Program {
+        program: String,
+        #[source]
+        source: aya::programs::ProgramError,
+    },
+    #[error("map {name}: {source}")]
+    Map {
+        name: &'static str,
+        #[source]
+        source: aya::maps::MapError,
+    },
+}
+
+pub struct Probe {
+    // Holds the programs and their links; dropping it detaches them.
+    _ebpf: Ebpf,
+    targets: HashMap<MapData, u32, u32>,
+    counters: PerCpuArray<MapData, u64>,
+    ring: Option<RingBuf<MapData>>,
+    attached: usize,
+}
+
+impl Probe {
+    /// Resolves kernel offsets, loads and attaches every program.
+    pub fn load(opts: &ProbeOptions) -> Result<Probe, ProbeError> {
+        if OBJECT.is_empty() {
+            return Err(ProbeError::NoObject);
+        }
+        let t0 = std::time::Instant::now();
+        let offsets = offsets::resolve(offsets::VMLINUX_BTF)?;
+        let t_btf = t0.elapsed();
+        tracefs::ensure_mounted()?;
+        let cfg = CaptureConfig {
+            capture_bytes: opts.capture_bytes.min(MAX_CAPTURE),
+            hooks_only: opts.hooks_only as u32,
+        };
+        let mut ebpf = EbpfLoader::new()
+            .override_global("OFFSETS", &offsets, true)
+            .override_global("CONFIG", &cfg, true)
+            .map_max_entries("EVENTS", opts.ring_bytes)
+            .load(OBJECT)
+            .map_err(ProbeError::Load)?;
+
+        let t_load = t0.elapsed();
+        let names: Vec<String> = ebpf.programs().map(|(n, _)| n.to_string()).collect();
+        let mut attached = 0;
+        for name in names {
+            let prog: &mut TracePoint = ebpf
+                .program_mut(&name)
+                .expect("listed program")
+                .try_into()
+                .map_err(|source| ProbeError::Program {
+                    program: name.clone(),
+                    source,
+                })?;
+            let err = |source| ProbeError::Program {
+                program: name.clone(),
+                source,
+            };
+            prog.load().map_err(err)?;
+            prog.attach("syscalls", &name).map_err(err)?;
+            attached += 1;
+        }
+
+        log::debug!(
+            "kernel offsets from BTF in {t_btf:?}; object loaded by {t_load:?}; {attached} programs verified and attached by {:?}",
+            t0.elapsed()
+        );
+        let map = |ebpf: &mut Ebpf, name: &'static str| {
+            ebpf.take_map(name).ok_or(ProbeError::Map {
+                name,
+                source: aya::maps::MapError::InvalidName { name: name.into() },
+            })
+        };
+        let targets =
+            HashMap::try_from(map(&mut ebpf, "TARGETS")?).map_err(|source| ProbeError::Map {
+                name: "TARGETS",
+                source,
+            })?;
+        let counters = PerCpuArray::try_from(map(&mut ebpf, "COUNTERS")?).map_err(|source| {
+            ProbeError::Map {
+                name: "COUNTERS",
+                source,
+            }
+        })?;
+        let ring =
+            RingBuf::try_from(map(&mut ebpf, "EVENTS")?).map_err(|source| ProbeError::Map {
+                name: "EVENTS",
+                source,
+            })?;
+        Ok(Probe {
+            _ebpf: ebpf,
+            targets,
+            counters,
+            ring: Some(ring),
+            attached,
+        })
+    }
+
+    /// Number of programs attached.
+    pub fn attached(&self) -> usize {
+        self.attached
+    }
+
+    /// Starts tracing process `tgid`.
+    pub fn add_target(&mut self, tgid: u32) -> Result<(), ProbeError> {
+        self.targets
+            .insert(tgid, 1, 0)
+            .map_err(|source| ProbeError::Map {
+                name: "TARGETS",
+                source,
+            })
+    }
+
+    /// Stops tracing process `tgid`; unknown tgids are ignored.
+    pub fn remove_target(&mut self, tgid: u32) {
+        let _ = self.targets.remove(&tgid);
+    }
+
+    /// The ring buffer, handed once to the reader thread.
+    pub fn take_ring(&mut self) -> Option<RingBuf<MapData>> {
+        self.ring.take()
+    }
+
+    /// The kernel's counters summed over CPUs, indexed by [`counter`].
+    pub fn counters(&self) -> [u64; counter::COUNT as usize] {
+        let mut out = [0u64; counter::COUNT as usize];
+        for (i, slot) in out.iter_mut().enumerate() {
+            if let Ok(v) = self.counters.get(&(i as u32), 0) {
+                *slot = v.iter().sum();
+            }
+        }
+        out
+    }
+}

@@ -1,0 +1,149 @@
+//! Finds, in the running kernel's BTF, where the fields the kernel programs
+//! read live. This is swit's CO-RE: aya-ebpf cannot emit field relocations
+//! from Rust, so the agent resolves the offsets itself and writes them into
+//! the programs' global data before load. One object then runs on every
+//! kernel that has BTF (`/sys/kernel/btf/vmlinux`, CONFIG_DEBUG_INFO_BTF).
+use btf_rs::{Btf, Type};
+use swit_ebpf_common::KernelOffsets;
+
+/// Where the running kernel describes its own types.
+pub const VMLINUX_BTF: &str = "/sys/kernel/btf/vmlinux";
+
+#[derive(Debug, thiserror::Error)]
+pub enum OffsetError {
+    /// The kernel has no BTF, or it cannot be read.
+    #[error("cannot read kernel BTF at {path}: {source}")]
+    Btf {
+        path: String,
+        #[source]
+        source: btf_rs::Error,
+    },
+    /// A structure or field swit reads does not exist in this kernel.
+    #[error("kernel BTF has no field {0}: this kernel's layout is not supported")]
+    Missing(String),
+}
+
+/// Resolves every offset in [`KernelOffsets`] from the BTF at `path`.
+pub fn resolve(path: &str) -> Result<KernelOffsets, OffsetError> {
+    let btf = Btf::from_file(path).map_err(|source| OffsetError::Btf {
+        path: path.to_string(),
+        source,
+    })?;
+    let f = |s: &str, p: &[&str]| field_offset(&btf, s, p);
+    Ok(KernelOffsets {
+        task_files: f("task_struct", &["files"])?,
+        files_fdt: f("files_struct", &["fdt"])?,
+        fdtable_max_fds: f("fdtable", &["max_fds"])?,
+        fdtable_fd: f("fdtable", &["fd"])?,
+        file_private_data: f("file", &["private_data"])?,
+        file_inode: f("file", &["f_inode"])?,
+        inode_mode: f("inode", &["i_mode"])?,
+        socket_sk: f("socket", &["sk"])?,
+        sk_family: f("sock", &["__sk_common", "skc_family"])?,
+        sk_num: f("sock", &["__sk_common", "skc_num"])?,
+        sk_dport: f("sock", &["__sk_common", "skc_dport"])?,
+        sk_rcv_saddr: f("sock", &["__sk_common", "skc_rcv_saddr"])?,
+        sk_daddr: f("sock", &["__sk_common", "skc_daddr"])?,
+        sk_v6_rcv_saddr: f("sock", &["__sk_common", "skc_v6_rcv_saddr"])?,
+        sk_v6_daddr: f("sock", &["__sk_common", "skc_v6_daddr"])?,
+        sk_type: f("sock", &["sk_type"])?,
+        sk_protocol: f("sock", &["sk_protocol"])?,
+        tcp_copied_seq: f("tcp_sock", &["copied_seq"])?,
+        tcp_write_seq: f("tcp_sock", &["write_seq"])?,
+        ready: 1,
+    })
+}
+
+/// Byte offset of `path` (a chain of member names, each looked up through
+/// anonymous structs and unions) from the start of `struct name`.
+fn field_offset(btf: &Btf, name: &str, path: &[&str]) -> Result<u32, OffsetError> {
+    let missing = || OffsetError::Missing(format!("{name}.{}", path.join(".")));
+    let mut ty = btf
+        .resolve_types_by_name(name)
+        .map_err(|_| missing())?
+        .into_iter()
+        .find(|t| matches!(t, Type::Struct(s) if !s.members.is_empty()))
+        .ok_or_else(missing)?;
+    let mut bits = 0u32;
+    for field in path {
+        let (Type::Struct(s) | Type::Union(s)) = strip(btf, ty).ok_or_else(missing)? else {
+            return Err(missing());
+        };
+        let (off, member_ty) = find_member(btf, &s, field, 0).ok_or_else(missing)?;
+        bits += off;
+        ty = member_ty;
+    }
+    if !bits.is_multiple_of(8) {
+        // A bitfield: the programs read whole bytes.
+        return Err(missing());
+    }
+    Ok(bits / 8)
+}
+
+/// Follows typedefs and qualifiers to the underlying type.
+fn strip(btf: &Btf, mut ty: Type) -> Option<Type> {
+    for _ in 0..16 {
+        match &ty {
+            Type::Typedef(_)
+            | Type::Const(_)
+            | Type::Volatile(_)
+            | Type::Restrict(_)
+            | Type::TypeTag(_) => {
+                ty = btf.resolve_chained_type(ty.as_btf_type()?).ok()?;
+            }
+            _ => return Some(ty),
+        }
+    }
+    None
+}
+
+fn find_member(btf: &Btf, s: &btf_rs::Struct, field: &str, depth: u32) -> Option<(u32, Type)> {
+    if depth > 8 {
+        return None;
+    }
+    for m in &s.members {
+        let name = btf.resolve_name(m).unwrap_or_default();
+        if name == field {
+            return Some((m.bit_offset(), btf.resolve_chained_type(m).ok()?));
+        }
+        if name.is_empty() {
+            let inner = strip(btf, btf.resolve_chained_type(m).ok()?)?;
+            if let Type::Struct(is) | Type::Union(is) = inner
+                && let Some((off, t)) = find_member(btf, &is, field, depth + 1)
+            {
+                return Some((m.bit_offset() + off, t));
+            }
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Reads this machine's BTF; every host swit supports has one.
+    #[test]
+    fn resolves_every_offset_on_this_kernel() {
+        if !std::path::Path::new(VMLINUX_BTF).exists() {
+            panic!("{VMLINUX_BTF} missing: swit needs a kernel with BTF");
+        }
+        let o = resolve(VMLINUX_BTF).expect("offsets");
+        assert_eq!(o.ready, 1);
+        // struct sock starts with struct sock_common, whose first bytes are
+        // the address pair; the family sits after them.
+        assert_eq!(o.sk_daddr, 0);
+        assert_eq!(o.sk_rcv_saddr, 4);
+        assert!(o.sk_family > o.sk_num, "{o:?}");
+        assert_eq!(o.sk_dport + 2, o.sk_num, "dport and num share one u32 pair");
+        assert!(o.tcp_copied_seq > 0 && o.tcp_write_seq > 0);
+        assert!(o.fdtable_fd != o.fdtable_max_fds);
+    }
+
+    #[test]
+    fn unknown_field_is_reported_by_name() {
+        let btf = Btf::from_file(VMLINUX_BTF).expect("btf");
+        let e = field_offset(&btf, "sock", &["no_such_field"]).unwrap_err();
+        assert!(e.to_string().contains("sock.no_such_field"), "{e}");
+    }
+}

@@ -1,0 +1,91 @@
+//! Which processes to trace. Today: PIDs given on the command line, with
+//! the descendants they have when the agent starts (nginx's workers are
+//! children of the master an operator names).
+pub mod process;
+
+use std::{collections::BTreeSet, fs};
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum TargetError {
+    #[error("no process with PID {0}: check the PID (`ps -p {0}`)")]
+    NoSuchPid(u32),
+}
+
+/// Whether `pid` names a live process (not a thread of one).
+pub fn pid_exists(pid: u32) -> bool {
+    fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("Tgid:"))
+                .map(|t| t.trim() == pid.to_string())
+        })
+        .unwrap_or(false)
+}
+
+/// The parent of every live process.
+fn parents() -> Vec<(u32, u32)> {
+    let Ok(dir) = fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter_map(|pid| {
+            let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+            Some((pid, process::parse_stat_ppid(&stat)?))
+        })
+        .collect()
+}
+
+/// `roots` and every live descendant of them.
+pub fn with_descendants(roots: &[u32]) -> BTreeSet<u32> {
+    let tree = parents();
+    let mut set: BTreeSet<u32> = roots.iter().copied().collect();
+    loop {
+        let before = set.len();
+        for (pid, ppid) in &tree {
+            if set.contains(ppid) {
+                set.insert(*pid);
+            }
+        }
+        if set.len() == before {
+            return set;
+        }
+    }
+}
+
+/// Checks every PID exists and expands them to their process trees.
+pub fn resolve_pids(pids: &[u32]) -> Result<BTreeSet<u32>, TargetError> {
+    for &p in pids {
+        if !pid_exists(p) {
+            return Err(TargetError::NoSuchPid(p));
+        }
+    }
+    Ok(with_descendants(pids))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn this_process_exists_and_a_huge_pid_does_not() {
+        assert!(pid_exists(std::process::id()));
+        assert!(!pid_exists(u32::MAX - 1));
+        assert_eq!(
+            resolve_pids(&[u32::MAX - 1]),
+            Err(TargetError::NoSuchPid(u32::MAX - 1))
+        );
+    }
+
+    #[test]
+    fn descendants_include_a_child() {
+        let mut child = std::process::Command::new("sleep")
+            .arg("30")
+            .spawn()
+            .expect("spawn sleep");
+        let set = with_descendants(&[std::process::id()]);
+        let _ = child.kill();
+        let _ = child.wait();
+        assert!(set.contains(&child.id()), "{set:?}");
+    }
+}

@@ -1,0 +1,289 @@
+//! HTTP exchanges as OpenTelemetry spans: names and attributes per the
+//! stable HTTP semantic conventions.
+use std::net::SocketAddr;
+
+use super::span::{AttrValue, Attributes, SpanKind, StatusCode};
+use crate::protocol::http1::{REDACTED, Request, Response};
+
+/// Methods the semantic conventions know; others are reported as `_OTHER`.
+const KNOWN_METHODS: [&str; 9] = [
+    "GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH",
+];
+
+/// Name, attributes and status of one HTTP span.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HttpSpanParts {
+    pub name: String,
+    pub attributes: Attributes,
+    pub status: StatusCode,
+}
+
+pub fn header<'a>(req_or_resp: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    req_or_resp
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+}
+
+/// Splits a request target into path and query.
+fn split_target(target: &str) -> (&str, Option<&str>) {
+    // absolute-form (a proxy request): keep from the path on.
+    let t = match target.find("://") {
+        Some(i) => target[i + 3..]
+            .find('/')
+            .map_or("/", |j| &target[i + 3 + j..]),
+        None => target,
+    };
+    let t = t.split('#').next().unwrap_or(t);
+    match t.split_once('?') {
+        Some((p, q)) => (p, Some(q)),
+        None => (t, None),
+    }
+}
+
+/// Query values can carry secrets (tokens, emails): keep the keys only.
+pub fn redact_query(q: &str) -> String {
+    q.split('&')
+        .map(|kv| match kv.split_once('=') {
+            Some((k, _)) => format!("{k}={REDACTED}"),
+            None => kv.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+/// Host and port from a Host header value (`name`, `name:port`, `[v6]:port`).
+fn parse_host(h: &str) -> (String, Option<u16>) {
+    let h = h.trim();
+    if let Some(rest) = h.strip_prefix('[')
+        && let Some((addr, tail)) = rest.split_once(']')
+    {
+        let port = tail.strip_prefix(':').and_then(|p| p.parse().ok());
+        return (addr.to_string(), port);
+    }
+    match h.rsplit_once(':') {
+        Some((n, p)) if !n.contains(':') => (n.to_string(), p.parse().ok()),
+        _ => (h.to_string(), None),
+    }
+}
+
+fn method_attrs(m: &str, a: &mut Attributes) -> String {
+    if KNOWN_METHODS.contains(&m) {
+        a.push(("http.request.method".into(), m.into()));
+        m.to_string()
+    } else {
+        a.push(("http.request.method".into(), "_OTHER".into()));
+        a.push(("http.request.method_original".into(), m.into()));
+        "HTTP".to_string()
+    }
+}
+
+/// Builds the span parts of an HTTP exchange. `local` and `remote` are the
+/// traced process's endpoints.
+pub fn http_span(
+    kind: SpanKind,
+    req: &Request,
+    resp: &Response,
+    local: SocketAddr,
+    remote: SocketAddr,
+) -> HttpSpanParts {
+    let mut a: Attributes = Vec::with_capacity(16);
+    let name = method_attrs(&req.method, &mut a);
+    let (path, query) = split_target(&req.target);
+    let host = header(&req.headers, "host").map(parse_host);
+    match kind {
+        SpanKind::Client => {
+            let (addr, port) = match &host {
+                Some((h, p)) => (h.clone(), p.unwrap_or(remote.port())),
+                None => (remote.ip().to_string(), remote.port()),
+            };
+            let host = if addr.contains(':') {
+                format!("[{addr}]")
+            } else {
+                addr.clone()
+            };
+            let authority = if port == 80 {
+                host
+            } else {
+                format!("{host}:{port}")
+            };
+            let q = query
+                .map(|q| format!("?{}", redact_query(q)))
+                .unwrap_or_default();
+            a.push((
+                "url.full".into(),
+                format!("http://{authority}{path}{q}").into(),
+            ));
+            a.push(("server.address".into(), addr.into()));
+            a.push(("server.port".into(), AttrValue::Int(port as i64)));
+        }
+        _ => {
+            a.push(("url.scheme".into(), "http".into()));
+            a.push(("url.path".into(), path.into()));
+            if let Some(q) = query {
+                a.push(("url.query".into(), redact_query(q).into()));
+            }
+            let (addr, port) = match &host {
+                Some((h, p)) => (h.clone(), p.unwrap_or(local.port())),
+                None => (local.ip().to_string(), local.port()),
+            };
+            a.push(("server.address".into(), addr.into()));
+            a.push(("server.port".into(), AttrValue::Int(port as i64)));
+            a.push(("client.address".into(), remote.ip().to_string().into()));
+            a.push(("client.port".into(), AttrValue::Int(remote.port() as i64)));
+        }
+    }
+    a.push((
+        "network.peer.address".into(),
+        remote.ip().to_string().into(),
+    ));
+    a.push((
+        "network.peer.port".into(),
+        AttrValue::Int(remote.port() as i64),
+    ));
+    a.push((
+        "network.protocol.version".into(),
+        if req.minor_version == 0 { "1.0" } else { "1.1" }.into(),
+    ));
+    if let Some(ua) = header(&req.headers, "user-agent") {
+        a.push(("user_agent.original".into(), ua.into()));
+    }
+    a.push((
+        "http.request.body.size".into(),
+        AttrValue::Int(req.body_size as i64),
+    ));
+    a.push((
+        "http.response.body.size".into(),
+        AttrValue::Int(resp.body_size as i64),
+    ));
+    a.push((
+        "http.response.status_code".into(),
+        AttrValue::Int(resp.status as i64),
+    ));
+    let error = match kind {
+        SpanKind::Client => resp.status >= 400,
+        _ => resp.status >= 500,
+    };
+    if error {
+        a.push(("error.type".into(), resp.status.to_string().into()));
+    }
+    HttpSpanParts {
+        name,
+        attributes: a,
+        status: if error {
+            StatusCode::Error
+        } else {
+            StatusCode::Unset
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::Timing;
+
+    fn req(method: &str, target: &str, headers: &[(&str, &str)]) -> Request {
+        Request {
+            id: 0,
+            method: method.into(),
+            target: target.into(),
+            minor_version: 1,
+            headers: headers
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            body_size: 3,
+            timing: Timing::default(),
+        }
+    }
+
+    fn resp(status: u16) -> Response {
+        Response {
+            status,
+            minor_version: 1,
+            headers: vec![],
+            body_size: 10,
+            timing: Timing::default(),
+            ended_by_close: false,
+        }
+    }
+
+    fn get<'a>(p: &'a HttpSpanParts, k: &str) -> Option<&'a AttrValue> {
+        p.attributes.iter().find(|(n, _)| n == k).map(|(_, v)| v)
+    }
+
+    const L: &str = "127.0.0.1:8080";
+    const R: &str = "127.0.0.1:50000";
+
+    #[test]
+    fn server_span_attributes() {
+        let r = req(
+            "GET",
+            "/users/7?token=abc&x",
+            &[("host", "api.local:8080"), ("user-agent", "curl/8")],
+        );
+        let p = http_span(
+            SpanKind::Server,
+            &r,
+            &resp(200),
+            L.parse().unwrap(),
+            R.parse().unwrap(),
+        );
+        assert_eq!(p.name, "GET");
+        assert_eq!(get(&p, "url.path"), Some(&"/users/7".into()));
+        assert_eq!(get(&p, "url.query"), Some(&"token=REDACTED&x".into()));
+        assert_eq!(get(&p, "server.address"), Some(&"api.local".into()));
+        assert_eq!(get(&p, "server.port"), Some(&AttrValue::Int(8080)));
+        assert_eq!(get(&p, "client.port"), Some(&AttrValue::Int(50000)));
+        assert_eq!(
+            get(&p, "http.response.status_code"),
+            Some(&AttrValue::Int(200))
+        );
+        assert_eq!(get(&p, "user_agent.original"), Some(&"curl/8".into()));
+        assert_eq!(p.status, StatusCode::Unset);
+    }
+
+    #[test]
+    fn error_status_differs_by_kind() {
+        let r = req("GET", "/", &[]);
+        let (l, rm) = (L.parse().unwrap(), R.parse().unwrap());
+        assert_eq!(
+            http_span(SpanKind::Server, &r, &resp(404), l, rm).status,
+            StatusCode::Unset
+        );
+        assert_eq!(
+            http_span(SpanKind::Client, &r, &resp(404), rm, l).status,
+            StatusCode::Error
+        );
+        let p = http_span(SpanKind::Server, &r, &resp(503), l, rm);
+        assert_eq!(p.status, StatusCode::Error);
+        assert_eq!(get(&p, "error.type"), Some(&"503".into()));
+    }
+
+    #[test]
+    fn client_span_url_and_unknown_method() {
+        let r = req("PURGE", "/a?b=c", &[("host", "[::1]:9000")]);
+        let p = http_span(
+            SpanKind::Client,
+            &r,
+            &resp(200),
+            R.parse().unwrap(),
+            L.parse().unwrap(),
+        );
+        assert_eq!(p.name, "HTTP");
+        assert_eq!(get(&p, "http.request.method"), Some(&"_OTHER".into()));
+        assert_eq!(
+            get(&p, "url.full"),
+            Some(&"http://[::1]:9000/a?b=REDACTED".into())
+        );
+        assert_eq!(get(&p, "server.port"), Some(&AttrValue::Int(9000)));
+    }
+
+    #[test]
+    fn absolute_form_targets_keep_only_the_path() {
+        assert_eq!(split_target("http://h:1/p?q=1"), ("/p", Some("q=1")));
+        assert_eq!(split_target("http://h"), ("/", None));
+        assert_eq!(split_target("/x#frag"), ("/x", None));
+    }
+}

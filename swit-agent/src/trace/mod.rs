@@ -1,0 +1,5 @@
+//! Exchanges become spans: ids, parents, names and attributes.
+pub mod context;
+pub mod correlate;
+pub mod http_span;
+pub mod span;

@@ -1,0 +1,207 @@
+//! Wire types shared by swit's kernel programs (`swit-ebpf`) and its agent.
+//!
+//! Everything here crosses the kernel/user boundary as raw bytes, so every
+//! type is `#[repr(C)]`, has explicit padding, holds no `bool` or `enum`
+//! (a kernel-written byte that is not a valid Rust `bool` would be undefined
+//! behaviour on the user side), and has its size pinned by a `const` assert
+//! so a layout change breaks the build rather than the decoding.
+#![no_std]
+
+/// Event kinds, the first `u32` of every ring-buffer record.
+pub mod kind {
+    /// A chunk of bytes read from or written to a traced TCP socket.
+    pub const DATA: u32 = 1;
+    /// A traced process accepted or connected a TCP socket.
+    pub const OPEN: u32 = 2;
+    /// A traced process closed a file descriptor that referred to a TCP socket.
+    pub const CLOSE: u32 = 3;
+}
+
+/// Which way the bytes of a DATA event went, seen from the traced process.
+pub mod direction {
+    /// The process received the bytes (read, recvfrom, recvmsg, readv).
+    pub const INGRESS: u32 = 0;
+    /// The process sent the bytes (write, sendto, sendmsg, writev).
+    pub const EGRESS: u32 = 1;
+}
+
+/// How the traced process came to own the socket of an OPEN event.
+pub mod role {
+    /// Not known: the connection predates the agent.
+    pub const UNKNOWN: u32 = 0;
+    /// The process accepted the connection: it is the server.
+    pub const SERVER: u32 = 1;
+    /// The process connected out: it is the client.
+    pub const CLIENT: u32 = 2;
+}
+
+/// Syscalls swit hooks, carried in DATA events for diagnostics.
+pub mod syscall {
+    pub const READ: u32 = 0;
+    pub const WRITE: u32 = 1;
+    pub const READV: u32 = 2;
+    pub const WRITEV: u32 = 3;
+    pub const RECVFROM: u32 = 4;
+    pub const SENDTO: u32 = 5;
+    pub const RECVMSG: u32 = 6;
+    pub const SENDMSG: u32 = 7;
+    pub const ACCEPT: u32 = 8;
+    pub const CONNECT: u32 = 9;
+    /// Bytes sent from a file (nginx's static files): the length travels,
+    /// the bytes do not, so the stream stays whole without a gap.
+    pub const SENDFILE: u32 = 10;
+}
+
+/// Indices of the kernel's per-CPU counter array (`COUNTERS`).
+pub mod counter {
+    /// Records the ring buffer had no room for; their bytes become a gap.
+    pub const RINGBUF_FULL: u32 = 0;
+    /// Chunks whose bytes were cut to the capture limit (length still sent).
+    pub const TRUNCATED: u32 = 1;
+    /// `bpf_probe_read_user` failures while copying a payload.
+    pub const READ_FAILED: u32 = 2;
+    /// Syscalls with more iovecs than the kernel side walks; the rest is sent as a length.
+    pub const IOV_OVERFLOW: u32 = 3;
+    /// In-flight syscall table full: the syscall was not traced.
+    pub const INFLIGHT_FULL: u32 = 4;
+    /// Kernel structure reads (fd table, socket) that failed.
+    pub const SOCK_READ_FAILED: u32 = 5;
+    /// DATA records submitted.
+    pub const DATA_EVENTS: u32 = 6;
+    /// OPEN and CLOSE records submitted.
+    pub const CONN_EVENTS: u32 = 7;
+    /// Number of counters; the array's size.
+    pub const COUNT: u32 = 8;
+}
+
+/// The largest payload prefix one DATA record can carry. The agent's
+/// `--capture-bytes` may lower it, never raise it.
+pub const MAX_CAPTURE: u32 = 16384;
+
+/// Payload buckets. A record is reserved at the smallest bucket that holds
+/// its bytes, so a 40-byte request does not take 16 KiB of ring space.
+pub const BUCKETS: [u32; 4] = [256, 1024, 4096, MAX_CAPTURE];
+
+/// iovecs walked per readv/writev/recvmsg/sendmsg; bytes past them are sent
+/// as a length so the agent keeps its place.
+pub const MAX_IOV: u32 = 8;
+
+/// Address family values as the kernel stores them.
+pub const AF_INET: u16 = 2;
+pub const AF_INET6: u16 = 10;
+
+/// A TCP connection's endpoints as the traced process sees them.
+///
+/// Ports are in host byte order; addresses are network order, IPv4 in the
+/// first four bytes.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct SockTuple {
+    pub family: u16,
+    pub local_port: u16,
+    pub remote_port: u16,
+    pub _pad: u16,
+    pub local_addr: [u8; 16],
+    pub remote_addr: [u8; 16],
+}
+const _: () = assert!(core::mem::size_of::<SockTuple>() == 40);
+
+/// The header every ring-buffer record starts with.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct EventHeader {
+    /// One of [`kind`].
+    pub kind: u32,
+    /// For OPEN: one of [`role`]. Otherwise 0.
+    pub role: u32,
+    /// `bpf_ktime_get_ns` at the syscall's exit (CLOCK_MONOTONIC).
+    pub ts_ns: u64,
+    /// `bpf_get_current_pid_tgid`: tgid in the high half, thread id in the low.
+    pub pid_tgid: u64,
+    /// Address of the kernel's `struct sock`: the connection's identity
+    /// while it lives (the agent pairs it with the tuple against reuse).
+    pub sock: u64,
+    pub tuple: SockTuple,
+}
+const _: () = assert!(core::mem::size_of::<EventHeader>() == 72);
+
+/// The fixed part of a DATA record; `captured` payload bytes follow it.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct DataHeader {
+    pub hdr: EventHeader,
+    /// `bpf_ktime_get_ns` at the syscall's entry.
+    pub enter_ns: u64,
+    /// TCP sequence number of the chunk's first byte in its direction
+    /// (`copied_seq`/`write_seq` based), so chunks order themselves and
+    /// bytes moved by calls swit does not see (sendfile, splice) show as gaps.
+    pub seq: u32,
+    /// Bytes this chunk stands for in the stream.
+    pub len: u32,
+    /// Bytes of the chunk actually copied after this header (`<= len`).
+    pub captured: u32,
+    /// One of [`direction`].
+    pub direction: u32,
+    /// One of [`syscall`].
+    pub syscall: u32,
+    pub _pad: u32,
+}
+const _: () = assert!(core::mem::size_of::<DataHeader>() == 104);
+
+/// A DATA record as reserved in the ring buffer for one payload bucket.
+#[repr(C)]
+pub struct DataEvent<const N: usize> {
+    pub header: DataHeader,
+    pub data: [u8; N],
+}
+
+/// Offsets of the kernel structure fields the programs read, found by the
+/// agent in the running kernel's BTF and written into the programs' global
+/// data before load. This is swit's CO-RE: one object, any kernel with BTF.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct KernelOffsets {
+    pub task_files: u32,
+    pub files_fdt: u32,
+    pub fdtable_max_fds: u32,
+    pub fdtable_fd: u32,
+    pub file_private_data: u32,
+    pub file_inode: u32,
+    pub inode_mode: u32,
+    pub socket_sk: u32,
+    pub sk_family: u32,
+    pub sk_num: u32,
+    pub sk_dport: u32,
+    pub sk_rcv_saddr: u32,
+    pub sk_daddr: u32,
+    pub sk_v6_rcv_saddr: u32,
+    pub sk_v6_daddr: u32,
+    pub sk_type: u32,
+    pub sk_protocol: u32,
+    pub tcp_copied_seq: u32,
+    pub tcp_write_seq: u32,
+    /// Non-zero once the agent has filled the struct; programs do nothing until then.
+    pub ready: u32,
+}
+const _: () = assert!(core::mem::size_of::<KernelOffsets>() == 80);
+
+/// Run-time settings the agent writes into the programs' global data.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CaptureConfig {
+    /// Payload bytes copied per chunk, at most [`MAX_CAPTURE`]. Zero sends
+    /// lengths only.
+    pub capture_bytes: u32,
+    /// Non-zero: hooks filter and return without emitting anything (the
+    /// benchmark's hook-floor mode).
+    pub hooks_only: u32,
+}
+const _: () = assert!(core::mem::size_of::<CaptureConfig>() == 8);
+
+#[cfg(feature = "user")]
+mod pod {
+    // SAFETY: all of these are repr(C), made of integers and integer arrays,
+    // with explicit padding fields, so every bit pattern is a valid value.
+    unsafe impl aya::Pod for super::KernelOffsets {}
+    unsafe impl aya::Pod for super::CaptureConfig {}
+}

@@ -1,0 +1,633 @@
+//! swit's kernel programs.
+//!
+//! Only syscall tracepoints: kprobes and fentry are missing or refused on
+//! many hardened hosts (CONFIG_KPROBES off, lockdown), and the tracepoints
+//! `syscalls:sys_{enter,exit}_*` exist on every kernel with ftrace syscalls
+//! (all distribution kernels since 3.x).
+//!
+//! Each data syscall is split in two: the enter hook filters (traced tgid?
+//! TCP socket?) and remembers the arguments; the exit hook, which knows how
+//! many bytes moved, copies a bounded prefix into the ring buffer. A process
+//! that is not traced costs one hash lookup per hook.
+//!
+//! Kernel structures (task -> files -> fdtable -> file -> socket -> sock)
+//! are read at offsets the agent resolves from the running kernel's BTF and
+//! writes into `OFFSETS` before load; see swit-agent/src/probe/offsets.rs.
+#![no_std]
+#![no_main]
+
+use core::ffi::c_void;
+
+use aya_ebpf::{
+    helpers::{
+        bpf_get_current_pid_tgid, bpf_ktime_get_ns, bpf_probe_read_kernel, bpf_probe_read_user,
+        generated::{bpf_get_current_task, bpf_probe_read_user as raw_probe_read_user},
+    },
+    macros::{map, tracepoint},
+    maps::{HashMap, PerCpuArray, RingBuf},
+    programs::TracePointContext,
+};
+use swit_ebpf_common::{
+    AF_INET, AF_INET6, BUCKETS, CaptureConfig, DataEvent, DataHeader, EventHeader, KernelOffsets,
+    MAX_CAPTURE, MAX_IOV, SockTuple, counter, direction, kind, role, syscall,
+};
+
+/// Field offsets in the running kernel, written by the agent before load.
+#[unsafe(no_mangle)]
+static OFFSETS: KernelOffsets = KernelOffsets {
+    task_files: 0,
+    files_fdt: 0,
+    fdtable_max_fds: 0,
+    fdtable_fd: 0,
+    file_private_data: 0,
+    file_inode: 0,
+    inode_mode: 0,
+    socket_sk: 0,
+    sk_family: 0,
+    sk_num: 0,
+    sk_dport: 0,
+    sk_rcv_saddr: 0,
+    sk_daddr: 0,
+    sk_v6_rcv_saddr: 0,
+    sk_v6_daddr: 0,
+    sk_type: 0,
+    sk_protocol: 0,
+    tcp_copied_seq: 0,
+    tcp_write_seq: 0,
+    ready: 0,
+};
+
+/// Capture settings, written by the agent before load.
+#[unsafe(no_mangle)]
+static CONFIG: CaptureConfig = CaptureConfig {
+    capture_bytes: MAX_CAPTURE,
+    hooks_only: 0,
+};
+
+/// Traced processes: tgid -> reserved flags. Filled by the agent.
+#[map]
+static TARGETS: HashMap<u32, u32> = HashMap::with_max_entries(16384, 0);
+
+/// Syscalls between their enter and exit hooks, by pid_tgid.
+#[map]
+static INFLIGHT: HashMap<u64, Inflight> = HashMap::with_max_entries(32768, 0);
+
+/// Records for the agent. Its size is set by the agent at load.
+#[map]
+static EVENTS: RingBuf = RingBuf::with_byte_size(16 * 1024 * 1024, 0);
+
+/// Loss and activity counters, one slot per [`counter`] index.
+#[map]
+static COUNTERS: PerCpuArray<u64> = PerCpuArray::with_max_entries(counter::COUNT, 0);
+
+/// What the enter hook saw, for the exit hook.
+#[repr(C)]
+#[derive(Clone, Copy)]
+struct Inflight {
+    /// `struct sock *` for data syscalls and connect; 0 for accept.
+    sock: u64,
+    /// User buffer, or the user iovec array when `iov` is non-zero.
+    buf: u64,
+    enter_ns: u64,
+    /// Number of iovecs at `buf`; 0 means `buf` is a plain buffer.
+    iov: u32,
+    syscall: u32,
+    direction: u32,
+    fd: u32,
+}
+
+const MSG_PEEK: u64 = 2;
+const S_IFMT: u16 = 0o170000;
+const S_IFSOCK: u16 = 0o140000;
+const SOCK_STREAM: u16 = 1;
+const IPPROTO_TCP: u16 = 6;
+const EINPROGRESS: i64 = 115;
+
+// Offsets of syscall tracepoint fields (see events/syscalls/*/format):
+// every argument is a u64 slot after the 16-byte common header.
+const ARG0: usize = 16;
+const ARG1: usize = 24;
+const ARG2: usize = 32;
+const ARG3: usize = 40;
+const RET: usize = 16;
+
+#[inline(always)]
+fn count(index: u32) {
+    if let Some(slot) = COUNTERS.get_ptr_mut(index) {
+        // SAFETY: per-CPU slot; the program is not re-entered on this CPU
+        // while it runs, so a plain add does not race.
+        unsafe { *slot += 1 };
+    }
+}
+
+/// Reads one field of `OFFSETS`. Volatile, so the compiler does not fold the
+/// zero initialiser that the agent overwrites at load.
+macro_rules! off {
+    ($field:ident) => {{
+        // SAFETY: a plain read of an initialised static.
+        #[allow(unused_unsafe)]
+        let v = unsafe { core::ptr::read_volatile(&OFFSETS.$field) };
+        v
+    }};
+}
+
+#[inline(always)]
+fn config() -> CaptureConfig {
+    // SAFETY: as for `offsets`.
+    unsafe { core::ptr::read_volatile(&CONFIG) }
+}
+
+#[inline(always)]
+fn is_traced(pid_tgid: u64) -> bool {
+    let tgid = (pid_tgid >> 32) as u32;
+    // SAFETY: only the presence of the key is used.
+    unsafe { TARGETS.get(&tgid).is_some() }
+}
+
+#[inline(always)]
+unsafe fn read_at<T>(base: u64, off: u32) -> Result<T, i32> {
+    unsafe { bpf_probe_read_kernel((base + off as u64) as *const T) }
+}
+
+/// The TCP `struct sock *` behind `fd` of the current task, or `None` when
+/// `fd` is not an IPv4/IPv6 TCP socket.
+#[inline(always)]
+fn tcp_sock_of_fd(fd: u32) -> Option<u64> {
+    // SAFETY: every read goes through bpf_probe_read_kernel, which fails
+    // cleanly on a bad address.
+    let r: Result<Option<u64>, i32> = unsafe {
+        (|| {
+            let task = bpf_get_current_task();
+            let files: u64 = read_at(task, off!(task_files))?;
+            let fdt: u64 = read_at(files, off!(files_fdt))?;
+            let max_fds: u32 = read_at(fdt, off!(fdtable_max_fds))?;
+            if fd >= max_fds {
+                return Ok(None);
+            }
+            let fd_array: u64 = read_at(fdt, off!(fdtable_fd))?;
+            let file: u64 = bpf_probe_read_kernel((fd_array + fd as u64 * 8) as *const u64)?;
+            if file == 0 {
+                return Ok(None);
+            }
+            let inode: u64 = read_at(file, off!(file_inode))?;
+            let mode: u16 = read_at(inode, off!(inode_mode))?;
+            if mode & S_IFMT != S_IFSOCK {
+                return Ok(None);
+            }
+            let socket: u64 = read_at(file, off!(file_private_data))?;
+            let sk: u64 = read_at(socket, off!(socket_sk))?;
+            if sk == 0 {
+                return Ok(None);
+            }
+            let family: u16 = read_at(sk, off!(sk_family))?;
+            if family != AF_INET && family != AF_INET6 {
+                return Ok(None);
+            }
+            let ty: u16 = read_at(sk, off!(sk_type))?;
+            let proto: u16 = read_at(sk, off!(sk_protocol))?;
+            if ty != SOCK_STREAM || proto != IPPROTO_TCP {
+                return Ok(None);
+            }
+            Ok(Some(sk))
+        })()
+    };
+    match r {
+        Ok(sk) => sk,
+        Err(_) => {
+            count(counter::SOCK_READ_FAILED);
+            None
+        }
+    }
+}
+
+#[inline(always)]
+fn read_tuple(sk: u64, t: &mut SockTuple) {
+    // SAFETY: probe reads; a failed read leaves a zero field.
+    unsafe {
+        t.family = read_at(sk, off!(sk_family)).unwrap_or(0);
+        t.local_port = read_at(sk, off!(sk_num)).unwrap_or(0);
+        t.remote_port = u16::from_be(read_at(sk, off!(sk_dport)).unwrap_or(0));
+        if t.family == AF_INET6 {
+            t.local_addr = read_at(sk, off!(sk_v6_rcv_saddr)).unwrap_or([0; 16]);
+            t.remote_addr = read_at(sk, off!(sk_v6_daddr)).unwrap_or([0; 16]);
+        } else {
+            let l: [u8; 4] = read_at(sk, off!(sk_rcv_saddr)).unwrap_or([0; 4]);
+            let r: [u8; 4] = read_at(sk, off!(sk_daddr)).unwrap_or([0; 4]);
+            t.local_addr[..4].copy_from_slice(&l);
+            t.remote_addr[..4].copy_from_slice(&r);
+        }
+    }
+}
+
+// ---------------------------------------------------------------- data path
+
+#[inline(always)]
+fn enter_data(ctx: &TracePointContext, sys: u32, dir: u32) -> u32 {
+    let pid_tgid = bpf_get_current_pid_tgid();
+    if !is_traced(pid_tgid) || off!(ready) == 0 {
+        return 0;
+    }
+    // SAFETY: tracepoint fields at their documented offsets.
+    let fd: u64 = match unsafe { ctx.read_at(ARG0) } {
+        Ok(v) => v,
+        Err(_) => return 0,
+    };
+    let (buf, iov) = unsafe {
+        match sys {
+            syscall::READV | syscall::WRITEV => (
+                ctx.read_at::<u64>(ARG1).unwrap_or(0),
+                ctx.read_at::<u64>(ARG2).unwrap_or(0) as u32,
+            ),
+            syscall::RECVMSG | syscall::SENDMSG => {
+                let msg: u64 = ctx.read_at(ARG1).unwrap_or(0);
+                // struct user_msghdr: msg_iov at 16, msg_iovlen at 24.
+                let iov: u64 = bpf_probe_read_user((msg + 16) as *const u64).unwrap_or(0);
+                let n: u64 = bpf_probe_read_user((msg + 24) as *const u64).unwrap_or(0);
+                (iov, n as u32)
+            }
+            // The payload comes from a file the process never reads.
+            syscall::SENDFILE => (0, 0),
+            _ => (ctx.read_at::<u64>(ARG1).unwrap_or(0), 0),
+        }
+    };
+    // A peek leaves the bytes in the socket: they will be read again.
+    let flags: u64 = unsafe {
+        match sys {
+            syscall::RECVFROM => ctx.read_at(ARG3).unwrap_or(0),
+            syscall::RECVMSG => ctx.read_at(ARG2).unwrap_or(0),
+            _ => 0,
+        }
+    };
+    if flags & MSG_PEEK != 0 || (buf == 0 && sys != syscall::SENDFILE) {
+        return 0;
+    }
+    if (sys == syscall::READV
+        || sys == syscall::WRITEV
+        || sys == syscall::RECVMSG
+        || sys == syscall::SENDMSG)
+        && iov == 0
+    {
+        return 0;
+    }
+    let Some(sock) = tcp_sock_of_fd(fd as u32) else {
+        return 0;
+    };
+    let rec = Inflight {
+        sock,
+        buf,
+        enter_ns: unsafe { bpf_ktime_get_ns() },
+        iov,
+        syscall: sys,
+        direction: dir,
+        fd: fd as u32,
+    };
+    if INFLIGHT.insert(pid_tgid, rec, 0).is_err() {
+        count(counter::INFLIGHT_FULL);
+    }
+    0
+}
+
+#[inline(always)]
+fn take_inflight(pid_tgid: u64) -> Option<Inflight> {
+    // SAFETY: the entry belongs to this thread (key = pid_tgid) and is
+    // copied out before removal.
+    let rec = unsafe { *INFLIGHT.get(&pid_tgid)? };
+    let _ = INFLIGHT.remove(&pid_tgid);
+    Some(rec)
+}
+
+fn exit_data(ctx: &TracePointContext) -> u32 {
+    let pid_tgid = bpf_get_current_pid_tgid();
+    let Some(rec) = take_inflight(pid_tgid) else {
+        return 0;
+    };
+    let ret: i64 = unsafe { ctx.read_at(RET) }.unwrap_or(0);
+    if ret <= 0 {
+        return 0;
+    }
+    let cfg = config();
+    if cfg.hooks_only != 0 {
+        return 0;
+    }
+    let len = if ret > u32::MAX as i64 {
+        u32::MAX
+    } else {
+        ret as u32
+    };
+    let seq_off = if rec.direction == direction::INGRESS {
+        off!(tcp_copied_seq)
+    } else {
+        off!(tcp_write_seq)
+    };
+    // At exit the socket's sequence counter already includes this call's
+    // bytes, so the chunk started `len` bytes before it.
+    let seq_end: u32 = unsafe { read_at(rec.sock, seq_off) }.unwrap_or(0);
+    let mut h = DataHeader {
+        hdr: EventHeader {
+            kind: kind::DATA,
+            role: 0,
+            ts_ns: unsafe { bpf_ktime_get_ns() },
+            pid_tgid,
+            sock: rec.sock,
+            tuple: SockTuple::default(),
+        },
+        enter_ns: rec.enter_ns,
+        seq: seq_end.wrapping_sub(len),
+        len,
+        captured: 0,
+        direction: rec.direction,
+        syscall: rec.syscall,
+        _pad: 0,
+    };
+    read_tuple(rec.sock, &mut h.hdr.tuple);
+
+    if rec.iov == 0 {
+        emit_chunk(&mut h, rec.buf, len, cfg.capture_bytes);
+        return 0;
+    }
+    let mut remaining = len;
+    let mut seq = h.seq;
+    let mut i: u32 = 0;
+    while i < MAX_IOV {
+        if remaining == 0 || i >= rec.iov {
+            break;
+        }
+        // struct iovec { void *iov_base; size_t iov_len; }
+        let Ok(v) = (unsafe { bpf_probe_read_user((rec.buf + i as u64 * 16) as *const [u64; 2]) })
+        else {
+            count(counter::READ_FAILED);
+            break;
+        };
+        let seg = if v[1] > remaining as u64 {
+            remaining
+        } else {
+            v[1] as u32
+        };
+        if seg > 0 {
+            h.seq = seq;
+            emit_chunk(&mut h, v[0], seg, cfg.capture_bytes);
+            seq = seq.wrapping_add(seg);
+            remaining -= seg;
+        }
+        i += 1;
+    }
+    if remaining > 0 {
+        // More iovecs than walked (or an unreadable one): send the length
+        // so the agent skips the bytes instead of losing its place.
+        count(counter::IOV_OVERFLOW);
+        h.seq = seq;
+        emit_chunk(&mut h, 0, remaining, 0);
+    }
+    0
+}
+
+/// Sends one chunk of `len` stream bytes at `src`, copying at most `limit`.
+#[inline(always)]
+fn emit_chunk(h: &mut DataHeader, src: u64, len: u32, limit: u32) {
+    let limit = if limit > MAX_CAPTURE {
+        MAX_CAPTURE
+    } else {
+        limit
+    };
+    let want = if src == 0 {
+        0
+    } else if len > limit {
+        limit
+    } else {
+        len
+    };
+    if want < len && src != 0 {
+        count(counter::TRUNCATED);
+    }
+    h.len = len;
+    if want <= BUCKETS[0] {
+        emit_bucket::<256>(h, src, want);
+    } else if want <= BUCKETS[1] {
+        emit_bucket::<1024>(h, src, want);
+    } else if want <= BUCKETS[2] {
+        emit_bucket::<4096>(h, src, want);
+    } else {
+        emit_bucket::<{ MAX_CAPTURE as usize }>(h, src, want);
+    }
+}
+
+#[inline(always)]
+fn emit_bucket<const N: usize>(h: &mut DataHeader, src: u64, want: u32) {
+    let Some(mut entry) = EVENTS.reserve::<DataEvent<N>>(0) else {
+        count(counter::RINGBUF_FULL);
+        return;
+    };
+    let ev = entry.as_mut_ptr();
+    // The caller already bounded `want`, so the compiler would drop this
+    // check and hand the verifier an older, unbounded copy. Reloading it
+    // through a volatile read makes the bound stick to the register the
+    // helper receives.
+    // SAFETY: reads a local.
+    let mut n = unsafe { core::ptr::read_volatile(&want) };
+    if n as usize > N {
+        n = N as u32;
+    }
+    let mut captured = 0;
+    if n > 0 {
+        // SAFETY: `ev` points at N payload bytes reserved in the ring; n <= N.
+        let rc = unsafe {
+            raw_probe_read_user(
+                (*ev).data.as_mut_ptr() as *mut c_void,
+                n,
+                src as *const c_void,
+            )
+        };
+        if rc == 0 {
+            captured = n;
+        } else {
+            count(counter::READ_FAILED);
+        }
+    }
+    h.captured = captured;
+    // SAFETY: the header fits in the reserved record.
+    unsafe { core::ptr::write(&mut (*ev).header, *h) };
+    entry.submit(0);
+    count(counter::DATA_EVENTS);
+}
+
+// ------------------------------------------------------ connection lifecycle
+
+fn emit_conn(k: u32, r: u32, pid_tgid: u64, sk: u64) {
+    let Some(mut entry) = EVENTS.reserve::<EventHeader>(0) else {
+        count(counter::RINGBUF_FULL);
+        return;
+    };
+    let mut h = EventHeader {
+        kind: k,
+        role: r,
+        ts_ns: unsafe { bpf_ktime_get_ns() },
+        pid_tgid,
+        sock: sk,
+        tuple: SockTuple::default(),
+    };
+    read_tuple(sk, &mut h.tuple);
+    entry.write(h);
+    entry.submit(0);
+    count(counter::CONN_EVENTS);
+}
+
+#[inline(always)]
+fn enter_conn(ctx: &TracePointContext, sys: u32) -> u32 {
+    let pid_tgid = bpf_get_current_pid_tgid();
+    if !is_traced(pid_tgid) || off!(ready) == 0 {
+        return 0;
+    }
+    let fd: u64 = unsafe { ctx.read_at(ARG0) }.unwrap_or(u64::MAX);
+    let rec = Inflight {
+        sock: 0,
+        buf: 0,
+        enter_ns: unsafe { bpf_ktime_get_ns() },
+        iov: 0,
+        syscall: sys,
+        direction: 0,
+        fd: fd as u32,
+    };
+    if INFLIGHT.insert(pid_tgid, rec, 0).is_err() {
+        count(counter::INFLIGHT_FULL);
+    }
+    0
+}
+
+#[inline(always)]
+fn exit_conn(ctx: &TracePointContext) -> u32 {
+    let pid_tgid = bpf_get_current_pid_tgid();
+    let Some(rec) = take_inflight(pid_tgid) else {
+        return 0;
+    };
+    let ret: i64 = unsafe { ctx.read_at(RET) }.unwrap_or(-1);
+    let (fd, r) = if rec.syscall == syscall::ACCEPT {
+        if ret < 0 {
+            return 0;
+        }
+        (ret as u32, role::SERVER)
+    } else {
+        // A non-blocking connect returns EINPROGRESS and completes later.
+        if ret != 0 && ret != -EINPROGRESS {
+            return 0;
+        }
+        (rec.fd, role::CLIENT)
+    };
+    if config().hooks_only != 0 {
+        return 0;
+    }
+    if let Some(sk) = tcp_sock_of_fd(fd) {
+        emit_conn(kind::OPEN, r, pid_tgid, sk);
+    }
+    0
+}
+
+// ------------------------------------------------------------- tracepoints
+
+macro_rules! data_hooks {
+    ($enter:ident, $exit:ident, $sys:expr, $dir:expr) => {
+        #[tracepoint]
+        pub fn $enter(ctx: TracePointContext) -> u32 {
+            enter_data(&ctx, $sys, $dir)
+        }
+        #[tracepoint]
+        pub fn $exit(ctx: TracePointContext) -> u32 {
+            exit_data(&ctx)
+        }
+    };
+}
+
+data_hooks!(
+    sys_enter_read,
+    sys_exit_read,
+    syscall::READ,
+    direction::INGRESS
+);
+data_hooks!(
+    sys_enter_write,
+    sys_exit_write,
+    syscall::WRITE,
+    direction::EGRESS
+);
+data_hooks!(
+    sys_enter_readv,
+    sys_exit_readv,
+    syscall::READV,
+    direction::INGRESS
+);
+data_hooks!(
+    sys_enter_writev,
+    sys_exit_writev,
+    syscall::WRITEV,
+    direction::EGRESS
+);
+data_hooks!(
+    sys_enter_recvfrom,
+    sys_exit_recvfrom,
+    syscall::RECVFROM,
+    direction::INGRESS
+);
+data_hooks!(
+    sys_enter_sendto,
+    sys_exit_sendto,
+    syscall::SENDTO,
+    direction::EGRESS
+);
+data_hooks!(
+    sys_enter_recvmsg,
+    sys_exit_recvmsg,
+    syscall::RECVMSG,
+    direction::INGRESS
+);
+data_hooks!(
+    sys_enter_sendmsg,
+    sys_exit_sendmsg,
+    syscall::SENDMSG,
+    direction::EGRESS
+);
+data_hooks!(
+    sys_enter_sendfile64,
+    sys_exit_sendfile64,
+    syscall::SENDFILE,
+    direction::EGRESS
+);
+
+macro_rules! conn_hooks {
+    ($enter:ident, $exit:ident, $sys:expr) => {
+        #[tracepoint]
+        pub fn $enter(ctx: TracePointContext) -> u32 {
+            enter_conn(&ctx, $sys)
+        }
+        #[tracepoint]
+        pub fn $exit(ctx: TracePointContext) -> u32 {
+            exit_conn(&ctx)
+        }
+    };
+}
+
+conn_hooks!(sys_enter_accept, sys_exit_accept, syscall::ACCEPT);
+conn_hooks!(sys_enter_accept4, sys_exit_accept4, syscall::ACCEPT);
+conn_hooks!(sys_enter_connect, sys_exit_connect, syscall::CONNECT);
+
+/// close(2): the fd still names its socket at entry, not at exit.
+#[tracepoint]
+pub fn sys_enter_close(ctx: TracePointContext) -> u32 {
+    let pid_tgid = bpf_get_current_pid_tgid();
+    if !is_traced(pid_tgid) || off!(ready) == 0 || config().hooks_only != 0 {
+        return 0;
+    }
+    let fd: u64 = unsafe { ctx.read_at(ARG0) }.unwrap_or(u64::MAX);
+    if let Some(sk) = tcp_sock_of_fd(fd as u32) {
+        emit_conn(kind::CLOSE, role::UNKNOWN, pid_tgid, sk);
+    }
+    0
+}
+
+#[cfg(not(test))]
+#[panic_handler]
+fn panic(_info: &core::panic::PanicInfo) -> ! {
+    loop {}
+}
+
+#[unsafe(link_section = "license")]
+#[unsafe(no_mangle)]
+static LICENSE: [u8; 13] = *b"Dual MIT/GPL\0";

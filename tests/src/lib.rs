@@ -1,0 +1,466 @@
+//! Helpers for swit's end-to-end tests: start real services and the real
+//! agent, read the spans it prints as OTLP/JSON, wait on conditions with
+//! deadlines.
+//!
+//! These tests load kernel programs: they need root and the tools that
+//! `cargo xtask test` installs, and say so when those are missing.
+use std::{
+    collections::HashMap,
+    io::{BufRead, BufReader, Write},
+    net::TcpListener,
+    path::{Path, PathBuf},
+    process::{Child, ChildStdin, ChildStdout, Command, Stdio},
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::{Duration, Instant},
+};
+
+use serde_json::Value;
+
+/// The workspace root.
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("workspace")
+        .to_path_buf()
+}
+
+pub fn fixture(name: &str) -> PathBuf {
+    root().join("tests/fixtures").join(name)
+}
+
+/// Fails the test with what is missing, unless running as root.
+pub fn require_root() {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        panic!("end-to-end tests load eBPF programs and need root: run `sudo cargo xtask test`");
+    }
+}
+
+/// Fails the test naming the tool when `cmd` is not installed.
+pub fn require_tool(cmd: &str) {
+    let found = std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).any(|d| d.join(cmd).is_file()))
+        .unwrap_or(false);
+    if !found {
+        panic!(
+            "`{cmd}` is not installed: run `cargo xtask setup` (or `cargo xtask test`, which runs it)"
+        );
+    }
+}
+
+/// The agent binary: $SWIT_AGENT_BIN or target/debug/swit-agent.
+pub fn agent_bin() -> PathBuf {
+    let p = std::env::var_os("SWIT_AGENT_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join("target/debug/swit-agent"));
+    if !p.is_file() {
+        panic!(
+            "{} not found: build it with `cargo build -p swit-agent` (cargo xtask test does)",
+            p.display()
+        );
+    }
+    p
+}
+
+/// A port nobody listens on right now.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port()
+}
+
+/// Waits until `f` returns Some, or panics after `timeout` saying `what`.
+pub fn wait_for<T>(what: &str, timeout: Duration, mut f: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        if Instant::now() > deadline {
+            panic!("timed out after {timeout:?} waiting for {what}");
+        }
+        std::thread::park_timeout(Duration::from_millis(20));
+    }
+}
+
+/// A child process killed when dropped.
+pub struct Proc {
+    pub child: Child,
+    pub name: String,
+}
+
+impl Proc {
+    pub fn spawn(name: &str, cmd: &mut Command) -> Proc {
+        let child = cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {name}: {e}"));
+        Proc {
+            child,
+            name: name.into(),
+        }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Sends a signal.
+    pub fn signal(&self, sig: i32) {
+        // SAFETY: plain kill(2) on our own child.
+        unsafe { libc::kill(self.child.id() as i32, sig) };
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Reads lines of a child's stdout on a thread into a shared vector.
+pub fn collect_lines(out: ChildStdout) -> Arc<Mutex<Vec<String>>> {
+    collect_lines_until_eof(out).0
+}
+
+/// As [`collect_lines`], with a flag set once the pipe is closed.
+pub fn collect_lines_until_eof(out: ChildStdout) -> (Arc<Mutex<Vec<String>>>, Arc<AtomicBool>) {
+    let lines = Arc::new(Mutex::new(Vec::new()));
+    let eof = Arc::new(AtomicBool::new(false));
+    let (l, e) = (lines.clone(), eof.clone());
+    std::thread::spawn(move || {
+        for line in BufReader::new(out).lines() {
+            let Ok(line) = line else { break };
+            l.lock().unwrap().push(line);
+        }
+        e.store(true, Ordering::SeqCst);
+    });
+    (lines, eof)
+}
+
+/// The Python test service (tests/fixtures/service.py) on a free port.
+pub struct Service {
+    pub proc: Proc,
+    pub port: u16,
+}
+
+impl Service {
+    pub fn start(upstream: Option<u16>) -> Service {
+        require_tool("python3");
+        let mut cmd = Command::new("python3");
+        cmd.arg(fixture("service.py")).stdout(Stdio::piped());
+        if let Some(u) = upstream {
+            cmd.arg("--upstream").arg(format!("127.0.0.1:{u}"));
+        }
+        let mut proc = Proc::spawn("service.py", &mut cmd);
+        let mut line = String::new();
+        BufReader::new(proc.child.stdout.take().expect("stdout"))
+            .read_line(&mut line)
+            .expect("read service port");
+        let port = line
+            .trim()
+            .strip_prefix("listening ")
+            .and_then(|p| p.parse().ok())
+            .unwrap_or_else(|| panic!("service.py did not start: {line:?}"));
+        Service { proc, port }
+    }
+}
+
+/// The keep-alive test client (tests/fixtures/client.py), started and
+/// waiting for `go()` so the agent can attach first.
+pub struct Client {
+    pub proc: Proc,
+    stdin: Option<ChildStdin>,
+    pub lines: Arc<Mutex<Vec<String>>>,
+}
+
+impl Client {
+    pub fn start(port: u16, requests: &[&str]) -> Client {
+        let mut cmd = Command::new("python3");
+        cmd.arg(fixture("client.py"))
+            .arg(format!("127.0.0.1:{port}"))
+            .args(requests)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped());
+        let mut proc = Proc::spawn("client.py", &mut cmd);
+        let stdin = proc.child.stdin.take();
+        let lines = collect_lines(proc.child.stdout.take().expect("stdout"));
+        let c = Client { proc, stdin, lines };
+        wait_for("client ready", Duration::from_secs(10), || {
+            c.lines
+                .lock()
+                .unwrap()
+                .iter()
+                .any(|l| l == "ready")
+                .then_some(())
+        });
+        c
+    }
+
+    /// Lets the client send its requests and waits until it is done.
+    pub fn go_and_wait(&mut self) -> Vec<String> {
+        let mut stdin = self.stdin.take().expect("go once");
+        writeln!(stdin, "go").expect("write go");
+        drop(stdin);
+        wait_for("client done", Duration::from_secs(30), || {
+            let l = self.lines.lock().unwrap();
+            l.iter().any(|x| x == "done").then(|| l.clone())
+        })
+    }
+}
+
+/// One span as printed by the agent's otlp-json console.
+#[derive(Debug, Clone)]
+pub struct SpanRec {
+    pub trace_id: String,
+    pub span_id: String,
+    pub parent_span_id: String,
+    pub name: String,
+    /// OTLP SpanKind: 2 server, 3 client.
+    pub kind: i64,
+    pub start: u64,
+    pub end: u64,
+    pub status_code: i64,
+    pub attrs: HashMap<String, Value>,
+    pub resource: HashMap<String, Value>,
+}
+
+impl SpanRec {
+    pub fn attr_str(&self, k: &str) -> Option<&str> {
+        self.attrs.get(k).and_then(|v| v.as_str())
+    }
+    pub fn attr_int(&self, k: &str) -> Option<i64> {
+        self.attrs.get(k).and_then(|v| v.as_i64())
+    }
+    pub fn pid(&self) -> Option<i64> {
+        self.resource.get("process.pid").and_then(|v| v.as_i64())
+    }
+}
+
+fn any_value(v: &Value) -> Value {
+    if let Some(s) = v.get("stringValue") {
+        return s.clone();
+    }
+    if let Some(i) = v.get("intValue") {
+        // OTLP/JSON writes 64-bit integers as strings.
+        return match i {
+            Value::String(s) => s.parse::<i64>().map(Value::from).unwrap_or(Value::Null),
+            other => other.clone(),
+        };
+    }
+    if let Some(b) = v.get("boolValue") {
+        return b.clone();
+    }
+    v.get("doubleValue").cloned().unwrap_or(Value::Null)
+}
+
+fn attrs(v: Option<&Value>) -> HashMap<String, Value> {
+    v.and_then(|a| a.as_array())
+        .map(|a| {
+            a.iter()
+                .filter_map(|kv| {
+                    Some((
+                        kv.get("key")?.as_str()?.to_string(),
+                        any_value(kv.get("value")?),
+                    ))
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn num(v: Option<&Value>) -> u64 {
+    match v {
+        Some(Value::String(s)) => s.parse().unwrap_or(0),
+        Some(Value::Number(n)) => n.as_u64().unwrap_or(0),
+        _ => 0,
+    }
+}
+
+/// Parses one OTLP/JSON line (ExportTraceServiceRequest) into spans.
+pub fn parse_otlp_line(line: &str) -> Vec<SpanRec> {
+    let Ok(v) = serde_json::from_str::<Value>(line) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for rs in v
+        .get("resourceSpans")
+        .and_then(|x| x.as_array())
+        .into_iter()
+        .flatten()
+    {
+        let resource = attrs(rs.pointer("/resource/attributes"));
+        for ss in rs
+            .get("scopeSpans")
+            .and_then(|x| x.as_array())
+            .into_iter()
+            .flatten()
+        {
+            for s in ss
+                .get("spans")
+                .and_then(|x| x.as_array())
+                .into_iter()
+                .flatten()
+            {
+                let str_of = |k: &str| s.get(k).and_then(|x| x.as_str()).unwrap_or("").to_string();
+                out.push(SpanRec {
+                    trace_id: str_of("traceId"),
+                    span_id: str_of("spanId"),
+                    parent_span_id: str_of("parentSpanId"),
+                    name: str_of("name"),
+                    kind: s.get("kind").and_then(|x| x.as_i64()).unwrap_or(0),
+                    start: num(s.get("startTimeUnixNano")),
+                    end: num(s.get("endTimeUnixNano")),
+                    status_code: s
+                        .pointer("/status/code")
+                        .and_then(|x| x.as_i64())
+                        .unwrap_or(0),
+                    attrs: attrs(s.get("attributes")),
+                    resource: resource.clone(),
+                });
+            }
+        }
+    }
+    out
+}
+
+/// A running swit-agent printing OTLP/JSON.
+pub struct Agent {
+    pub proc: Proc,
+    pub stdout: Arc<Mutex<Vec<String>>>,
+    stdout_eof: Arc<AtomicBool>,
+    pub stderr: Arc<Mutex<Vec<String>>>,
+}
+
+impl Agent {
+    /// Starts the agent on `pids` and waits until it says it is tracing.
+    pub fn start(pids: &[u32], extra: &[&str]) -> Agent {
+        require_root();
+        let mut cmd = Command::new(agent_bin());
+        cmd.arg("run").args(["--console-format", "otlp-json"]);
+        for p in pids {
+            cmd.arg("--pid").arg(p.to_string());
+        }
+        cmd.args(extra)
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut proc = Proc::spawn("swit-agent", &mut cmd);
+        let (stdout, stdout_eof) =
+            collect_lines_until_eof(proc.child.stdout.take().expect("stdout"));
+        let stderr = Arc::new(Mutex::new(Vec::new()));
+        let e = stderr.clone();
+        let err = proc.child.stderr.take().expect("stderr");
+        std::thread::spawn(move || {
+            for line in BufReader::new(err).lines() {
+                let Ok(line) = line else { return };
+                eprintln!("[agent] {line}");
+                e.lock().unwrap().push(line);
+            }
+        });
+        let a = Agent {
+            proc,
+            stdout,
+            stdout_eof,
+            stderr,
+        };
+        wait_for("the agent to attach", Duration::from_secs(60), || {
+            if let Ok(Some(st)) = a.proc.child.try_wait_ref() {
+                panic!(
+                    "swit-agent exited with {st} before attaching: {:?}",
+                    a.stderr.lock().unwrap()
+                );
+            }
+            a.stderr
+                .lock()
+                .unwrap()
+                .iter()
+                .any(|l| l.contains("tracing "))
+                .then_some(())
+        });
+        a
+    }
+
+    /// Every span printed so far.
+    pub fn spans(&self) -> Vec<SpanRec> {
+        self.stdout
+            .lock()
+            .unwrap()
+            .iter()
+            .flat_map(|l| parse_otlp_line(l))
+            .collect()
+    }
+
+    /// Waits until the printed spans satisfy `cond`.
+    pub fn wait_spans(
+        &self,
+        what: &str,
+        timeout: Duration,
+        cond: impl Fn(&[SpanRec]) -> bool,
+    ) -> Vec<SpanRec> {
+        wait_for(what, timeout, || {
+            let s = self.spans();
+            cond(&s).then_some(s)
+        })
+    }
+
+    /// SIGINT, then waits for a clean exit; returns what it printed.
+    pub fn stop(mut self) -> Stopped {
+        self.proc.signal(libc::SIGINT);
+        let st = wait_for("the agent to exit", Duration::from_secs(30), || {
+            self.proc.child.try_wait().ok().flatten()
+        });
+        assert!(
+            st.success(),
+            "agent exit status {st}; stderr: {:?}",
+            self.stderr.lock().unwrap()
+        );
+        // The output threads end at EOF; wait for stdout's end and for the
+        // summary line, the agent's last words.
+        wait_for("the agent's output to end", Duration::from_secs(10), || {
+            let summary = self
+                .stderr
+                .lock()
+                .unwrap()
+                .iter()
+                .any(|l| l.contains("stopped;"));
+            (summary && self.stdout_eof.load(Ordering::SeqCst)).then_some(())
+        });
+        Stopped {
+            stderr: self.stderr.lock().unwrap().clone(),
+            spans: self.spans(),
+        }
+    }
+}
+
+/// What a stopped agent printed.
+pub struct Stopped {
+    pub stderr: Vec<String>,
+    pub spans: Vec<SpanRec>,
+}
+
+trait TryWaitRef {
+    fn try_wait_ref(&self) -> std::io::Result<Option<std::process::ExitStatus>>;
+}
+
+impl TryWaitRef for Child {
+    fn try_wait_ref(&self) -> std::io::Result<Option<std::process::ExitStatus>> {
+        // `try_wait` needs &mut; peek through /proc instead of racing the owner.
+        let pid = self.id();
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        if stat.is_empty()
+            || stat
+                .rsplit(')')
+                .next()
+                .is_some_and(|r| r.trim_start().starts_with('Z'))
+        {
+            return Ok(Some(std::process::ExitStatus::default()));
+        }
+        Ok(None)
+    }
+}
