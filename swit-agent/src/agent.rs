@@ -218,7 +218,12 @@ impl Stage {
         match e {
             Event::Data(d) => self.conns.data(d, &mut self.scratch),
             Event::Open { conn, role } => self.conns.open(&conn, role),
-            Event::Close { conn } => self.conns.close(&conn, &mut self.scratch),
+            Event::Close { conn } => {
+                self.conns.close(&conn, &mut self.scratch);
+                self.emit(sender);
+                self.correlator.forget_sock(conn.sock);
+                return;
+            }
         }
         self.emit(sender);
     }

@@ -151,9 +151,16 @@ pub struct Service {
 
 impl Service {
     pub fn start(upstream: Option<u16>) -> Service {
+        Self::start_on("127.0.0.1", upstream)
+    }
+
+    /// Listens on `bind` (an IPv4 or IPv6 address).
+    pub fn start_on(bind: &str, upstream: Option<u16>) -> Service {
         require_tool("python3");
         let mut cmd = Command::new("python3");
-        cmd.arg(fixture("service.py")).stdout(Stdio::piped());
+        cmd.arg(fixture("service.py"))
+            .args(["--bind", bind])
+            .stdout(Stdio::piped());
         if let Some(u) = upstream {
             cmd.arg("--upstream").arg(format!("127.0.0.1:{u}"));
         }
@@ -181,9 +188,14 @@ pub struct Client {
 
 impl Client {
     pub fn start(port: u16, requests: &[&str]) -> Client {
+        Self::start_to("127.0.0.1", port, requests)
+    }
+
+    /// A client of `host` (an IPv4 or IPv6 address).
+    pub fn start_to(host: &str, port: u16, requests: &[&str]) -> Client {
         let mut cmd = Command::new("python3");
         cmd.arg(fixture("client.py"))
-            .arg(format!("127.0.0.1:{port}"))
+            .arg(format!("{host}:{port}"))
             .args(requests)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped());

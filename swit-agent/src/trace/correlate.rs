@@ -252,6 +252,12 @@ impl Correlator {
         }
     }
 
+    /// Forgets the requests a closed connection left unanswered.
+    pub fn forget_sock(&mut self, sock: u64) {
+        self.open.retain(|(s, _), _| *s != sock);
+        self.serving.retain(|_, ((s, _), _)| *s != sock);
+    }
+
     /// Forgets what a process that exited left open.
     pub fn forget_pid(&mut self, pid: u32) {
         self.serving.retain(|(p, _), _| *p != pid);
