@@ -21,18 +21,18 @@ use crate::{
         reader::{Reader, ReaderCounters},
         reorder::Reorder,
     },
-    config::{ConfigError, ConsoleFormat, RunConfig},
+    config::{ConfigError, Settings},
     export::{
-        SpanSink,
-        console::PrettySink,
-        otlp_json::OtlpJsonSink,
+        build,
+        otlp::OtlpError,
         pipeline::{ExportCounters, ExportPipeline, SpanSender},
     },
     metrics::Snapshot,
     preflight::{self, PreflightError},
     probe::{Probe, ProbeError, ProbeOptions},
+    target::process::{ResourcePolicy, Resources},
     target::{self, TargetError},
-    trace::correlate::{Clock, Correlator},
+    trace::correlate::{Clock, Correlator, TraceOptions},
 };
 
 /// Why `run` stopped early.
@@ -46,6 +46,8 @@ pub enum AgentError {
     Target(#[from] TargetError),
     #[error(transparent)]
     Probe(#[from] ProbeError),
+    #[error("exporter: {0}")]
+    Exporter(#[from] OtlpError),
     #[error("export: {0}")]
     Export(anyhow::Error),
 }
@@ -54,7 +56,10 @@ impl AgentError {
     /// Exit code: 2 for what the operator can fix, 1 for the rest.
     pub fn exit_code(&self) -> i32 {
         match self {
-            AgentError::Config(_) | AgentError::Preflight(_) | AgentError::Target(_) => 2,
+            AgentError::Config(_)
+            | AgentError::Preflight(_)
+            | AgentError::Target(_)
+            | AgentError::Exporter(_) => 2,
             AgentError::Probe(
                 ProbeError::Offsets(_) | ProbeError::Tracefs(_) | ProbeError::NoObject,
             ) => 2,
@@ -73,17 +78,16 @@ fn mono_now() -> u64 {
     t.tv_sec as u64 * 1_000_000_000 + t.tv_nsec as u64
 }
 
-fn sink(format: ConsoleFormat) -> Box<dyn SpanSink> {
-    match format {
-        ConsoleFormat::Pretty => Box::new(PrettySink::new(io::stdout())),
-        ConsoleFormat::OtlpJson => Box::new(OtlpJsonSink::new(io::stdout())),
-    }
-}
-
-pub fn run(cfg: RunConfig) -> Result<(), AgentError> {
-    cfg.validate()?;
+/// Runs with resolved settings (see `config`); the caller has already
+/// handled `tracing.enabled: false`.
+pub fn run(settings: Settings) -> Result<(), AgentError> {
+    settings.check_runnable()?;
+    let cfg = &settings.agent;
     preflight::check()?;
-    let pids = target::resolve_pids(&cfg.pids)?;
+    let pids = target::resolve_pids(&cfg.targets.pids)?;
+    // Built before the probes load, so a bad endpoint or TLS file costs
+    // nothing but its one-line message.
+    let built = build::build(&settings)?;
 
     let mut probe = Probe::load(&ProbeOptions {
         capture_bytes: cfg.capture_bytes,
@@ -101,24 +105,22 @@ pub fn run(cfg: RunConfig) -> Result<(), AgentError> {
     let ring = probe.take_ring().expect("ring taken once");
     let (rx, reader) = Reader::start(ring, stop.clone(), reader_counters.clone());
     let export_counters = Arc::new(ExportCounters::default());
-    let (sender, pipeline) = ExportPipeline::start(
-        sink(cfg.console_format),
-        cfg.export_queue,
-        export_counters.clone(),
-    );
-
+    let otlp_counters = built.otlp.clone();
+    let (sender, pipeline) =
+        ExportPipeline::start(built.sink, cfg.export_queue, export_counters.clone());
     log::info!(
-        "tracing {} process(es) (PIDs {}), {} hooks attached; Ctrl-C to stop",
+        "tracing {} process(es) (PIDs {}), {} hooks attached, spans to {}; Ctrl-C to stop",
         pids.len(),
         pids.iter()
             .map(|p| p.to_string())
             .collect::<Vec<_>>()
             .join(" "),
-        probe.attached()
+        probe.attached(),
+        built.description
     );
     let _ = io::stderr().flush();
 
-    let mut stage = Stage::new();
+    let mut stage = Stage::new(&settings);
     let mut targets: BTreeSet<u32> = pids;
     let mut last_tick = Instant::now();
     let mut last_check = Instant::now();
@@ -177,6 +179,8 @@ pub fn run(cfg: RunConfig) -> Result<(), AgentError> {
         exported: export_counters.exported.load(Ordering::Relaxed),
         export_dropped: export_counters.dropped.load(Ordering::Relaxed),
         export_failed: export_counters.failed.load(Ordering::Relaxed),
+        unsampled: stage.correlator.stats.unsampled,
+        otlp: otlp_counters.as_deref().map(Into::into),
     };
     if snap.losses() > 0 {
         log::warn!("stopped; {snap}");
@@ -195,12 +199,29 @@ struct Stage {
 }
 
 impl Stage {
-    fn new() -> Self {
-        let mut resources = target::process::Resources::new();
+    fn new(settings: &Settings) -> Self {
+        let t = &settings.tracing;
+        let mut resources = Resources::new(ResourcePolicy {
+            agent: Some(settings.agent.clone()),
+            service_name: t.service_name_configured.then(|| t.service_name.clone()),
+            attributes: t
+                .resource_attributes
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+        });
+        let opts = TraceOptions {
+            sampler: t.sampler,
+            propagators: t.propagators.clone(),
+        };
         Stage {
             reorder: Reorder::new(),
             conns: ConnTable::new(),
-            correlator: Correlator::new(Clock::now(), Box::new(move |pid| resources.get(pid))),
+            correlator: Correlator::new(
+                Clock::now(),
+                opts,
+                Box::new(move |pid| resources.get(pid)),
+            ),
             scratch: Vec::new(),
         }
     }

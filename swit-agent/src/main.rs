@@ -1,9 +1,11 @@
 //! The `swit-agent` command line. Everything but argument parsing lives in
 //! the library.
+use std::path::PathBuf;
+
 use clap::{Parser, Subcommand, ValueEnum};
 use swit_agent::{
     agent,
-    config::{ConsoleFormat, RunConfig},
+    config::{self, ConsoleFormat, Overrides, Settings},
 };
 
 #[derive(Parser)]
@@ -21,6 +23,19 @@ struct Cli {
 enum Command {
     /// Trace processes and print their spans until Ctrl-C.
     Run(RunArgs),
+    /// Work with configuration files.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+}
+
+#[derive(Subcommand)]
+enum ConfigCommand {
+    /// Check FILE (with the OTEL_* environment): prints `FILE: ok` and
+    /// exits 0, or one line per problem and exits 2.
+    Validate {
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+    },
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -33,18 +48,71 @@ enum Format {
 
 #[derive(clap::Args)]
 struct RunArgs {
-    /// Trace this process and its descendants (repeatable).
+    /// YAML configuration (docs/configuration.md). Without it: every span
+    /// (always_on) printed on the console.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Trace this process and its descendants (repeatable; replaces
+    /// agent.targets.pids).
     #[arg(long = "pid", value_name = "PID")]
     pids: Vec<u32>,
-    /// How spans are printed on stdout.
-    #[arg(long, value_enum, default_value = "pretty")]
-    console_format: Format,
-    /// Payload bytes captured per syscall (0..=16384); past it only lengths.
-    #[arg(long, default_value_t = RunConfig::default().capture_bytes)]
-    capture_bytes: u32,
-    /// Kernel ring buffer size in bytes (a power of two).
-    #[arg(long, default_value_t = RunConfig::default().ring_bytes)]
-    ring_bytes: u32,
+    /// How spans are printed on stdout [default: pretty].
+    #[arg(long, value_enum)]
+    console_format: Option<Format>,
+    /// Payload bytes captured per syscall (0..=16384); past it only lengths
+    /// [default: 16384].
+    #[arg(long)]
+    capture_bytes: Option<u32>,
+    /// Kernel ring buffer size in bytes (a power of two) [default: 16777216].
+    #[arg(long)]
+    ring_bytes: Option<u32>,
+    /// Exporter: otlp, jaeger or console.
+    #[arg(long, value_name = "TYPE")]
+    exporter: Option<String>,
+    /// Collector URL, e.g. http://localhost:4317.
+    #[arg(long, value_name = "URL")]
+    endpoint: Option<String>,
+    /// OTLP protocol: grpc or http/protobuf.
+    #[arg(long)]
+    protocol: Option<String>,
+    /// tracing.service_name.
+    #[arg(long, value_name = "NAME")]
+    service_name: Option<String>,
+    /// Sampler: always_on, always_off, traceidratio, parentbased_always_on,
+    /// parentbased_always_off or parentbased_traceidratio.
+    #[arg(long, value_name = "NAME")]
+    sampler: Option<String>,
+    /// Ratio for the traceidratio samplers, 0..=1.
+    #[arg(long, value_name = "RATIO")]
+    sample_rate: Option<f64>,
+}
+
+impl RunArgs {
+    fn overrides(&self) -> Overrides {
+        Overrides {
+            pids: self.pids.clone(),
+            console_format: self.console_format.map(|f| match f {
+                Format::Pretty => ConsoleFormat::Pretty,
+                Format::OtlpJson => ConsoleFormat::OtlpJson,
+            }),
+            capture_bytes: self.capture_bytes,
+            ring_bytes: self.ring_bytes,
+            exporter: self.exporter.clone(),
+            endpoint: self.endpoint.clone(),
+            protocol: self.protocol.clone(),
+            service_name: self.service_name.clone(),
+            sampler: self.sampler.clone(),
+            sample_rate: self.sample_rate,
+        }
+    }
+}
+
+/// Prints each line of a user's mistake and exits 2.
+fn fail(msg: &str) -> ! {
+    for line in msg.lines() {
+        eprintln!("swit-agent: {line}");
+    }
+    std::process::exit(2);
 }
 
 fn main() {
@@ -53,16 +121,29 @@ fn main() {
         .init();
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Run(a) => agent::run(RunConfig {
-            pids: a.pids,
-            console_format: match a.console_format {
-                Format::Pretty => ConsoleFormat::Pretty,
-                Format::OtlpJson => ConsoleFormat::OtlpJson,
-            },
-            capture_bytes: a.capture_bytes,
-            ring_bytes: a.ring_bytes,
-            ..RunConfig::default()
-        }),
+        Command::Config(ConfigCommand::Validate { file }) => {
+            let (lines, code) = config::validate_file(&file);
+            for l in lines {
+                println!("{l}");
+            }
+            std::process::exit(code);
+        }
+        Command::Run(a) => {
+            let settings = match Settings::load(a.config.as_deref(), &a.overrides()) {
+                Ok(s) => s,
+                Err(e) => fail(&e.to_string()),
+            };
+            if !settings.tracing.enabled {
+                let file = a.config.as_deref().unwrap_or("the configuration".as_ref());
+                // stderr: stdout carries spans, and scripts may parse it.
+                eprintln!(
+                    "swit-agent: tracing is disabled in {} (tracing.enabled: false); nothing to do",
+                    file.display()
+                );
+                return;
+            }
+            agent::run(settings)
+        }
     };
     if let Err(e) = result {
         let mut msg = e.to_string();

@@ -1,7 +1,34 @@
 //! The agent's own counters, gathered from every stage for the log.
 use std::fmt;
 
+use std::sync::atomic::Ordering;
+
 use swit_ebpf_common::counter;
+
+use crate::export::otlp::OtlpCounters;
+
+/// What the collector made of the spans (OTLP exporters only).
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct OtlpSnapshot {
+    pub delivered: u64,
+    pub rejected: u64,
+    pub failed: u64,
+    pub retry_dropped: u64,
+    pub held: u64,
+}
+
+impl From<&OtlpCounters> for OtlpSnapshot {
+    fn from(c: &OtlpCounters) -> Self {
+        let l = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed);
+        OtlpSnapshot {
+            delivered: l(&c.delivered),
+            rejected: l(&c.rejected),
+            failed: l(&c.failed),
+            retry_dropped: l(&c.retry_dropped),
+            held: l(&c.held),
+        }
+    }
+}
 
 /// A snapshot of every counter, for the periodic log and the exit summary.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -19,6 +46,8 @@ pub struct Snapshot {
     pub exported: u64,
     pub export_dropped: u64,
     pub export_failed: u64,
+    pub unsampled: u64,
+    pub otlp: Option<OtlpSnapshot>,
 }
 
 impl Snapshot {
@@ -29,6 +58,10 @@ impl Snapshot {
             + self.reader_dropped
             + self.export_dropped
             + self.export_failed
+            + self
+                .otlp
+                .as_ref()
+                .map_or(0, |o| o.rejected + o.retry_dropped)
     }
 }
 
@@ -53,6 +86,15 @@ impl fmt::Display for Snapshot {
             self.orphan_responses,
             self.undetected,
             k(counter::READ_FAILED) + k(counter::SOCK_READ_FAILED),
-        )
+        )?;
+        write!(f, " unsampled={}", self.unsampled)?;
+        if let Some(o) = &self.otlp {
+            write!(
+                f,
+                " | collector: delivered={} rejected={} failed={} retry_dropped={} held={}",
+                o.delivered, o.rejected, o.failed, o.retry_dropped, o.held
+            )?;
+        }
+        Ok(())
     }
 }

@@ -226,6 +226,84 @@ impl Client {
     }
 }
 
+/// OTLP span kinds.
+pub const SERVER: i64 = 2;
+pub const CLIENT: i64 = 3;
+
+/// The spans of one process and kind, by start time.
+pub fn of_kind(spans: &[SpanRec], pid: u32, kind: i64) -> Vec<SpanRec> {
+    let mut v: Vec<SpanRec> = spans
+        .iter()
+        .filter(|s| s.pid() == Some(pid as i64) && s.kind == kind)
+        .cloned()
+        .collect();
+    v.sort_by_key(|s| s.start);
+    v
+}
+
+/// swit-agent run with any exporter (its stdout is not read); its stderr is
+/// kept for the summary line.
+pub struct ExportingAgent {
+    proc: Proc,
+    stderr: Arc<Mutex<Vec<String>>>,
+}
+
+impl ExportingAgent {
+    /// Starts `swit-agent run ARGS` with extra environment and waits until it
+    /// says it is tracing.
+    pub fn start(args: &[String], env: &[(&str, &str)]) -> ExportingAgent {
+        require_root();
+        let mut cmd = Command::new(agent_bin());
+        cmd.arg("run")
+            .args(args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut proc = Proc::spawn("swit-agent", &mut cmd);
+        let stderr = Arc::new(Mutex::new(Vec::new()));
+        let e = stderr.clone();
+        let err = proc.child.stderr.take().expect("stderr");
+        std::thread::spawn(move || {
+            for line in BufReader::new(err).lines().map_while(Result::ok) {
+                eprintln!("[agent] {line}");
+                e.lock().unwrap().push(line);
+            }
+        });
+        let a = ExportingAgent { proc, stderr };
+        wait_for("the agent to attach", Duration::from_secs(60), || {
+            let l = a.stderr.lock().unwrap();
+            if let Some(bad) = l.iter().find(|l| l.starts_with("swit-agent:")) {
+                panic!("agent failed: {bad}");
+            }
+            l.iter().any(|l| l.contains("tracing ")).then_some(())
+        });
+        a
+    }
+
+    /// SIGINT; waits for the exit and returns the summary line.
+    pub fn stop(mut self) -> String {
+        self.proc.signal(libc::SIGINT);
+        let st = wait_for("the agent to exit", Duration::from_secs(30), || {
+            self.proc.child.try_wait().ok().flatten()
+        });
+        assert!(
+            st.success(),
+            "agent exit {st}: {:?}",
+            self.stderr.lock().unwrap()
+        );
+        wait_for("the summary line", Duration::from_secs(10), || {
+            self.stderr
+                .lock()
+                .unwrap()
+                .iter()
+                .find(|l| l.contains("stopped;"))
+                .cloned()
+        })
+    }
+}
+
 /// One span as printed by the agent's otlp-json console.
 #[derive(Debug, Clone)]
 pub struct SpanRec {
@@ -476,3 +554,7 @@ impl TryWaitRef for Child {
         Ok(None)
     }
 }
+
+pub mod otel_python;
+pub mod otlp_receiver;
+pub mod rotel;

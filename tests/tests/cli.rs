@@ -39,7 +39,7 @@ fn a_capture_limit_out_of_range_is_refused() {
         .args(["run", "--pid", "1", "--capture-bytes", "100000"])
         .output()
         .unwrap();
-    assert_user_error(out, "--capture-bytes 100000");
+    assert_user_error(out, "100000 is more than 16384 (from --capture-bytes)");
 }
 
 #[test]
@@ -60,4 +60,72 @@ fn without_privileges_the_agent_says_to_use_root() {
         .output()
         .unwrap();
     assert_user_error(out, "needs root");
+}
+
+fn config_file(name: &str, text: &str) -> std::path::PathBuf {
+    let dir = swit_tests::root().join("target/e2e");
+    std::fs::create_dir_all(&dir).unwrap();
+    let p = dir.join(format!("{name}-{}.yaml", std::process::id()));
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+#[test]
+fn config_validate_accepts_a_good_file_and_names_every_problem_of_a_bad_one() {
+    let good = config_file(
+        "good",
+        "tracing:\n  enabled: true\n  exporter: { type: otlp, endpoint: \"http://localhost:4317\" }\n",
+    );
+    let out = Command::new(agent_bin())
+        .args(["config", "validate"])
+        .arg(&good)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains(": ok"));
+
+    let bad = config_file(
+        "bad",
+        "tracing:\n  sampling: { type: traceidratio, rate: 1.5 }\n  exporter: { type: zipkin, timeout: \"10x\", bogus: 1 }\n",
+    );
+    let out = Command::new(agent_bin())
+        .args(["config", "validate"])
+        .arg(&bad)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for needle in [
+        "tracing.sampling.rate",
+        "tracing.exporter.type",
+        "tracing.exporter.timeout",
+        "tracing.exporter.bogus",
+    ] {
+        assert!(text.contains(needle), "{needle} missing from:\n{text}");
+    }
+    assert!(!text.contains("panicked"));
+}
+
+#[test]
+fn a_disabled_configuration_exits_0_without_loading_probes() {
+    let off = config_file("off", "tracing:\n  enabled: false\n");
+    let out = Command::new(agent_bin())
+        .arg("run")
+        .arg("--config")
+        .arg(&off)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("disabled"), "{stderr}");
 }

@@ -2,21 +2,12 @@
 //! real kernel, the real agent binary. Needs root (see tests/src/lib.rs).
 use std::{process::Command, time::Duration};
 
-use swit_tests::{Agent, Client, Proc, Service, SpanRec, free_port, require_tool, root, wait_for};
+use swit_tests::{
+    Agent, CLIENT, Client, Proc, SERVER, Service, SpanRec, free_port, of_kind, require_tool, root,
+    wait_for,
+};
 
-const SERVER: i64 = 2;
-const CLIENT: i64 = 3;
 const WAIT: Duration = Duration::from_secs(30);
-
-fn of_pid(spans: &[SpanRec], pid: u32, kind: i64) -> Vec<SpanRec> {
-    let mut v: Vec<SpanRec> = spans
-        .iter()
-        .filter(|s| s.pid() == Some(pid as i64) && s.kind == kind)
-        .cloned()
-        .collect();
-    v.sort_by_key(|s| s.start);
-    v
-}
 
 /// Method, path (or url.full's path) and status of each span, in order.
 fn summary(spans: &[SpanRec]) -> Vec<(String, String, i64)> {
@@ -64,11 +55,11 @@ fn python_server_and_keepalive_client_give_one_span_per_request_on_each_side() {
 
     let n = requests.len();
     let spans = agent.wait_spans("a server and a client span per request", WAIT, |s| {
-        of_pid(s, svc.proc.pid(), SERVER).len() >= n
-            && of_pid(s, client.proc.pid(), CLIENT).len() >= n
+        of_kind(s, svc.proc.pid(), SERVER).len() >= n
+            && of_kind(s, client.proc.pid(), CLIENT).len() >= n
     });
-    let servers = of_pid(&spans, svc.proc.pid(), SERVER);
-    let clients = of_pid(&spans, client.proc.pid(), CLIENT);
+    let servers = of_kind(&spans, svc.proc.pid(), SERVER);
+    let clients = of_kind(&spans, client.proc.pid(), CLIENT);
     let stopped = agent.stop();
 
     let want: Vec<(String, String, i64)> = [
@@ -177,8 +168,8 @@ fn a_connection_opened_before_the_agent_is_traced_with_the_right_roles() {
     client.go_and_wait();
     agent.wait_spans("three client and two server spans", WAIT, |s| s.len() >= 5);
     let spans = agent.stop().spans;
-    let servers = of_pid(&spans, svc.proc.pid(), SERVER);
-    let clients = of_pid(&spans, client.proc.pid(), CLIENT);
+    let servers = of_kind(&spans, svc.proc.pid(), SERVER);
+    let clients = of_kind(&spans, client.proc.pid(), CLIENT);
     let want = |v: &[(&str, i64)]| -> Vec<(String, String, i64)> {
         v.iter()
             .map(|(p, s)| ("GET".to_string(), p.to_string(), *s))
@@ -207,8 +198,8 @@ fn ipv6_connections_are_traced() {
     client.go_and_wait();
     agent.wait_spans("a span on each side", WAIT, |s| s.len() >= 2);
     let spans = agent.stop().spans;
-    let server = &of_pid(&spans, svc.proc.pid(), SERVER)[0];
-    let cl = &of_pid(&spans, client.proc.pid(), CLIENT)[0];
+    let server = &of_kind(&spans, svc.proc.pid(), SERVER)[0];
+    let cl = &of_kind(&spans, client.proc.pid(), CLIENT)[0];
     assert_eq!(server.attr_str("client.address"), Some("::1"));
     assert_eq!(server.attr_str("network.peer.address"), Some("::1"));
     assert_eq!(cl.attr_str("network.peer.address"), Some("::1"));

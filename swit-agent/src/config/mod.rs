@@ -1,6 +1,45 @@
-//! What the agent is asked to do. Today from the command line; the YAML
-//! `tracing:` file of the OpenTelemetry issue lands here too.
+//! What the agent is asked to do: a YAML file, the standard `OTEL_*`
+//! environment variables and command-line flags, resolved into one checked
+//! [`Settings`]. docs/configuration.md is the user's reference.
+//!
+//! Layers, lowest first: built-in defaults < file < environment < CLI.
+//!
+//! - [`file`]: the raw serde structs, exactly as written (`deny_unknown_fields`
+//!   everywhere), and the parse step with `${VAR}` expansion.
+//! - [`env`]: `${VAR}` expansion and the `OTEL_*` variables.
+//! - [`validate`]: raw layers -> [`Settings`], every problem collected, one
+//!   line each, named by key path.
+//!
+//! YAML is read with `serde_norway`: `serde_yaml` is archived, and of its
+//! maintained forks `serde_norway` keeps serde_yaml 0.9's API unchanged,
+//! maintains its libyaml port too (`unsafe-libyaml-norway`) and is
+//! MIT/Apache-2.0 like this workspace (`serde_yaml_ng` is MIT only and
+//! still on the archived `unsafe-libyaml`). Key paths in serde's errors
+//! come from `serde_path_to_error`.
+//!
+//! Durations and URLs are checked by small functions in [`validate`]
+//! rather than `humantime`/`url`: the accepted forms are few ("500ms",
+//! "10s", "1m", "1h"; http(s) with a host) and the messages must name the key.
+use std::{collections::BTreeMap, fmt, path::Path, path::PathBuf, time::Duration};
+
+pub mod env;
+pub mod file;
+pub mod validate;
+
+#[cfg(test)]
+mod tests;
+#[cfg(test)]
+mod tests_messages;
+
 use swit_ebpf_common::MAX_CAPTURE;
+
+/// Reads one environment variable; `None` when unset.
+pub type Lookup<'a> = &'a dyn Fn(&str) -> Option<String>;
+
+/// The process environment, for [`Lookup`].
+pub fn process_env(name: &str) -> Option<String> {
+    std::env::var(name).ok()
+}
 
 /// How the console prints spans.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -12,80 +51,519 @@ pub enum ConsoleFormat {
     OtlpJson,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RunConfig {
-    /// Processes to trace (with their descendants at start).
-    pub pids: Vec<u32>,
-    pub console_format: ConsoleFormat,
-    /// Payload bytes captured per syscall chunk.
-    pub capture_bytes: u32,
-    /// Kernel ring buffer size in bytes.
-    pub ring_bytes: u32,
-    /// Spans queued for export, at most.
-    pub export_queue: usize,
-}
-
-impl Default for RunConfig {
-    fn default() -> Self {
-        RunConfig {
-            pids: Vec::new(),
-            console_format: ConsoleFormat::Pretty,
-            capture_bytes: MAX_CAPTURE,
-            ring_bytes: 16 * 1024 * 1024,
-            export_queue: 65536,
+impl ConsoleFormat {
+    /// The name used in the file and on the command line.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConsoleFormat::Pretty => "pretty",
+            ConsoleFormat::OtlpJson => "otlp-json",
         }
     }
 }
 
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
-pub enum ConfigError {
-    #[error("nothing to trace: name at least one process with --pid PID")]
-    NoTargets,
-    #[error("--capture-bytes {0} is out of range: use 0..={MAX_CAPTURE}")]
-    CaptureBytes(u32),
-    #[error("--ring-bytes {0} must be a power of two between 64 KiB and 1 GiB")]
-    RingBytes(u32),
+/// Everything the agent needs, resolved and checked.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Settings {
+    pub tracing: TracingSettings,
+    pub agent: AgentSettings,
 }
 
-impl RunConfig {
-    pub fn validate(&self) -> Result<(), ConfigError> {
-        if self.pids.is_empty() {
-            return Err(ConfigError::NoTargets);
+/// `tracing:` resolved.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TracingSettings {
+    /// `false` makes `run` say so and exit without loading probes.
+    pub enabled: bool,
+    /// Names the agent's own telemetry; see `service_name_configured`.
+    pub service_name: String,
+    /// True when the file, OTEL_SERVICE_NAME (or service.name in
+    /// OTEL_RESOURCE_ATTRIBUTES) or `--service-name` set `service_name`:
+    /// only then is it the service name of traced processes that have no
+    /// per-process mapping and no OTEL_SERVICE_NAME of their own.
+    pub service_name_configured: bool,
+    pub sampler: Sampler,
+    pub exporter: Exporter,
+    /// Added to every resource (values as text).
+    pub resource_attributes: BTreeMap<String, String>,
+    /// In order; empty when OTEL_PROPAGATORS=none.
+    pub propagators: Vec<Propagator>,
+}
+
+/// The OTel samplers; ratios are in [0, 1].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Sampler {
+    AlwaysOn,
+    AlwaysOff,
+    TraceIdRatio(f64),
+    ParentBasedAlwaysOn,
+    ParentBasedAlwaysOff,
+    ParentBasedTraceIdRatio(f64),
+}
+
+impl Sampler {
+    /// Whether an incoming sampled flag decides.
+    pub fn parent_based(self) -> bool {
+        matches!(
+            self,
+            Sampler::ParentBasedAlwaysOn
+                | Sampler::ParentBasedAlwaysOff
+                | Sampler::ParentBasedTraceIdRatio(_)
+        )
+    }
+
+    /// Probability that a new root trace is kept.
+    pub fn root_ratio(self) -> f64 {
+        match self {
+            Sampler::AlwaysOn | Sampler::ParentBasedAlwaysOn => 1.0,
+            Sampler::AlwaysOff | Sampler::ParentBasedAlwaysOff => 0.0,
+            Sampler::TraceIdRatio(r) | Sampler::ParentBasedTraceIdRatio(r) => r,
         }
-        if self.capture_bytes > MAX_CAPTURE {
-            return Err(ConfigError::CaptureBytes(self.capture_bytes));
+    }
+}
+
+/// `tracing.exporter` resolved.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Exporter {
+    pub kind: ExporterKind,
+    /// The final URL: for http/protobuf the full traces URL (…/v1/traces).
+    /// Set for every kind; used by otlp and jaeger.
+    pub endpoint: String,
+    pub protocol: Protocol,
+    pub headers: BTreeMap<String, String>,
+    pub timeout: Duration,
+    pub tls: Tls,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExporterKind {
+    Otlp,
+    /// OTLP to Jaeger's collector, which takes OTLP natively.
+    Jaeger,
+    /// Spans on stdout, in `agent.console.format`.
+    Console,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Protocol {
+    Grpc,
+    HttpProtobuf,
+}
+
+impl Protocol {
+    /// The OTLP default endpoint for this protocol (no path).
+    pub fn default_endpoint(self) -> &'static str {
+        match self {
+            Protocol::Grpc => "http://localhost:4317",
+            Protocol::HttpProtobuf => "http://localhost:4318",
         }
-        if !self.ring_bytes.is_power_of_two() || !(65536..=1 << 30).contains(&self.ring_bytes) {
-            return Err(ConfigError::RingBytes(self.ring_bytes));
+    }
+}
+
+/// `tracing.exporter.tls`; empty paths become `None`. Files were readable
+/// when the settings were resolved.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Tls {
+    pub ca_file: Option<PathBuf>,
+    pub cert_file: Option<PathBuf>,
+    pub key_file: Option<PathBuf>,
+    /// Plain text (or unchecked certificates) even for https.
+    pub insecure: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Propagator {
+    TraceContext,
+    Baggage,
+    B3,
+    B3Multi,
+    Jaeger,
+}
+
+/// `agent:` resolved.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AgentSettings {
+    pub targets: Targets,
+    /// Per-process service names; the first rule that matches wins.
+    pub services: Vec<ServiceRule>,
+    /// Payload bytes captured per syscall chunk (0..=MAX_CAPTURE).
+    pub capture_bytes: u32,
+    /// Kernel ring buffer size in bytes (power of two, 64 KiB..=1 GiB).
+    pub ring_bytes: u32,
+    /// Used when the exporter is `console`.
+    pub console_format: ConsoleFormat,
+    /// Spans queued for export, at most.
+    pub export_queue: usize,
+}
+
+/// Which processes to trace. More selectors (cgroups, executables, ports)
+/// become fields here; `is_empty` then covers them all.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Targets {
+    /// Processes to trace, with their descendants at start.
+    pub pids: Vec<u32>,
+}
+
+impl Targets {
+    pub fn is_empty(&self) -> bool {
+        self.pids.is_empty()
+    }
+}
+
+/// `{ match: {...}, name: "..." }`
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServiceRule {
+    pub matcher: ProcessMatch,
+    pub name: String,
+}
+
+/// How a service rule picks processes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProcessMatch {
+    Pid(u32),
+    /// Executable file name (not path), `*` and `?` globs.
+    Exe(String),
+    /// Script run by an interpreter (file name), `*` and `?` globs.
+    Script(String),
+}
+
+impl ProcessMatch {
+    /// Whether a process with this pid, executable name and (for
+    /// interpreters) script name matches.
+    pub fn matches(&self, pid: u32, exe: &str, script: Option<&str>) -> bool {
+        match self {
+            ProcessMatch::Pid(p) => *p == pid,
+            ProcessMatch::Exe(g) => glob(g.as_bytes(), exe.as_bytes()),
+            ProcessMatch::Script(g) => script.is_some_and(|s| glob(g.as_bytes(), s.as_bytes())),
+        }
+    }
+}
+
+impl AgentSettings {
+    /// The configured service name for a process, if a rule matches.
+    pub fn service_for(&self, pid: u32, exe: &str, script: Option<&str>) -> Option<&str> {
+        self.services
+            .iter()
+            .find(|r| r.matcher.matches(pid, exe, script))
+            .map(|r| r.name.as_str())
+    }
+}
+
+/// `*` any run, `?` one byte, everything else literal.
+fn glob(p: &[u8], s: &[u8]) -> bool {
+    match p.split_first() {
+        None => s.is_empty(),
+        Some((b'*', rest)) => (0..=s.len()).any(|i| glob(rest, &s[i..])),
+        Some((b'?', rest)) => !s.is_empty() && glob(rest, &s[1..]),
+        Some((c, rest)) => s.first() == Some(c) && glob(rest, &s[1..]),
+    }
+}
+
+/// Command-line overrides, applied over file and environment. `None` (or
+/// an empty list) leaves the lower layers alone. Strings are checked by the
+/// same code as the file, and problems name the flag.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Overrides {
+    /// `--pid`, repeatable: replaces `agent.targets.pids` when given.
+    pub pids: Vec<u32>,
+    /// `--console-format`
+    pub console_format: Option<ConsoleFormat>,
+    /// `--capture-bytes`
+    pub capture_bytes: Option<u32>,
+    /// `--ring-bytes`
+    pub ring_bytes: Option<u32>,
+    /// `--exporter`: otlp | jaeger | console
+    pub exporter: Option<String>,
+    /// `--endpoint`
+    pub endpoint: Option<String>,
+    /// `--protocol`: grpc | http/protobuf
+    pub protocol: Option<String>,
+    /// `--service-name`
+    pub service_name: Option<String>,
+    /// `--sampler`: the OTEL_TRACES_SAMPLER names
+    pub sampler: Option<String>,
+    /// `--sample-rate`
+    pub sample_rate: Option<f64>,
+}
+
+/// Where no layer gives a value: a file's defaults, or the friendlier ones
+/// of `run` without a file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Base {
+    /// The documented defaults of a configuration file: disabled,
+    /// traceidratio 0.1, console.
+    File,
+    /// `run` without `--config`: enabled, always_on, console, so a newcomer
+    /// sees every span.
+    NoFile,
+}
+
+/// The raw layers merged, with what set each overridden key.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Layered {
+    pub raw: file::RawConfig,
+    /// Key path -> the variable or flag that set it, for messages.
+    pub origins: BTreeMap<&'static str, String>,
+    /// The endpoint came from OTEL_EXPORTER_OTLP_ENDPOINT: a base URL to
+    /// which http/protobuf appends `/v1/traces` (OTel spec).
+    pub endpoint_is_base: bool,
+}
+
+impl Layered {
+    fn apply_cli(&mut self, o: &Overrides) {
+        let t = &mut self.raw.tracing;
+        let a = &mut self.raw.agent;
+        let mut set = |slot: &mut Option<String>, v: &Option<String>, key, flag: &str| {
+            if let Some(v) = v {
+                *slot = Some(v.clone());
+                self.origins.insert(key, flag.to_owned());
+            }
+        };
+        set(
+            &mut t.exporter.kind,
+            &o.exporter,
+            "tracing.exporter.type",
+            "--exporter",
+        );
+        set(
+            &mut t.exporter.endpoint,
+            &o.endpoint,
+            "tracing.exporter.endpoint",
+            "--endpoint",
+        );
+        set(
+            &mut t.exporter.protocol,
+            &o.protocol,
+            "tracing.exporter.protocol",
+            "--protocol",
+        );
+        set(
+            &mut t.service_name,
+            &o.service_name,
+            "tracing.service_name",
+            "--service-name",
+        );
+        set(
+            &mut t.sampling.kind,
+            &o.sampler,
+            "tracing.sampling.type",
+            "--sampler",
+        );
+        let fmt = o.console_format.map(|f| f.as_str().to_owned());
+        set(
+            &mut a.console.format,
+            &fmt,
+            "agent.console.format",
+            "--console-format",
+        );
+        if o.endpoint.is_some() {
+            self.endpoint_is_base = false;
+        }
+        if let Some(r) = o.sample_rate {
+            t.sampling.rate = Some(r);
+            self.origins
+                .insert("tracing.sampling.rate", "--sample-rate".into());
+        }
+        if !o.pids.is_empty() {
+            a.targets.pids = Some(o.pids.clone());
+            self.origins.insert("agent.targets.pids", "--pid".into());
+        }
+        if let Some(b) = o.capture_bytes {
+            a.capture.bytes = Some(b);
+            self.origins
+                .insert("agent.capture.bytes", "--capture-bytes".into());
+        }
+        if let Some(b) = o.ring_bytes {
+            a.capture.ring_bytes = Some(b);
+            self.origins
+                .insert("agent.capture.ring_bytes", "--ring-bytes".into());
+        }
+    }
+}
+
+/// One thing wrong with the configuration, named by key path (or by the
+/// variable when the variable itself cannot be read).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// `tracing.sampling.rate`, `agent.services[0].name`, `OTEL_...`.
+    pub path: String,
+    pub message: String,
+    /// The variable or flag that set the value, when not the file.
+    pub origin: Option<String>,
+    /// 1-based line in the file, when known.
+    pub line: Option<usize>,
+}
+
+impl Problem {
+    pub fn at(path: impl Into<String>, message: impl Into<String>) -> Self {
+        Problem {
+            path: path.into(),
+            message: message.into(),
+            origin: None,
+            line: None,
+        }
+    }
+
+    pub(crate) fn with_line(mut self, line: Option<usize>) -> Self {
+        self.line = line;
+        self
+    }
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.path, self.message)?;
+        if let Some(o) = &self.origin {
+            write!(f, " (from {o})")?;
         }
         Ok(())
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+/// Why no [`Settings`] could be made, or why they cannot run.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("{file}: {message}")]
+    Read { file: PathBuf, message: String },
+    /// One or more problems; `Display` gives one line each, prefixed with
+    /// `FILE:LINE:` (or `FILE:`) when the value came from the file.
+    #[error("{}", render(.file.as_deref(), .problems))]
+    Invalid {
+        file: Option<PathBuf>,
+        problems: Vec<Problem>,
+    },
+    #[error(
+        "nothing to trace: name at least one process with --pid PID or agent.targets.pids in the file"
+    )]
+    NoTargets,
+}
 
-    #[test]
-    fn validation() {
-        let ok = RunConfig {
-            pids: vec![1],
-            ..Default::default()
+fn render(file: Option<&Path>, problems: &[Problem]) -> String {
+    problems
+        .iter()
+        .map(|p| {
+            // A value from a variable or flag is not the file's fault.
+            let from_file = p.origin.is_none() && !p.path.starts_with("OTEL_");
+            match (file, p.line) {
+                (Some(f), Some(l)) if from_file => format!("{}:{l}: {p}", f.display()),
+                (Some(f), None) if from_file => format!("{}: {p}", f.display()),
+                _ => p.to_string(),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+impl Settings {
+    /// The defaults of a configuration file that sets nothing.
+    pub fn file_defaults() -> Settings {
+        validate::resolve(&Layered::default(), Base::File, None).expect("defaults are valid")
+    }
+
+    /// `run` without `--config` (and without environment or flags).
+    pub fn no_file() -> Settings {
+        validate::resolve(&Layered::default(), Base::NoFile, None).expect("defaults are valid")
+    }
+
+    /// Resolves YAML `text` (`None`: no file) with the environment and the
+    /// CLI overrides. `file` names the file in messages only.
+    pub fn from_parts(
+        text: Option<&str>,
+        file: Option<&Path>,
+        lookup: Lookup,
+        cli: &Overrides,
+    ) -> Result<Settings, ConfigError> {
+        let invalid = |problems| ConfigError::Invalid {
+            file: file.map(Path::to_path_buf),
+            problems,
         };
-        assert_eq!(ok.validate(), Ok(()));
-        assert_eq!(RunConfig::default().validate(), Err(ConfigError::NoTargets));
-        let c = RunConfig {
-            capture_bytes: MAX_CAPTURE + 1,
-            ..ok.clone()
+        let mut layered = Layered::default();
+        let mut problems = Vec::new();
+        let base = match text {
+            Some(text) => {
+                (layered.raw, problems) = file::parse(text, lookup).map_err(invalid)?;
+                Base::File
+            }
+            None => Base::NoFile,
         };
-        assert_eq!(
-            c.validate(),
-            Err(ConfigError::CaptureBytes(MAX_CAPTURE + 1))
-        );
-        let c = RunConfig {
-            ring_bytes: 100_000,
-            ..ok.clone()
+        env::apply(&mut layered, lookup, &mut problems);
+        layered.apply_cli(cli);
+        match validate::resolve(&layered, base, text) {
+            Ok(s) if problems.is_empty() => Ok(s),
+            Ok(_) => Err(invalid(problems)),
+            Err(more) => {
+                problems.extend(more);
+                Err(invalid(problems))
+            }
+        }
+    }
+
+    /// Reads `file` (if any), the process environment and `cli`.
+    pub fn load(file: Option<&Path>, cli: &Overrides) -> Result<Settings, ConfigError> {
+        Settings::load_with(file, &process_env, cli)
+    }
+
+    /// [`Settings::load`] with an explicit environment.
+    pub fn load_with(
+        file: Option<&Path>,
+        lookup: Lookup,
+        cli: &Overrides,
+    ) -> Result<Settings, ConfigError> {
+        let text = match file {
+            Some(f) => Some(std::fs::read_to_string(f).map_err(|e| ConfigError::Read {
+                file: f.to_path_buf(),
+                message: format!("cannot read: {e}"),
+            })?),
+            None => None,
         };
-        assert_eq!(c.validate(), Err(ConfigError::RingBytes(100_000)));
+        Settings::from_parts(text.as_deref(), file, lookup, cli)
+    }
+
+    /// What `run` needs beyond a valid file: something to trace.
+    pub fn check_runnable(&self) -> Result<(), ConfigError> {
+        if self.agent.targets.is_empty() {
+            return Err(ConfigError::NoTargets);
+        }
+        Ok(())
+    }
+
+    /// One line for `config validate`: exporter, endpoint, sampler.
+    pub fn summary(&self) -> String {
+        let t = &self.tracing;
+        let exporter = match t.exporter.kind {
+            ExporterKind::Console => format!("console ({})", self.agent.console_format.as_str()),
+            k => format!(
+                "{} {} {}",
+                if k == ExporterKind::Jaeger {
+                    "jaeger"
+                } else {
+                    "otlp"
+                },
+                match t.exporter.protocol {
+                    Protocol::Grpc => "grpc",
+                    Protocol::HttpProtobuf => "http/protobuf",
+                },
+                t.exporter.endpoint
+            ),
+        };
+        format!(
+            "tracing {}, service {:?}, sampler {:?}, exporter {exporter}",
+            if t.enabled { "enabled" } else { "disabled" },
+            t.service_name,
+            t.sampler
+        )
     }
 }
+
+/// `swit-agent config validate FILE`: the lines to print and the exit code
+/// (0 valid, 2 not). Reads the process environment, as `run` would.
+pub fn validate_file(file: &Path) -> (Vec<String>, i32) {
+    match Settings::load(Some(file), &Overrides::default()) {
+        Ok(s) => (vec![format!("{}: ok ({})", file.display(), s.summary())], 0),
+        Err(e) => (e.to_string().lines().map(str::to_owned).collect(), 2),
+    }
+}
+
+/// Builds [`AgentSettings`] defaults; shared by `validate` and tests.
+pub(crate) const DEFAULT_RING_BYTES: u32 = 16 * 1024 * 1024;
+pub(crate) const DEFAULT_EXPORT_QUEUE: usize = 65536;
+pub(crate) const DEFAULT_CAPTURE_BYTES: u32 = MAX_CAPTURE;

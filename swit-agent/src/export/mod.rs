@@ -1,7 +1,9 @@
 //! Where spans go: the console (pretty trees or OTLP/JSON lines) and, later,
 //! OTLP collectors. Everything outside this module speaks [`Span`]; the
 //! OpenTelemetry protobuf types stay in here.
+pub mod build;
 pub mod console;
+pub mod otlp;
 pub mod otlp_json;
 pub mod pipeline;
 

@@ -44,8 +44,69 @@ fn host_name() -> String {
         .unwrap_or_else(|_| "localhost".into())
 }
 
-/// Builds the resource of process `pid` from /proc.
-pub fn resource_of(pid: u32, host: &str) -> Resource {
+/// How resources are named beyond what /proc says: the configuration's
+/// per-process rules, `tracing.service_name`, `resource_attributes`.
+#[derive(Debug, Clone, Default)]
+pub struct ResourcePolicy {
+    pub agent: Option<crate::config::AgentSettings>,
+    /// `tracing.service_name`, only when the configuration set it.
+    pub service_name: Option<String>,
+    /// Added to every process's resource.
+    pub attributes: Vec<(String, String)>,
+}
+
+/// `OTEL_SERVICE_NAME` and `OTEL_RESOURCE_ATTRIBUTES` from a process's own
+/// environment (what an SDK in it would use).
+fn otel_env(pid: u32) -> (Option<String>, Vec<(String, String)>) {
+    let Ok(raw) = fs::read(format!("/proc/{pid}/environ")) else {
+        return (None, Vec::new());
+    };
+    let mut name = None;
+    let mut attrs = Vec::new();
+    for var in raw.split(|&b| b == 0) {
+        let var = String::from_utf8_lossy(var);
+        if let Some(v) = var.strip_prefix("OTEL_SERVICE_NAME=") {
+            if !v.trim().is_empty() {
+                name = Some(v.trim().to_string());
+            }
+        } else if let Some(v) = var.strip_prefix("OTEL_RESOURCE_ATTRIBUTES=") {
+            attrs = parse_resource_attributes(v);
+        }
+    }
+    (name, attrs)
+}
+
+/// `k=v,k2=v2` with percent-encoded values, as OTEL_RESOURCE_ATTRIBUTES.
+pub fn parse_resource_attributes(v: &str) -> Vec<(String, String)> {
+    v.split(',')
+        .filter_map(|kv| {
+            let (k, v) = kv.split_once('=')?;
+            let v = percent_encoding::percent_decode_str(v.trim()).decode_utf8_lossy();
+            let k = k.trim();
+            (!k.is_empty()).then(|| (k.to_string(), v.into_owned()))
+        })
+        .collect()
+}
+
+/// The container a process runs in, from its cgroup path: the 64-hex id
+/// that docker, containerd and CRI-O put in the last path segments.
+pub fn container_id(cgroup: &str) -> Option<String> {
+    cgroup.lines().find_map(|line| {
+        let path = line.splitn(3, ':').nth(2)?;
+        path.rsplit('/').find_map(|seg| {
+            let seg = seg.trim_end_matches(".scope");
+            let id = seg.rsplit(['-', ':']).next()?;
+            (id.len() == 64 && id.bytes().all(|c| c.is_ascii_hexdigit())).then(|| id.to_string())
+        })
+    })
+}
+
+/// Builds the resource of process `pid` from /proc and the policy.
+///
+/// service.name, in order: a configured per-process rule, the process's own
+/// OTEL_SERVICE_NAME (or service.name in its OTEL_RESOURCE_ATTRIBUTES), the
+/// configured `tracing.service_name`, the executable or script name.
+pub fn resource_of(pid: u32, host: &str, policy: &ResourcePolicy) -> Resource {
     let exe = fs::read_link(format!("/proc/{pid}/exe"))
         .map(|p| {
             p.to_string_lossy()
@@ -62,46 +123,91 @@ pub fn resource_of(pid: u32, host: &str) -> Resource {
         })
         .unwrap_or_default();
     let exe_name = exe.rsplit('/').next().unwrap_or("").to_string();
-    let service = if exe.is_empty() {
+    let derived = if exe.is_empty() {
         fs::read_to_string(format!("/proc/{pid}/comm"))
             .map(|s| s.trim().to_string())
             .unwrap_or_else(|_| format!("pid-{pid}"))
     } else {
         service_name(&exe, &cmdline)
     };
+    let script = (derived != exe_name).then_some(derived.as_str());
+    let (env_name, env_attrs) = otel_env(pid);
+    let env_attr_name = env_attrs
+        .iter()
+        .find(|(k, _)| k == "service.name")
+        .map(|(_, v)| v.clone());
+    let service = policy
+        .agent
+        .as_ref()
+        .and_then(|a| a.service_for(pid, &exe_name, script))
+        .map(str::to_string)
+        .or(env_name)
+        .or(env_attr_name)
+        .or_else(|| policy.service_name.clone())
+        .unwrap_or_else(|| derived.clone());
+
+    let mut attributes: Vec<(String, AttrValue)> = Vec::new();
+    let mut set = |k: &str, v: AttrValue| {
+        if let Some(slot) = attributes.iter_mut().find(|(n, _)| n == k) {
+            slot.1 = v;
+        } else {
+            attributes.push((k.to_string(), v));
+        }
+    };
+    // Lowest precedence first: configured attributes, then the process's own.
+    for (k, v) in policy.attributes.iter().chain(env_attrs.iter()) {
+        set(k, v.as_str().into());
+    }
+    // One instance per process: a configured id names the host's set.
+    let instance = match policy
+        .attributes
+        .iter()
+        .find(|(k, _)| k == "service.instance.id")
+    {
+        Some((_, v)) => format!("{v}-{pid}"),
+        None => format!("{host}-{pid}"),
+    };
+    if !env_attrs.iter().any(|(k, _)| k == "service.instance.id") {
+        set("service.instance.id", instance.into());
+    }
+    set("service.name", service.clone().into());
+    set("process.pid", AttrValue::Int(pid as i64));
+    set("process.executable.name", exe_name.into());
+    set("process.executable.path", exe.into());
+    set("host.name", host.into());
+    if let Some(id) = fs::read_to_string(format!("/proc/{pid}/cgroup"))
+        .ok()
+        .as_deref()
+        .and_then(container_id)
+    {
+        set("container.id", id.into());
+    }
+    set("telemetry.distro.name", "swit".into());
+    set("telemetry.distro.version", env!("CARGO_PKG_VERSION").into());
     Resource {
-        service_name: service.clone(),
-        attributes: vec![
-            ("service.name".into(), service.into()),
-            ("process.pid".into(), AttrValue::Int(pid as i64)),
-            ("process.executable.name".into(), exe_name.into()),
-            ("process.executable.path".into(), exe.into()),
-            ("host.name".into(), host.into()),
-            ("telemetry.distro.name".into(), "swit".into()),
-            (
-                "telemetry.distro.version".into(),
-                env!("CARGO_PKG_VERSION").into(),
-            ),
-        ],
+        service_name: service,
+        attributes,
     }
 }
 
 /// Resources by PID, built once per process.
 pub struct Resources {
     host: String,
+    policy: ResourcePolicy,
     cache: HashMap<u32, Arc<Resource>>,
 }
 
 impl Default for Resources {
     fn default() -> Self {
-        Self::new()
+        Self::new(ResourcePolicy::default())
     }
 }
 
 impl Resources {
-    pub fn new() -> Self {
+    pub fn new(policy: ResourcePolicy) -> Self {
         Resources {
             host: host_name(),
+            policy,
             cache: HashMap::new(),
         }
     }
@@ -110,10 +216,10 @@ impl Resources {
         if self.cache.len() > 16384 {
             self.cache.clear();
         }
-        let host = &self.host;
+        let (host, policy) = (&self.host, &self.policy);
         self.cache
             .entry(pid)
-            .or_insert_with(|| Arc::new(resource_of(pid, host)))
+            .or_insert_with(|| Arc::new(resource_of(pid, host, policy)))
             .clone()
     }
 
@@ -169,8 +275,72 @@ mod tests {
     }
 
     #[test]
+    fn container_ids_from_cgroup_paths() {
+        let id = "a".repeat(64);
+        let table = [
+            (
+                format!("0::/system.slice/docker-{id}.scope"),
+                Some(id.clone()),
+            ),
+            (
+                format!("0::/kubepods/burstable/pod1234/{id}"),
+                Some(id.clone()),
+            ),
+            (format!("12:memory:/docker/{id}"), Some(id.clone())),
+            (
+                format!("0::/system.slice/cri-containerd-{id}.scope"),
+                Some(id.clone()),
+            ),
+            (
+                "0::/user.slice/user-0.slice/session-1.scope".to_string(),
+                None,
+            ),
+            ("0::/".to_string(), None),
+        ];
+        for (cg, want) in table {
+            assert_eq!(container_id(&cg), want, "{cg}");
+        }
+    }
+
+    #[test]
+    fn resource_attributes_parse_and_decode() {
+        assert_eq!(
+            parse_resource_attributes("service.name=checkout, env=prod%20eu,bad,=x"),
+            vec![
+                ("service.name".into(), "checkout".into()),
+                ("env".into(), "prod eu".into())
+            ]
+        );
+    }
+
+    #[test]
+    fn service_name_precedence() {
+        let me = std::process::id();
+        let plain = resource_of(me, "h", &ResourcePolicy::default());
+        let configured = ResourcePolicy {
+            service_name: Some("from-config".into()),
+            attributes: vec![
+                ("environment".into(), "dev".into()),
+                ("service.instance.id".into(), "i".into()),
+            ],
+            ..Default::default()
+        };
+        let r = resource_of(me, "h", &configured);
+        assert_ne!(plain.service_name, "from-config");
+        assert_eq!(
+            r.service_name, "from-config",
+            "tracing.service_name beats the executable name"
+        );
+        assert!(r.attributes.contains(&("environment".into(), "dev".into())));
+        assert!(
+            r.attributes
+                .contains(&("service.instance.id".into(), format!("i-{me}").into()))
+        );
+    }
+
+    #[test]
     fn resource_of_this_process() {
-        let r = resource_of(std::process::id(), "h");
+        let r = resource_of(std::process::id(), "h", &ResourcePolicy::default());
         assert!(!r.service_name.is_empty());
         assert!(r.attributes.iter().any(|(k, v)| k == "process.pid" && *v == AttrValue::Int(std::process::id() as i64)));
     }

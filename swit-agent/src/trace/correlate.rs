@@ -15,8 +15,9 @@ use std::{
 };
 
 use super::{
-    context::parse_traceparent,
-    http_span::{header, http_span},
+    context::{Incoming, extract},
+    http_span::http_span,
+    sampler,
     span::{Resource, Span, SpanId, SpanKind, TraceId},
 };
 use crate::{
@@ -24,6 +25,7 @@ use crate::{
         conn::ConnEvent,
         event::{Role, Tuple},
     },
+    config::{Propagator, Sampler},
     protocol::{ProtoEvent, http1::Http1Event},
 };
 
@@ -44,6 +46,8 @@ pub struct SpanCtx {
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct CorrelatorStats {
     pub spans: u64,
+    /// Exchanges of traces the sampler dropped.
+    pub unsampled: u64,
     pub orphan_responses: u64,
     pub parse_errors: u64,
     /// Requests forgotten because too many were open.
@@ -84,8 +88,27 @@ impl Clock {
 
 type ResourceFn = Box<dyn FnMut(u32) -> Arc<Resource> + Send>;
 
+/// How traces are continued and sampled.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TraceOptions {
+    pub sampler: Sampler,
+    pub propagators: Vec<Propagator>,
+}
+
+impl Default for TraceOptions {
+    fn default() -> Self {
+        TraceOptions {
+            sampler: Sampler::AlwaysOn,
+            propagators: vec![Propagator::TraceContext, Propagator::Baggage],
+        }
+    }
+}
+
+const SAMPLED: u8 = 1;
+
 pub struct Correlator {
     clock: Clock,
+    opts: TraceOptions,
     resource: ResourceFn,
     /// Requests started, by (socket, request id).
     open: HashMap<(u64, u64), SpanCtx>,
@@ -97,9 +120,10 @@ pub struct Correlator {
 }
 
 impl Correlator {
-    pub fn new(clock: Clock, resource: ResourceFn) -> Self {
+    pub fn new(clock: Clock, opts: TraceOptions, resource: ResourceFn) -> Self {
         Correlator {
             clock,
+            opts,
             resource,
             open: HashMap::new(),
             serving: HashMap::new(),
@@ -115,32 +139,24 @@ impl Correlator {
             Http1Event::RequestStarted(req) => {
                 let tid = req.timing.first.tid;
                 let key = (ev.sock, req.id);
-                let tp = header(&req.headers, "traceparent").and_then(parse_traceparent);
-                let ts = header(&req.headers, "tracestate").unwrap_or("").to_string();
+                let incoming = extract(&req.headers, &self.opts.propagators);
                 let ctx = match ev.role {
                     Role::Client => {
-                        let mut ctx = match tp {
+                        let ctx = match incoming {
                             // An instrumented client already made this call's
                             // span id: reuse it so the server side, which
-                            // sees the same header, links to us.
-                            Some(tp) => SpanCtx {
-                                trace_id: tp.trace_id,
-                                span_id: tp.parent_id,
-                                parent: None,
-                                flags: tp.flags,
-                                trace_state: ts,
-                            },
+                            // sees the same header, links to us. Its parent
+                            // is what the thread serves, if in that trace.
+                            Some(inc) => {
+                                let parent = self
+                                    .serving
+                                    .get(&(ev.pid, tid))
+                                    .filter(|(_, s)| s.trace_id == inc.parent.trace_id)
+                                    .map(|(_, s)| s.span_id);
+                                self.continued(&inc, inc.parent.parent_id, parent)
+                            }
                             None => self.child_of_serving(ev.pid, tid),
                         };
-                        if tp.is_some() {
-                            // Its parent is whatever the thread is serving,
-                            // when that is in the same trace.
-                            if let Some((_, s)) = self.serving.get(&(ev.pid, tid))
-                                && s.trace_id == ctx.trace_id
-                            {
-                                ctx.parent = Some(s.span_id);
-                            }
-                        }
                         let q = self.calls.entry(ev.tuple).or_default();
                         if q.len() >= MAX_PENDING_PER_TUPLE {
                             q.pop_front();
@@ -153,14 +169,12 @@ impl Correlator {
                             .calls
                             .get_mut(&ev.tuple.mirror())
                             .and_then(|q| q.pop_front());
-                        let ctx = match (tp, from_call) {
-                            (Some(tp), _) => SpanCtx {
-                                trace_id: tp.trace_id,
-                                span_id: SpanId::random(),
-                                parent: Some(tp.parent_id),
-                                flags: tp.flags,
-                                trace_state: ts,
-                            },
+                        let ctx = match (incoming, from_call) {
+                            (Some(inc), _) => {
+                                self.continued(&inc, SpanId::random(), Some(inc.parent.parent_id))
+                            }
+                            // The caller is traced on this host: same trace,
+                            // same sampling decision.
                             (None, Some(call)) => SpanCtx {
                                 trace_id: call.trace_id,
                                 span_id: SpanId::random(),
@@ -168,7 +182,7 @@ impl Correlator {
                                 flags: call.flags,
                                 trace_state: call.trace_state,
                             },
-                            (None, None) => root(),
+                            (None, None) => self.root(),
                         };
                         self.serving.insert((ev.pid, tid), (key, ctx.clone()));
                         ctx
@@ -186,7 +200,12 @@ impl Correlator {
             }
             Http1Event::Exchange { request, response } => {
                 let key = (ev.sock, request.id);
-                let ctx = self.open.remove(&key).unwrap_or_else(root);
+                let ctx = match self.open.remove(&key) {
+                    Some(c) => c,
+                    // Started before the agent saw it (or forgotten): a
+                    // span of its own trace.
+                    None => self.root(),
+                };
                 let kind = if ev.role == Role::Client {
                     SpanKind::Client
                 } else {
@@ -207,6 +226,10 @@ impl Correlator {
                     if q.is_empty() {
                         self.calls.remove(&ev.tuple);
                     }
+                }
+                if ctx.flags & SAMPLED == 0 {
+                    self.stats.unsampled += 1;
+                    return;
                 }
                 let parts = http_span(kind, &request, &response, ev.tuple.local, ev.tuple.remote);
                 let (start, end) = match kind {
@@ -248,7 +271,33 @@ impl Correlator {
                 flags: s.flags,
                 trace_state: s.trace_state.clone(),
             },
-            None => root(),
+            None => self.root(),
+        }
+    }
+
+    /// A new trace, sampled by the configured sampler.
+    fn root(&self) -> SpanCtx {
+        let trace_id = TraceId::random();
+        let keep = sampler::keep(self.opts.sampler, &trace_id, None);
+        SpanCtx {
+            trace_id,
+            span_id: SpanId::random(),
+            parent: None,
+            flags: if keep { SAMPLED } else { 0 },
+            trace_state: String::new(),
+        }
+    }
+
+    /// A span continuing an incoming context; the sampler sees its flag.
+    fn continued(&self, inc: &Incoming, span_id: SpanId, parent: Option<SpanId>) -> SpanCtx {
+        let p = &inc.parent;
+        let keep = sampler::keep(self.opts.sampler, &p.trace_id, Some(p.flags & SAMPLED != 0));
+        SpanCtx {
+            trace_id: p.trace_id,
+            span_id,
+            parent,
+            flags: (p.flags & !SAMPLED) | if keep { SAMPLED } else { 0 },
+            trace_state: inc.trace_state.clone(),
         }
     }
 
@@ -264,12 +313,177 @@ impl Correlator {
     }
 }
 
-fn root() -> SpanCtx {
-    SpanCtx {
-        trace_id: TraceId::random(),
-        span_id: SpanId::random(),
-        parent: None,
-        flags: 1,
-        trace_state: String::new(),
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::{
+        Moment, Timing,
+        http1::{Request, Response},
+    };
+
+    fn tuple(l: &str, r: &str) -> Tuple {
+        Tuple {
+            local: l.parse().unwrap(),
+            remote: r.parse().unwrap(),
+        }
+    }
+
+    fn req(id: u64, tid: u32, headers: &[(&str, &str)]) -> Request {
+        let at = Moment {
+            enter_ns: 10,
+            exit_ns: 20,
+            tid,
+        };
+        Request {
+            id,
+            method: "GET".into(),
+            target: "/x".into(),
+            minor_version: 1,
+            headers: headers
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            body_size: 0,
+            timing: Timing {
+                first: at,
+                last: at,
+            },
+        }
+    }
+
+    fn resp() -> Response {
+        let at = Moment {
+            enter_ns: 30,
+            exit_ns: 40,
+            tid: 1,
+        };
+        Response {
+            status: 200,
+            minor_version: 1,
+            headers: vec![],
+            body_size: 0,
+            timing: Timing {
+                first: at,
+                last: at,
+            },
+            ended_by_close: false,
+        }
+    }
+
+    fn correlator(sampler: Sampler) -> Correlator {
+        let res = Arc::new(Resource {
+            service_name: "s".into(),
+            attributes: vec![],
+        });
+        Correlator::new(
+            Clock::fixed(0),
+            TraceOptions {
+                sampler,
+                propagators: vec![Propagator::TraceContext, Propagator::B3],
+            },
+            Box::new(move |_| res.clone()),
+        )
+    }
+
+    /// Feeds a request and its response on one connection; returns the spans.
+    fn exchange(c: &mut Correlator, sock: u64, role: Role, t: Tuple, r: Request) -> Vec<Span> {
+        let mut out = vec![];
+        let ev = |e| ConnEvent {
+            sock,
+            pid: 7,
+            tuple: t,
+            role,
+            event: ProtoEvent::Http1(e),
+        };
+        c.on_event(ev(Http1Event::RequestStarted(r.clone())), &mut |s| {
+            out.push(s)
+        });
+        c.on_event(
+            ev(Http1Event::Exchange {
+                request: r,
+                response: resp(),
+            }),
+            &mut |s| out.push(s),
+        );
+        out
+    }
+
+    const TP: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
+
+    #[test]
+    fn an_incoming_sampled_flag_decides_under_a_parent_based_sampler() {
+        let t = tuple("127.0.0.1:80", "127.0.0.1:5000");
+        let mut c = correlator(Sampler::ParentBasedAlwaysOn);
+        let kept = exchange(
+            &mut c,
+            1,
+            Role::Server,
+            t,
+            req(
+                0,
+                1,
+                &[("traceparent", &format!("00-{TP}-00f067aa0ba902b7-01"))],
+            ),
+        );
+        assert_eq!(kept.len(), 1);
+        assert_eq!(kept[0].trace_id.to_hex(), TP);
+        assert_eq!(kept[0].parent_span_id.unwrap().to_hex(), "00f067aa0ba902b7");
+        let dropped = exchange(
+            &mut c,
+            1,
+            Role::Server,
+            t,
+            req(
+                1,
+                1,
+                &[("traceparent", &format!("00-{TP}-00f067aa0ba902b7-00"))],
+            ),
+        );
+        assert!(dropped.is_empty());
+        assert_eq!(c.stats.unsampled, 1);
+        let mut off = correlator(Sampler::AlwaysOff);
+        assert!(exchange(&mut off, 1, Role::Server, t, req(0, 1, &[])).is_empty());
+    }
+
+    #[test]
+    fn a_client_call_made_while_serving_is_the_requests_child() {
+        let mut c = correlator(Sampler::AlwaysOn);
+        let srv = tuple("127.0.0.1:80", "127.0.0.1:5000");
+        let out_t = tuple("127.0.0.1:6000", "127.0.0.1:81");
+        let mut out = vec![];
+        let r = req(0, 42, &[("b3", &format!("{TP}-00f067aa0ba902b7-1"))]);
+        c.on_event(
+            ConnEvent {
+                sock: 1,
+                pid: 7,
+                tuple: srv,
+                role: Role::Server,
+                event: ProtoEvent::Http1(Http1Event::RequestStarted(r.clone())),
+            },
+            &mut |s| out.push(s),
+        );
+        let call = exchange(&mut c, 2, Role::Client, out_t, req(0, 42, &[]));
+        c.on_event(
+            ConnEvent {
+                sock: 1,
+                pid: 7,
+                tuple: srv,
+                role: Role::Server,
+                event: ProtoEvent::Http1(Http1Event::Exchange {
+                    request: r,
+                    response: resp(),
+                }),
+            },
+            &mut |s| out.push(s),
+        );
+        assert_eq!(out.len(), 1);
+        let server = &out[0];
+        assert_eq!(server.trace_id.to_hex(), TP, "b3 continued");
+        assert_eq!(call[0].trace_id, server.trace_id);
+        assert_eq!(call[0].parent_span_id, Some(server.span_id));
+        assert_eq!(call[0].kind, SpanKind::Client);
+        // A call from another thread is not this request's child.
+        let other = exchange(&mut c, 3, Role::Client, out_t, req(0, 43, &[]));
+        assert_eq!(other[0].parent_span_id, None);
     }
 }

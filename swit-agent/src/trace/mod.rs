@@ -2,4 +2,5 @@
 pub mod context;
 pub mod correlate;
 pub mod http_span;
+pub mod sampler;
 pub mod span;

@@ -1,0 +1,593 @@
+//! The YAML file as written: raw serde structs, every field optional, and
+//! the parse step that turns text into them with every problem collected.
+//!
+//! Values are kept as the user wrote them (strings for enums, durations and
+//! URLs) so that `validate` can say what is wrong in the file's own words,
+//! and so that environment variables and CLI flags, which are strings too,
+//! go through the same checks.
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Deserializer, de};
+use serde_norway::Value;
+
+use super::{Lookup, Problem, env::expand};
+
+/// The whole file.
+#[derive(Debug, Default, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawConfig {
+    pub tracing: RawTracing,
+    pub agent: RawAgent,
+}
+
+/// `tracing:`, the schema shared with the Swit tracing plan.
+#[derive(Debug, Default, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawTracing {
+    pub enabled: Option<bool>,
+    pub service_name: Option<String>,
+    pub sampling: RawSampling,
+    pub exporter: RawExporter,
+    pub resource_attributes: Option<BTreeMap<String, ScalarString>>,
+    pub propagators: Option<Vec<String>>,
+}
+
+#[derive(Debug, Default, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawSampling {
+    #[serde(rename = "type")]
+    pub kind: Option<String>,
+    pub rate: Option<f64>,
+}
+
+#[derive(Debug, Default, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawExporter {
+    #[serde(rename = "type")]
+    pub kind: Option<String>,
+    pub endpoint: Option<String>,
+    pub protocol: Option<String>,
+    pub headers: Option<BTreeMap<String, String>>,
+    pub timeout: Option<String>,
+    pub tls: RawTls,
+}
+
+#[derive(Debug, Default, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawTls {
+    pub ca_file: Option<String>,
+    pub cert_file: Option<String>,
+    pub key_file: Option<String>,
+    pub insecure: Option<bool>,
+}
+
+/// `agent:`, swit's own section.
+#[derive(Debug, Default, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawAgent {
+    pub targets: RawTargets,
+    pub services: Option<Vec<RawService>>,
+    pub capture: RawCapture,
+    pub console: RawConsole,
+    pub export: RawExport,
+}
+
+/// Which processes to trace. One field per kind of selector; cgroups,
+/// executables and ports join `pids` here as fields of their own.
+#[derive(Debug, Default, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawTargets {
+    pub pids: Option<Vec<u32>>,
+}
+
+/// `{ match: { pid: 1234 }, name: "checkout" }`
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawService {
+    #[serde(rename = "match")]
+    pub matcher: RawMatch,
+    pub name: String,
+}
+
+/// Exactly one of these; checked in `validate`.
+#[derive(Debug, Default, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawMatch {
+    pub pid: Option<u32>,
+    pub exe: Option<String>,
+    pub script: Option<String>,
+}
+
+#[derive(Debug, Default, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawCapture {
+    pub bytes: Option<u32>,
+    pub ring_bytes: Option<u32>,
+}
+
+#[derive(Debug, Default, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawConsole {
+    pub format: Option<String>,
+}
+
+#[derive(Debug, Default, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawExport {
+    pub queue_spans: Option<usize>,
+}
+
+/// A YAML scalar (string, number or bool) kept as text: resource attribute
+/// values such as `replicas: 3` are fine without quotes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScalarString(pub String);
+
+impl<'de> Deserialize<'de> for ScalarString {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl de::Visitor<'_> for V {
+            type Value = ScalarString;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a string, number or boolean")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<ScalarString, E> {
+                Ok(ScalarString(v.to_owned()))
+            }
+            fn visit_bool<E: de::Error>(self, v: bool) -> Result<ScalarString, E> {
+                Ok(ScalarString(v.to_string()))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<ScalarString, E> {
+                Ok(ScalarString(v.to_string()))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<ScalarString, E> {
+                Ok(ScalarString(v.to_string()))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<ScalarString, E> {
+                Ok(ScalarString(v.to_string()))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// Parses the file's text and expands `${VAR}` in its string values.
+///
+/// Each key that fails (unknown key, wrong type) is reported and set
+/// aside, and the rest is read again: `Ok` holds what could be read and the
+/// problems found, so that checking the values can add its own. `Err` is a
+/// YAML syntax error (the first one) or a file that cannot be read at all.
+pub fn parse(text: &str, lookup: Lookup) -> Result<(RawConfig, Vec<Problem>), Vec<Problem>> {
+    let (mut raw, mut problems) = parse_structure(text)?;
+    problems.extend(raw.expand(lookup));
+    Ok((raw, problems))
+}
+
+fn parse_structure(text: &str) -> Result<(RawConfig, Vec<Problem>), Vec<Problem>> {
+    // A file of only comments is an empty mapping, not an error.
+    let mut value: Value = match serde_norway::from_str(text) {
+        Ok(Value::Null) => return Ok((RawConfig::default(), Vec::new())),
+        Ok(v) => v,
+        Err(e) => return Err(vec![syntax_problem(&e)]),
+    };
+    // The first pass reads the text itself so its error carries the exact
+    // line and column; later passes read the pruned tree.
+    let first = serde_path_to_error::deserialize::<_, RawConfig>(
+        serde_norway::Deserializer::from_str(text),
+    );
+    let mut err = match first {
+        Ok(raw) => return Ok((raw, Vec::new())),
+        Err(e) => e,
+    };
+    let mut problems = Vec::new();
+    for _ in 0..100 {
+        let (segments, message) = describe(&err);
+        let line = err
+            .inner()
+            .location()
+            .map(|l| l.line())
+            .or_else(|| locate(text, &segments));
+        problems.push(Problem::at(path_string(&segments), message).with_line(line));
+        if !remove(&mut value, &segments) {
+            break;
+        }
+        match serde_path_to_error::deserialize::<_, RawConfig>(value.clone()) {
+            Ok(raw) => return Ok((raw, problems)),
+            Err(e) => err = e,
+        }
+    }
+    Err(problems)
+}
+
+/// One segment of a key path.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Seg {
+    Key(String),
+    Index(usize),
+}
+
+fn path_string(segs: &[Seg]) -> String {
+    let mut s = String::new();
+    for seg in segs {
+        match seg {
+            Seg::Key(k) => {
+                if !s.is_empty() {
+                    s.push('.');
+                }
+                s.push_str(k);
+            }
+            Seg::Index(i) => s.push_str(&format!("[{i}]")),
+        }
+    }
+    if s.is_empty() {
+        "(top level)".into()
+    } else {
+        s
+    }
+}
+
+/// The path of the failing key and a one-line message without location.
+fn describe(err: &serde_path_to_error::Error<serde_norway::Error>) -> (Vec<Seg>, String) {
+    let mut segs: Vec<Seg> = err
+        .path()
+        .iter()
+        .filter_map(|s| match s {
+            serde_path_to_error::Segment::Map { key } => Some(Seg::Key(key.clone())),
+            serde_path_to_error::Segment::Seq { index } => Some(Seg::Index(*index)),
+            _ => None,
+        })
+        .collect();
+    let mut msg = err.inner().to_string();
+    // serde_norway appends " at line L column C"; the line is kept apart.
+    if let Some(i) = msg.find(" at line ") {
+        msg.truncate(i);
+    }
+    // serde_norway names the path itself; it is kept apart too.
+    // For an unknown key serde_path_to_error's path ends with that key,
+    // serde_norway's does not.
+    for n in [segs.len(), segs.len().saturating_sub(1)] {
+        if let Some(rest) = msg.strip_prefix(&format!("{}: ", path_string(&segs[..n]))) {
+            msg = rest.to_owned();
+            break;
+        }
+    }
+    if let Some(rest) = msg.strip_prefix("unknown field `") {
+        let name = rest.split('`').next().unwrap_or_default().to_owned();
+        if segs.last() != Some(&Seg::Key(name.clone())) {
+            segs.push(Seg::Key(name));
+        }
+        return (segs, "unknown key".into());
+    }
+    if let Some(rest) = msg.strip_prefix("missing field `") {
+        let name = rest.split('`').next().unwrap_or_default();
+        return (segs, format!("missing key \"{name}\""));
+    }
+    (segs, msg)
+}
+
+/// Drops the node at `segs` so the next pass can find the next problem.
+fn remove(value: &mut Value, segs: &[Seg]) -> bool {
+    let Some((last, parents)) = segs.split_last() else {
+        return false;
+    };
+    let mut node = value;
+    for seg in parents {
+        node = match (seg, node) {
+            (Seg::Key(k), Value::Mapping(m)) => match m.get_mut(k.as_str()) {
+                Some(v) => v,
+                None => return false,
+            },
+            (Seg::Index(i), Value::Sequence(s)) => match s.get_mut(*i) {
+                Some(v) => v,
+                None => return false,
+            },
+            _ => return false,
+        };
+    }
+    match (last, node) {
+        (Seg::Key(k), Value::Mapping(m)) => m.remove(k.as_str()).is_some(),
+        (Seg::Index(i), Value::Sequence(s)) if *i < s.len() => {
+            s.remove(*i);
+            true
+        }
+        _ => false,
+    }
+}
+
+fn syntax_problem(e: &serde_norway::Error) -> Problem {
+    let mut msg = e.to_string();
+    if let Some(i) = msg.find(" at line ") {
+        msg.truncate(i);
+    }
+    let p = Problem::at("(yaml)", format!("syntax error: {msg}"));
+    match e.location() {
+        Some(l) => Problem {
+            message: format!("{} (line {}, column {})", p.message, l.line(), l.column()),
+            line: Some(l.line()),
+            ..p
+        },
+        None => p,
+    }
+}
+
+/// The 1-based line of a key path, found by looking for each key in turn
+/// after the previous one; a good guess for block and flow style alike.
+/// `None` for paths through sequences or keys that contain dots.
+pub(crate) fn locate(text: &str, segs: &[Seg]) -> Option<usize> {
+    let lines: Vec<&str> = text
+        .lines()
+        .map(|l| match l.find(" #") {
+            Some(i) => &l[..i],
+            None if l.trim_start().starts_with('#') => "",
+            None => l,
+        })
+        .collect();
+    let (mut line, mut col) = (0usize, 0usize);
+    for seg in segs {
+        let Seg::Key(key) = seg else { return None };
+        let needle = format!("{key}:");
+        loop {
+            let l = lines.get(line)?;
+            let hit = l.get(col..).and_then(|rest| {
+                rest.match_indices(&needle)
+                    .map(|(i, _)| col + i)
+                    .find(|&i| {
+                        i == 0 || matches!(l.as_bytes()[i - 1], b' ' | b'{' | b',' | b'"' | b'\'')
+                    })
+            });
+            match hit {
+                Some(i) => {
+                    col = i + needle.len();
+                    break;
+                }
+                None => {
+                    line += 1;
+                    col = 0;
+                }
+            }
+        }
+    }
+    Some(line + 1)
+}
+
+/// [`locate`] for a dotted key path such as `tracing.sampling.rate`.
+pub(crate) fn locate_path(text: &str, path: &str) -> Option<usize> {
+    if path.contains('[') {
+        return None;
+    }
+    let segs: Vec<Seg> = path.split('.').map(|k| Seg::Key(k.to_owned())).collect();
+    locate(text, &segs)
+}
+
+/// The lookup and the problems found while expanding.
+type Expander<'a> = (Lookup<'a>, Vec<Problem>);
+
+fn expand_opt(x: &mut Expander, path: &str, v: &mut Option<String>) {
+    if let Some(s) = v {
+        expand_one(x, path, s);
+    }
+}
+
+fn expand_one(x: &mut Expander, path: &str, s: &mut String) {
+    match expand(s, x.0) {
+        Ok(e) => *s = e,
+        Err(m) => x.1.push(Problem::at(path, m)),
+    }
+}
+
+impl RawConfig {
+    /// Expands `${VAR}` and `${VAR:-default}` in every string value (not in
+    /// keys). Returns the values that could not be expanded.
+    pub fn expand(&mut self, lookup: Lookup) -> Vec<Problem> {
+        let mut x: Expander = (lookup, Vec::new());
+        let t = &mut self.tracing;
+        expand_opt(&mut x, "tracing.service_name", &mut t.service_name);
+        expand_opt(&mut x, "tracing.sampling.type", &mut t.sampling.kind);
+        let e = &mut t.exporter;
+        expand_opt(&mut x, "tracing.exporter.type", &mut e.kind);
+        expand_opt(&mut x, "tracing.exporter.endpoint", &mut e.endpoint);
+        expand_opt(&mut x, "tracing.exporter.protocol", &mut e.protocol);
+        expand_opt(&mut x, "tracing.exporter.timeout", &mut e.timeout);
+        for (k, v) in e.headers.iter_mut().flatten() {
+            expand_one(&mut x, &format!("tracing.exporter.headers.{k}"), v);
+        }
+        expand_opt(&mut x, "tracing.exporter.tls.ca_file", &mut e.tls.ca_file);
+        expand_opt(
+            &mut x,
+            "tracing.exporter.tls.cert_file",
+            &mut e.tls.cert_file,
+        );
+        expand_opt(&mut x, "tracing.exporter.tls.key_file", &mut e.tls.key_file);
+        for (k, v) in t.resource_attributes.iter_mut().flatten() {
+            expand_one(
+                &mut x,
+                &format!("tracing.resource_attributes.{k}"),
+                &mut v.0,
+            );
+        }
+        for (i, p) in t.propagators.iter_mut().flatten().enumerate() {
+            expand_one(&mut x, &format!("tracing.propagators[{i}]"), p);
+        }
+        let a = &mut self.agent;
+        for (i, s) in a.services.iter_mut().flatten().enumerate() {
+            expand_one(&mut x, &format!("agent.services[{i}].name"), &mut s.name);
+            let m = &mut s.matcher;
+            expand_opt(
+                &mut x,
+                &format!("agent.services[{i}].match.exe"),
+                &mut m.exe,
+            );
+            expand_opt(
+                &mut x,
+                &format!("agent.services[{i}].match.script"),
+                &mut m.script,
+            );
+        }
+        expand_opt(&mut x, "agent.console.format", &mut a.console.format);
+        x.1
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn no_env(_: &str) -> Option<String> {
+        None
+    }
+
+    fn problems(text: &str) -> Vec<String> {
+        let ps = match parse(text, &no_env) {
+            Ok((_, ps)) => ps,
+            Err(ps) => ps,
+        };
+        ps.iter().map(|p| p.to_string()).collect()
+    }
+
+    #[test]
+    fn empty_and_comment_only_files_are_empty_configs() {
+        for text in ["", "\n", "# nothing yet\n", "---\n"] {
+            assert_eq!(
+                parse(text, &no_env),
+                Ok((RawConfig::default(), vec![])),
+                "{text:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn unknown_keys_at_every_depth_are_all_reported() {
+        let cases: &[(&str, &[&str])] = &[
+            ("bogus: 1\n", &["bogus: unknown key"]),
+            ("tracing:\n  bogus: 1\n", &["tracing.bogus: unknown key"]),
+            (
+                "tracing:\n  exporter:\n    bogus: 1\n",
+                &["tracing.exporter.bogus: unknown key"],
+            ),
+            (
+                "tracing:\n  exporter:\n    tls: { ca: x }\n",
+                &["tracing.exporter.tls.ca: unknown key"],
+            ),
+            (
+                "tracing:\n  sampling: { type: always_on, ratio: 1 }\n",
+                &["tracing.sampling.ratio: unknown key"],
+            ),
+            (
+                "agent:\n  services:\n    - { match: { pod: x }, name: a }\n",
+                &["agent.services[0].match.pod: unknown key"],
+            ),
+            (
+                "agent:\n  targets: { cgroup: x }\n  capture: { byts: 1 }\n",
+                &[
+                    "agent.targets.cgroup: unknown key",
+                    "agent.capture.byts: unknown key",
+                ],
+            ),
+            (
+                "tracing:\n  exporter: { bogus: 1, timeout: 5s }\n  extra: 2\nagent: { x: 1 }\n",
+                &[
+                    "tracing.exporter.bogus: unknown key",
+                    "tracing.extra: unknown key",
+                    "agent.x: unknown key",
+                ],
+            ),
+        ];
+        for (text, want) in cases {
+            let got = problems(text);
+            assert_eq!(got.len(), want.len(), "{text:?}: {got:?}");
+            for (g, w) in got.iter().zip(want.iter()) {
+                assert!(
+                    g.starts_with(w),
+                    "{text:?}: {g:?} does not start with {w:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn problems_carry_lines() {
+        let text = "tracing:\n  enabled: true\n  exporter:\n    type: otlp\n    bogus: 1\n";
+        let ps = parse(text, &no_env).unwrap().1;
+        assert_eq!(ps[0].line, Some(5));
+        let text = "tracing:\n  bogus: 1\nagent:\n  capture:\n    nope: 2\n";
+        let ps = parse(text, &no_env).unwrap().1;
+        assert_eq!(
+            ps.iter().map(|p| p.line).collect::<Vec<_>>(),
+            [Some(2), Some(5)]
+        );
+    }
+
+    #[test]
+    fn wrong_types_name_the_key() {
+        let cases = [
+            (
+                "tracing: { sampling: { rate: fast } }",
+                "tracing.sampling.rate: ",
+            ),
+            ("tracing: { enabled: maybe }", "tracing.enabled: "),
+            (
+                "agent: { targets: { pids: [x] } }",
+                "agent.targets.pids[0]: ",
+            ),
+            ("agent: { capture: { bytes: -1 } }", "agent.capture.bytes: "),
+            (
+                "tracing: { propagators: tracecontext }",
+                "tracing.propagators: ",
+            ),
+            (
+                "agent: { services: [ { match: { pid: 1 } } ] }",
+                "agent.services[0]: missing key \"name\"",
+            ),
+        ];
+        for (text, want) in cases {
+            let got = problems(text);
+            assert_eq!(got.len(), 1, "{text:?}: {got:?}");
+            assert!(got[0].starts_with(want), "{text:?}: {got:?}");
+        }
+    }
+
+    #[test]
+    fn syntax_errors_name_line_and_column() {
+        let got = problems("tracing:\n  enabled: true\n   bad indent: [\n");
+        assert_eq!(got.len(), 1, "{got:?}");
+        assert!(got[0].starts_with("(yaml): syntax error: "), "{got:?}");
+        assert!(got[0].contains("(line 3, column"), "{got:?}");
+    }
+
+    #[test]
+    fn string_values_expand() {
+        let env = |k: &str| match k {
+            "TOKEN" => Some("s3cret".to_owned()),
+            _ => None,
+        };
+        let text = "tracing:\n  service_name: \"${NAME:-shop}\"\n  exporter:\n    headers: { authorization: \"Bearer ${TOKEN}\" }\n  resource_attributes: { host: \"${HOSTNAME:-localhost}\", n: 3 }\n";
+        let (raw, ps) = parse(text, &env).unwrap();
+        assert_eq!(ps, []);
+        assert_eq!(raw.tracing.service_name.as_deref(), Some("shop"));
+        let h = raw.tracing.exporter.headers.unwrap();
+        assert_eq!(h["authorization"], "Bearer s3cret");
+        let r = raw.tracing.resource_attributes.unwrap();
+        assert_eq!(r["host"].0, "localhost");
+        assert_eq!(r["n"].0, "3");
+        let got = problems("tracing: { service_name: \"${NAME\" }");
+        assert_eq!(
+            got,
+            ["tracing.service_name: \"${NAME\" has \"${\" without a closing \"}\""]
+        );
+    }
+
+    #[test]
+    fn locate_follows_the_path() {
+        let text = "# top\ntracing:\n  sampling: { type: x, rate: 2 }\n  exporter:\n    tls:\n      ca_file: a\n";
+        let k = |s: &[&str]| {
+            s.iter()
+                .map(|k| Seg::Key(k.to_string()))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(locate(text, &k(&["tracing", "sampling", "rate"])), Some(3));
+        assert_eq!(
+            locate(text, &k(&["tracing", "exporter", "tls", "ca_file"])),
+            Some(6)
+        );
+        assert_eq!(locate(text, &k(&["tracing", "nothing"])), None);
+    }
+}

@@ -1,0 +1,450 @@
+//! Raw layers -> [`Settings`]: defaults filled in, strings parsed, every
+//! value checked, every problem collected (one line each, named by key
+//! path, with the variable or flag that set it when not the file).
+use std::{path::PathBuf, time::Duration};
+
+use super::{
+    AgentSettings, Base, ConsoleFormat, DEFAULT_CAPTURE_BYTES, DEFAULT_EXPORT_QUEUE,
+    DEFAULT_RING_BYTES, Exporter, ExporterKind, Layered, Problem, ProcessMatch, Propagator,
+    Protocol, Sampler, ServiceRule, Settings, Targets, Tls, TracingSettings, file::locate_path,
+};
+use swit_ebpf_common::MAX_CAPTURE;
+
+/// The default `tracing.service_name`.
+pub const DEFAULT_SERVICE_NAME: &str = "swit-service";
+/// The default ratio of `traceidratio` in a file.
+pub const DEFAULT_RATE: f64 = 0.1;
+/// The default exporter timeout.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+
+const SAMPLERS: &str = "always_on, always_off, traceidratio, parentbased_always_on, parentbased_always_off or parentbased_traceidratio";
+
+/// Collects problems with their origin and line.
+struct Check<'a> {
+    layered: &'a Layered,
+    text: Option<&'a str>,
+    problems: Vec<Problem>,
+}
+
+impl Check<'_> {
+    fn add(&mut self, path: &str, message: String) {
+        let origin = self
+            .layered
+            .origins
+            .iter()
+            .find(|(k, _)| path == **k || path.starts_with(&format!("{k}[")))
+            .map(|(_, v)| v.clone());
+        let line = match (&origin, self.text) {
+            (None, Some(t)) => locate_path(t, path),
+            _ => None,
+        };
+        self.problems.push(Problem {
+            path: path.to_owned(),
+            message,
+            origin,
+            line,
+        });
+    }
+}
+
+/// Resolves the merged layers. `text` is the file, to find problem lines.
+pub(crate) fn resolve(
+    l: &Layered,
+    base: Base,
+    text: Option<&str>,
+) -> Result<Settings, Vec<Problem>> {
+    let mut c = Check {
+        layered: l,
+        text,
+        problems: Vec::new(),
+    };
+    let tracing = tracing(&mut c, base);
+    let agent = agent(&mut c);
+    if c.problems.is_empty() {
+        Ok(Settings { tracing, agent })
+    } else {
+        Err(c.problems)
+    }
+}
+
+fn tracing(c: &mut Check, base: Base) -> TracingSettings {
+    let t = &c.layered.raw.tracing;
+    let (enabled, sampler_default, rate_default) = match base {
+        Base::File => (false, "traceidratio", DEFAULT_RATE),
+        // OTEL_TRACES_SAMPLER_ARG's own default is 1.0.
+        Base::NoFile => (true, "always_on", 1.0),
+    };
+    let service_name = t.service_name.clone();
+    if service_name.as_deref().is_some_and(|s| s.trim().is_empty()) {
+        c.add("tracing.service_name", "must not be empty".into());
+    }
+    let rate = t.sampling.rate.unwrap_or(rate_default);
+    if !(0.0..=1.0).contains(&rate) {
+        c.add(
+            "tracing.sampling.rate",
+            format!("{rate} is not between 0 and 1"),
+        );
+    }
+    let kind = t.sampling.kind.as_deref().unwrap_or(sampler_default);
+    let sampler = match kind {
+        "always_on" => Sampler::AlwaysOn,
+        "always_off" => Sampler::AlwaysOff,
+        "traceidratio" => Sampler::TraceIdRatio(rate),
+        "parentbased_always_on" => Sampler::ParentBasedAlwaysOn,
+        "parentbased_always_off" => Sampler::ParentBasedAlwaysOff,
+        "parentbased_traceidratio" => Sampler::ParentBasedTraceIdRatio(rate),
+        other => {
+            c.add(
+                "tracing.sampling.type",
+                format!("unknown sampler {other:?} (expected {SAMPLERS})"),
+            );
+            Sampler::AlwaysOn
+        }
+    };
+    let mut propagators = Vec::new();
+    let default_props = ["tracecontext".to_owned(), "baggage".to_owned()];
+    let props = t.propagators.as_deref().unwrap_or(&default_props);
+    for (i, p) in props.iter().enumerate() {
+        propagators.push(match p.as_str() {
+            "tracecontext" => Propagator::TraceContext,
+            "baggage" => Propagator::Baggage,
+            "b3" => Propagator::B3,
+            "b3multi" => Propagator::B3Multi,
+            "jaeger" => Propagator::Jaeger,
+            other => {
+                c.add(
+                    &format!("tracing.propagators[{i}]"),
+                    format!(
+                        "unknown propagator {other:?} (expected tracecontext, baggage, b3, b3multi or jaeger)"
+                    ),
+                );
+                continue;
+            }
+        });
+    }
+    TracingSettings {
+        enabled: t.enabled.unwrap_or(enabled),
+        service_name_configured: service_name.is_some(),
+        service_name: service_name.unwrap_or_else(|| DEFAULT_SERVICE_NAME.to_owned()),
+        sampler,
+        exporter: exporter(c),
+        resource_attributes: t
+            .resource_attributes
+            .iter()
+            .flatten()
+            .map(|(k, v)| (k.clone(), v.0.clone()))
+            .collect(),
+        propagators,
+    }
+}
+
+fn exporter(c: &mut Check) -> Exporter {
+    let e = &c.layered.raw.tracing.exporter;
+    let kind = match e.kind.as_deref().unwrap_or("console") {
+        "otlp" => ExporterKind::Otlp,
+        "jaeger" => ExporterKind::Jaeger,
+        "console" => ExporterKind::Console,
+        other => {
+            c.add(
+                "tracing.exporter.type",
+                format!("unknown exporter {other:?} (expected otlp, jaeger or console)"),
+            );
+            ExporterKind::Console
+        }
+    };
+    let protocol = match e.protocol.as_deref().unwrap_or("grpc") {
+        "grpc" => Protocol::Grpc,
+        "http/protobuf" => Protocol::HttpProtobuf,
+        other => {
+            c.add(
+                "tracing.exporter.protocol",
+                format!("unknown protocol {other:?} (expected grpc or http/protobuf)"),
+            );
+            Protocol::Grpc
+        }
+    };
+    let endpoint = endpoint(c, protocol);
+    let timeout = match e.timeout.as_deref() {
+        None => DEFAULT_TIMEOUT,
+        Some(s) => match parse_duration(s) {
+            Some(d) if d.is_zero() => {
+                c.add(
+                    "tracing.exporter.timeout",
+                    format!("{s:?} must be more than 0"),
+                );
+                DEFAULT_TIMEOUT
+            }
+            Some(d) => d,
+            None => {
+                c.add(
+                    "tracing.exporter.timeout",
+                    format!("{s:?} is not a duration (e.g. \"10s\", \"500ms\")"),
+                );
+                DEFAULT_TIMEOUT
+            }
+        },
+    };
+    let e = &c.layered.raw.tracing.exporter;
+    let files = [
+        ("tracing.exporter.tls.ca_file", e.tls.ca_file.clone()),
+        ("tracing.exporter.tls.cert_file", e.tls.cert_file.clone()),
+        ("tracing.exporter.tls.key_file", e.tls.key_file.clone()),
+    ];
+    let insecure = e.tls.insecure.unwrap_or(false);
+    let headers = e.headers.clone().unwrap_or_default();
+    let [ca_file, cert_file, key_file] = files.map(|(key, path)| {
+        let path = path.filter(|p| !p.trim().is_empty())?;
+        if let Err(err) = std::fs::File::open(&path) {
+            c.add(key, format!("cannot read {path:?}: {err}"));
+        }
+        Some(PathBuf::from(path))
+    });
+    if cert_file.is_some() != key_file.is_some() {
+        c.add(
+            "tracing.exporter.tls",
+            "cert_file and key_file go together (client certificate and its key)".into(),
+        );
+    }
+    Exporter {
+        kind,
+        endpoint,
+        protocol,
+        headers,
+        timeout,
+        tls: Tls {
+            ca_file,
+            cert_file,
+            key_file,
+            insecure,
+        },
+    }
+}
+
+/// The final endpoint. http/protobuf appends `/v1/traces` to a base URL
+/// (OTEL_EXPORTER_OTLP_ENDPOINT, or any URL without a path); a URL with a
+/// path, or from OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, is used as is.
+fn endpoint(c: &mut Check, protocol: Protocol) -> String {
+    const KEY: &str = "tracing.exporter.endpoint";
+    let raw = c.layered.raw.tracing.exporter.endpoint.as_deref();
+    let url = raw
+        .filter(|u| !u.trim().is_empty())
+        .unwrap_or(protocol.default_endpoint());
+    let Some(parts) = parse_url(url) else {
+        c.add(
+            KEY,
+            format!(
+                "{url:?} is not a URL (expected http:// or https:// and a host, e.g. \"{}\")",
+                protocol.default_endpoint()
+            ),
+        );
+        return url.to_owned();
+    };
+    if parts.port == Some(14268)
+        || parts.port == Some(14250)
+        || parts.path.starts_with("/api/traces")
+    {
+        let base = format!("{}://{}", parts.scheme, parts.host);
+        c.add(
+            KEY,
+            format!(
+                "{url:?} is Jaeger's old Thrift/model endpoint; Jaeger takes OTLP: use \"{base}:4317\" (grpc) or \"{base}:4318\" (http/protobuf)"
+            ),
+        );
+    }
+    let append = protocol == Protocol::HttpProtobuf
+        && (c.layered.endpoint_is_base || parts.path.is_empty() || parts.path == "/");
+    if append {
+        format!("{}/v1/traces", url.trim_end_matches('/'))
+    } else {
+        url.to_owned()
+    }
+}
+
+/// The parts of an http(s) URL that matter here.
+#[derive(Debug, PartialEq)]
+pub(crate) struct UrlParts<'a> {
+    pub scheme: &'a str,
+    pub host: &'a str,
+    pub port: Option<u16>,
+    /// From the first `/` on (without query or fragment); may be empty.
+    pub path: &'a str,
+}
+
+/// `http(s)://host[:port][/path][?query]`; `None` if not that shape.
+pub(crate) fn parse_url(url: &str) -> Option<UrlParts<'_>> {
+    let (scheme, rest) = url.split_once("://")?;
+    if !matches!(scheme, "http" | "https") || url.contains(char::is_whitespace) {
+        return None;
+    }
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(end);
+    let path_end = tail.find(['?', '#']).unwrap_or(tail.len());
+    let path = &tail[..path_end];
+    let authority = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
+        let (h, after) = v6.split_once(']')?;
+        match after {
+            "" => (h, None),
+            p => (h, Some(p.strip_prefix(':')?)),
+        }
+    } else {
+        match authority.split_once(':') {
+            Some((h, p)) => (h, Some(p)),
+            None => (authority, None),
+        }
+    };
+    if host.is_empty() {
+        return None;
+    }
+    let port = match port {
+        None => None,
+        Some(p) => Some(p.parse::<u16>().ok().filter(|&p| p != 0)?),
+    };
+    Some(UrlParts {
+        scheme,
+        host,
+        port,
+        path,
+    })
+}
+
+/// A whole number and a unit: ms, s, m or h ("500ms", "10s", "1m", "1h").
+pub fn parse_duration(s: &str) -> Option<Duration> {
+    let s = s.trim();
+    let digits = s.find(|c: char| !c.is_ascii_digit())?;
+    let (n, unit) = s.split_at(digits);
+    let n: u64 = n.parse().ok()?;
+    let secs = match unit {
+        "ms" => return Some(Duration::from_millis(n)),
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        _ => return None,
+    };
+    Some(Duration::from_secs(n.checked_mul(secs)?))
+}
+
+fn agent(c: &mut Check) -> AgentSettings {
+    let a = &c.layered.raw.agent;
+    let capture_bytes = a.capture.bytes.unwrap_or(DEFAULT_CAPTURE_BYTES);
+    if capture_bytes > MAX_CAPTURE {
+        c.add(
+            "agent.capture.bytes",
+            format!("{capture_bytes} is more than {MAX_CAPTURE}"),
+        );
+    }
+    let ring_bytes = a.capture.ring_bytes.unwrap_or(DEFAULT_RING_BYTES);
+    if !ring_bytes.is_power_of_two() || !(65536..=1 << 30).contains(&ring_bytes) {
+        c.add(
+            "agent.capture.ring_bytes",
+            format!(
+                "{ring_bytes} is not a power of two between 65536 (64 KiB) and 1073741824 (1 GiB)"
+            ),
+        );
+    }
+    let export_queue = a.export.queue_spans.unwrap_or(DEFAULT_EXPORT_QUEUE);
+    if export_queue == 0 {
+        c.add("agent.export.queue_spans", "must be at least 1".into());
+    }
+    let console_format = match a.console.format.as_deref().unwrap_or("pretty") {
+        "pretty" => ConsoleFormat::Pretty,
+        "otlp-json" => ConsoleFormat::OtlpJson,
+        other => {
+            c.add(
+                "agent.console.format",
+                format!("unknown format {other:?} (expected pretty or otlp-json)"),
+            );
+            ConsoleFormat::Pretty
+        }
+    };
+    let pids = a.targets.pids.clone().unwrap_or_default();
+    let mut services = Vec::new();
+    let rules = a.services.clone().unwrap_or_default();
+    for (i, r) in rules.into_iter().enumerate() {
+        let m = r.matcher;
+        let matcher = match (m.pid, m.exe, m.script) {
+            (Some(p), None, None) => ProcessMatch::Pid(p),
+            (None, Some(e), None) if !e.is_empty() => ProcessMatch::Exe(e),
+            (None, None, Some(s)) if !s.is_empty() => ProcessMatch::Script(s),
+            _ => {
+                c.add(
+                    &format!("agent.services[{i}].match"),
+                    "give exactly one of pid, exe or script".into(),
+                );
+                continue;
+            }
+        };
+        if r.name.trim().is_empty() {
+            c.add(
+                &format!("agent.services[{i}].name"),
+                "must not be empty".into(),
+            );
+            continue;
+        }
+        services.push(ServiceRule {
+            matcher,
+            name: r.name,
+        });
+    }
+    AgentSettings {
+        targets: Targets { pids },
+        services,
+        capture_bytes,
+        ring_bytes,
+        console_format,
+        export_queue,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        let ok = [
+            ("500ms", Duration::from_millis(500)),
+            ("10s", Duration::from_secs(10)),
+            ("1m", Duration::from_secs(60)),
+            ("1h", Duration::from_secs(3600)),
+            ("0s", Duration::ZERO),
+        ];
+        for (s, d) in ok {
+            assert_eq!(parse_duration(s), Some(d), "{s}");
+        }
+        for s in ["10x", "-1s", "10", "s", "", "1.5s", "10 s", "1d"] {
+            assert_eq!(parse_duration(s), None, "{s:?}");
+        }
+    }
+
+    #[test]
+    fn urls() {
+        let ok = [
+            ("http://localhost:4317", "localhost", Some(4317), ""),
+            (
+                "https://otel.example.com/v1/traces",
+                "otel.example.com",
+                None,
+                "/v1/traces",
+            ),
+            ("http://[::1]:4318/", "::1", Some(4318), "/"),
+            ("http://u:p@h:1/x?y", "h", Some(1), "/x"),
+        ];
+        for (u, host, port, path) in ok {
+            let p = parse_url(u).unwrap_or_else(|| panic!("{u}"));
+            assert_eq!((p.host, p.port, p.path), (host, port, path), "{u}");
+        }
+        for u in [
+            "localhost:4317",
+            "grpc://h:4317",
+            "http://",
+            "http://:4317",
+            "http://h:port",
+            "http://h:0",
+            "http://h :1",
+            "",
+        ] {
+            assert_eq!(parse_url(u), None, "{u:?}");
+        }
+    }
+}

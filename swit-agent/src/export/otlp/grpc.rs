@@ -1,0 +1,127 @@
+//! OTLP/gRPC through opentelemetry-proto's generated tonic client.
+//!
+//! One lazily connected channel carries the spans of every traced service:
+//! tonic reconnects it on the next request after the collector comes back.
+use opentelemetry_proto::tonic::collector::trace::v1::{
+    ExportTraceServiceRequest, trace_service_client::TraceServiceClient,
+};
+use tonic::{
+    codec::CompressionEncoding,
+    metadata::{AsciiMetadataKey, AsciiMetadataValue, MetadataMap},
+    transport::{Channel, Endpoint},
+};
+
+use super::{
+    OtlpError, OtlpOptions,
+    retry::{Accepted, SendError, grpc_code_retryable},
+    tls::{self, Alpn},
+};
+
+pub struct GrpcTransport {
+    client: TraceServiceClient<Channel>,
+    metadata: MetadataMap,
+}
+
+impl GrpcTransport {
+    /// Must run inside the sink's runtime (`Runtime::enter`): the channel
+    /// spawns its worker task there.
+    pub fn new(uri: hyper::Uri, opts: &OtlpOptions) -> Result<Self, OtlpError> {
+        let tls_needed = uri.scheme_str() == Some("https");
+        let connector = tls::connector(opts, tls_needed, Alpn::H2)?;
+        let channel = Endpoint::from(uri)
+            .timeout(opts.timeout)
+            .connect_timeout(opts.timeout)
+            .user_agent(super::USER_AGENT)
+            .map_err(|e| OtlpError::Endpoint {
+                endpoint: opts.endpoint.clone(),
+                reason: e.to_string(),
+            })?
+            .connect_with_connector_lazy(connector);
+        let mut client = TraceServiceClient::new(channel);
+        if opts.gzip {
+            client = client
+                .send_compressed(CompressionEncoding::Gzip)
+                .accept_compressed(CompressionEncoding::Gzip);
+        }
+        Ok(Self {
+            client,
+            metadata: metadata(&opts.headers)?,
+        })
+    }
+
+    pub async fn send(&mut self, req: ExportTraceServiceRequest) -> Result<Accepted, SendError> {
+        let mut request = tonic::Request::new(req);
+        *request.metadata_mut() = self.metadata.clone();
+        match self.client.export(request).await {
+            Ok(resp) => Ok(resp
+                .into_inner()
+                .partial_success
+                .map(|p| Accepted {
+                    rejected_spans: u64::try_from(p.rejected_spans).unwrap_or(0),
+                    message: p.error_message,
+                })
+                .unwrap_or_default()),
+            Err(status) => {
+                let mut detail = format!("gRPC {:?}", status.code());
+                if !status.message().is_empty() {
+                    detail = format!("{detail}: {}", status.message());
+                }
+                // A status made on our side from a broken connection (the
+                // collector went away mid-stream) is UNKNOWN with the cause
+                // attached; one from the server has no source. The former
+                // is an outage, not a verdict on the spans.
+                let local = std::error::Error::source(&status);
+                let mut src = local;
+                while let Some(e) = src {
+                    detail = format!("{detail}: {e}");
+                    src = e.source();
+                }
+                Err(SendError {
+                    retryable: grpc_code_retryable(status.code())
+                        || (status.code() == tonic::Code::Unknown && local.is_some()),
+                    detail,
+                    retry_after: None,
+                })
+            }
+        }
+    }
+}
+
+/// Custom headers as gRPC metadata. Keys must be ASCII header names; binary
+/// (`-bin`) keys are refused because a config file cannot spell bytes.
+fn metadata(headers: &[(String, String)]) -> Result<MetadataMap, OtlpError> {
+    let mut map = MetadataMap::new();
+    for (k, v) in headers {
+        let bad = |reason: String| OtlpError::Header {
+            name: k.clone(),
+            reason,
+        };
+        let key = AsciiMetadataKey::from_bytes(k.to_ascii_lowercase().as_bytes())
+            .map_err(|e| bad(e.to_string()))?;
+        let value = AsciiMetadataValue::try_from(v.as_str()).map_err(|e| bad(e.to_string()))?;
+        map.append(key, value);
+    }
+    Ok(map)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn header_names_and_values() {
+        for (k, v, ok) in [
+            ("authorization", "Bearer x", true),
+            ("X-Tenant", "a", true),
+            ("x-data-bin", "AAEC", false),
+            ("bad key", "v", false),
+            ("", "v", false),
+            ("x-ok", "line\nbreak", false),
+        ] {
+            let got = metadata(&[(k.to_string(), v.to_string())]);
+            assert_eq!(got.is_ok(), ok, "{k:?}: {v:?}");
+        }
+        let m = metadata(&[("X-Tenant".into(), "a".into())]).unwrap();
+        assert_eq!(m.get("x-tenant").unwrap(), "a");
+    }
+}

@@ -1,0 +1,464 @@
+//! In-process OTLP receivers (gRPC and HTTP/protobuf) that keep every
+//! request, for tests of the agent's exporter.
+//!
+//! Each receiver runs on its own thread with its own tokio runtime so the
+//! tests stay synchronous. `stop` drops that runtime, which closes the
+//! listener and every open connection at once (as a crashed collector
+//! would); `restart` listens again on the same port.
+use std::{
+    collections::HashMap,
+    io::Read,
+    net::{SocketAddr, TcpListener},
+    sync::{Arc, Mutex},
+    thread::JoinHandle,
+    time::Duration,
+};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::{Request, Response, StatusCode, body::Incoming, service::service_fn};
+use hyper_util::rt::TokioIo;
+use opentelemetry_proto::tonic::{
+    collector::trace::v1::{
+        ExportTracePartialSuccess, ExportTraceServiceRequest, ExportTraceServiceResponse,
+        trace_service_server::{TraceService, TraceServiceServer},
+    },
+    common::v1::{AnyValue, KeyValue, any_value},
+};
+use prost::Message;
+use serde_json::Value;
+use tokio::sync::oneshot;
+use tonic::codec::CompressionEncoding;
+
+use crate::{SpanRec, wait_for};
+
+/// Largest request body the HTTP receiver reads.
+const MAX_BODY: usize = 64 << 20;
+
+/// How the receiver answers the next requests.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Reply {
+    /// Take every span.
+    Accept,
+    /// Take the request but report `rejected` spans (OTLP partial success).
+    Partial { rejected: i64, message: String },
+    /// Refuse the request with this HTTP status or gRPC code.
+    Fail {
+        http_status: u16,
+        grpc_code: tonic::Code,
+    },
+}
+
+impl Reply {
+    /// 400 / INVALID_ARGUMENT: not retryable.
+    pub fn bad_request() -> Reply {
+        Reply::Fail {
+            http_status: 400,
+            grpc_code: tonic::Code::InvalidArgument,
+        }
+    }
+    /// 503 / UNAVAILABLE: retryable.
+    pub fn unavailable() -> Reply {
+        Reply::Fail {
+            http_status: 503,
+            grpc_code: tonic::Code::Unavailable,
+        }
+    }
+}
+
+/// One request as received.
+#[derive(Debug, Clone)]
+pub struct Received {
+    pub request: ExportTraceServiceRequest,
+    /// Header (or gRPC metadata) names in lower case, in arrival order.
+    pub headers: Vec<(String, String)>,
+    /// The body came gzip-compressed (`Content-Encoding: gzip` or
+    /// `grpc-encoding: gzip`).
+    pub gzip: bool,
+    /// Whether the receiver accepted it (see [`Reply`]).
+    pub accepted: bool,
+}
+
+impl Received {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+struct State {
+    received: Vec<Received>,
+    reply: Reply,
+}
+
+type Shared = Arc<Mutex<State>>;
+
+/// Records a request and says how to answer it.
+fn record(
+    shared: &Shared,
+    request: ExportTraceServiceRequest,
+    headers: Vec<(String, String)>,
+    gzip: bool,
+) -> Reply {
+    let mut st = shared.lock().expect("receiver state");
+    let reply = st.reply.clone();
+    st.received.push(Received {
+        request,
+        headers,
+        gzip,
+        accepted: !matches!(reply, Reply::Fail { .. }),
+    });
+    reply
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Grpc,
+    Http,
+}
+
+struct Running {
+    stop: oneshot::Sender<()>,
+    thread: JoinHandle<()>,
+}
+
+/// A running OTLP receiver on 127.0.0.1.
+pub struct OtlpReceiver {
+    kind: Kind,
+    addr: SocketAddr,
+    shared: Shared,
+    running: Option<Running>,
+}
+
+impl OtlpReceiver {
+    /// OTLP/gRPC (TraceService/Export, gzip accepted) on a free port.
+    pub fn start_grpc() -> OtlpReceiver {
+        Self::start(Kind::Grpc)
+    }
+
+    /// OTLP/HTTP protobuf (POST /v1/traces, gzip or plain) on a free port.
+    pub fn start_http() -> OtlpReceiver {
+        Self::start(Kind::Http)
+    }
+
+    fn start(kind: Kind) -> OtlpReceiver {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind receiver");
+        let addr = listener.local_addr().expect("receiver addr");
+        let mut r = OtlpReceiver {
+            kind,
+            addr,
+            shared: Arc::new(Mutex::new(State {
+                received: Vec::new(),
+                reply: Reply::Accept,
+            })),
+            running: None,
+        };
+        r.run(listener);
+        r
+    }
+
+    fn run(&mut self, listener: TcpListener) {
+        listener.set_nonblocking(true).expect("nonblocking");
+        let (tx, rx) = oneshot::channel();
+        let (kind, shared) = (self.kind, self.shared.clone());
+        let thread = std::thread::Builder::new()
+            .name(format!("otlp-receiver-{}", self.addr.port()))
+            .spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .expect("receiver runtime");
+                rt.block_on(async move {
+                    let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
+                    tokio::select! {
+                        _ = serve(kind, listener, shared) => {}
+                        _ = rx => {}
+                    }
+                });
+                // Dropping the runtime here ends every connection task.
+            })
+            .expect("receiver thread");
+        self.running = Some(Running { stop: tx, thread });
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    pub fn port(&self) -> u16 {
+        self.addr.port()
+    }
+
+    /// The endpoint to give an exporter: `http://127.0.0.1:PORT` for gRPC,
+    /// the full `/v1/traces` URL for HTTP.
+    pub fn endpoint(&self) -> String {
+        match self.kind {
+            Kind::Grpc => format!("http://{}", self.addr),
+            Kind::Http => format!("http://{}/v1/traces", self.addr),
+        }
+    }
+
+    /// Stops listening and closes every connection. Idempotent.
+    pub fn stop(&mut self) {
+        if let Some(r) = self.running.take() {
+            let _ = r.stop.send(());
+            let _ = r.thread.join();
+        }
+    }
+
+    /// Listens again on the same port, keeping what was received.
+    pub fn restart(&mut self) {
+        self.stop();
+        // The old socket is closed; SO_REUSEADDR (set by std on Unix) lets
+        // the port be bound again despite connections in TIME_WAIT.
+        let listener = wait_for(
+            "the receiver's port to be free",
+            Duration::from_secs(10),
+            || TcpListener::bind(self.addr).ok(),
+        );
+        self.run(listener);
+    }
+
+    pub fn is_running(&self) -> bool {
+        self.running.is_some()
+    }
+
+    /// How to answer from now on.
+    pub fn set_reply(&self, reply: Reply) {
+        self.shared.lock().expect("receiver state").reply = reply;
+    }
+
+    /// Every request so far, refused ones included.
+    pub fn requests(&self) -> Vec<Received> {
+        self.shared.lock().expect("receiver state").received.clone()
+    }
+
+    pub fn request_count(&self) -> usize {
+        self.shared.lock().expect("receiver state").received.len()
+    }
+
+    /// The headers of every request, in order.
+    pub fn headers(&self) -> Vec<Vec<(String, String)>> {
+        self.requests().into_iter().map(|r| r.headers).collect()
+    }
+
+    /// The spans of every accepted request.
+    pub fn spans(&self) -> Vec<SpanRec> {
+        self.requests()
+            .iter()
+            .filter(|r| r.accepted)
+            .flat_map(|r| spans_of(&r.request))
+            .collect()
+    }
+
+    /// Waits until the accepted spans satisfy `cond`.
+    pub fn wait_spans(
+        &self,
+        what: &str,
+        timeout: Duration,
+        cond: impl Fn(&[SpanRec]) -> bool,
+    ) -> Vec<SpanRec> {
+        wait_for(what, timeout, || {
+            let s = self.spans();
+            cond(&s).then_some(s)
+        })
+    }
+}
+
+impl Drop for OtlpReceiver {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+async fn serve(kind: Kind, listener: tokio::net::TcpListener, shared: Shared) {
+    match kind {
+        Kind::Grpc => {
+            let svc = TraceServiceServer::new(GrpcReceiver { shared })
+                .accept_compressed(CompressionEncoding::Gzip)
+                .send_compressed(CompressionEncoding::Gzip);
+            let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+            if let Err(e) = tonic::transport::Server::builder()
+                .add_service(svc)
+                .serve_with_incoming(incoming)
+                .await
+            {
+                eprintln!("OTLP gRPC test receiver: {e}");
+            }
+        }
+        Kind::Http => loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                continue;
+            };
+            let shared = shared.clone();
+            tokio::spawn(async move {
+                let svc = service_fn(move |req| handle_http(shared.clone(), req));
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), svc)
+                    .await;
+            });
+        },
+    }
+}
+
+struct GrpcReceiver {
+    shared: Shared,
+}
+
+#[tonic::async_trait]
+impl TraceService for GrpcReceiver {
+    async fn export(
+        &self,
+        request: tonic::Request<ExportTraceServiceRequest>,
+    ) -> Result<tonic::Response<ExportTraceServiceResponse>, tonic::Status> {
+        let headers: Vec<(String, String)> = request
+            .metadata()
+            .clone()
+            .into_headers()
+            .iter()
+            .map(|(k, v)| {
+                (
+                    k.as_str().to_string(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
+            .collect();
+        let gzip = headers
+            .iter()
+            .any(|(k, v)| k == "grpc-encoding" && v == "gzip");
+        match record(&self.shared, request.into_inner(), headers, gzip) {
+            Reply::Accept => Ok(tonic::Response::new(ExportTraceServiceResponse::default())),
+            Reply::Partial { rejected, message } => {
+                Ok(tonic::Response::new(ExportTraceServiceResponse {
+                    partial_success: Some(ExportTracePartialSuccess {
+                        rejected_spans: rejected,
+                        error_message: message,
+                    }),
+                }))
+            }
+            Reply::Fail { grpc_code, .. } => Err(tonic::Status::new(
+                grpc_code,
+                "refused by the test receiver",
+            )),
+        }
+    }
+}
+
+async fn handle_http(
+    shared: Shared,
+    req: Request<Incoming>,
+) -> Result<Response<Full<Bytes>>, std::convert::Infallible> {
+    let plain = |status: StatusCode, text: &str| {
+        let mut r = Response::new(Full::new(Bytes::from(text.to_string())));
+        *r.status_mut() = status;
+        Ok(r)
+    };
+    if req.method() != hyper::Method::POST || req.uri().path() != "/v1/traces" {
+        return plain(StatusCode::NOT_FOUND, "only POST /v1/traces");
+    }
+    let headers: Vec<(String, String)> = req
+        .headers()
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.as_str().to_string(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
+        .collect();
+    let gzip = req
+        .headers()
+        .get("content-encoding")
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"gzip"));
+    let Ok(body) = Limited::new(req.into_body(), MAX_BODY).collect().await else {
+        return plain(StatusCode::BAD_REQUEST, "unreadable body");
+    };
+    let mut body = body.to_bytes().to_vec();
+    if gzip {
+        let mut out = Vec::new();
+        if flate2::read::GzDecoder::new(body.as_slice())
+            .read_to_end(&mut out)
+            .is_err()
+        {
+            return plain(StatusCode::BAD_REQUEST, "bad gzip");
+        }
+        body = out;
+    }
+    let Ok(request) = ExportTraceServiceRequest::decode(body.as_slice()) else {
+        return plain(StatusCode::BAD_REQUEST, "not an ExportTraceServiceRequest");
+    };
+    let resp = match record(&shared, request, headers, gzip) {
+        Reply::Accept => ExportTraceServiceResponse::default(),
+        Reply::Partial { rejected, message } => ExportTraceServiceResponse {
+            partial_success: Some(ExportTracePartialSuccess {
+                rejected_spans: rejected,
+                error_message: message,
+            }),
+        },
+        Reply::Fail { http_status, .. } => {
+            let status =
+                StatusCode::from_u16(http_status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            return plain(status, "refused by the test receiver");
+        }
+    };
+    let mut r = Response::new(Full::new(Bytes::from(resp.encode_to_vec())));
+    r.headers_mut().insert(
+        "content-type",
+        hyper::header::HeaderValue::from_static("application/x-protobuf"),
+    );
+    Ok(r)
+}
+
+/// The spans of one request as [`SpanRec`]s, mapped as
+/// [`crate::parse_otlp_line`] maps OTLP/JSON: hex ids, attribute values as
+/// JSON strings, numbers and booleans (others as null).
+pub fn spans_of(req: &ExportTraceServiceRequest) -> Vec<SpanRec> {
+    let mut out = Vec::new();
+    for rs in &req.resource_spans {
+        let resource = attr_map(
+            rs.resource
+                .as_ref()
+                .map(|r| r.attributes.as_slice())
+                .unwrap_or_default(),
+        );
+        for ss in &rs.scope_spans {
+            for s in &ss.spans {
+                out.push(SpanRec {
+                    trace_id: hex(&s.trace_id),
+                    span_id: hex(&s.span_id),
+                    parent_span_id: hex(&s.parent_span_id),
+                    name: s.name.clone(),
+                    kind: i64::from(s.kind),
+                    start: s.start_time_unix_nano,
+                    end: s.end_time_unix_nano,
+                    status_code: s.status.as_ref().map_or(0, |st| i64::from(st.code)),
+                    attrs: attr_map(&s.attributes),
+                    resource: resource.clone(),
+                });
+            }
+        }
+    }
+    out
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+fn attr_map(kvs: &[KeyValue]) -> HashMap<String, Value> {
+    kvs.iter()
+        .map(|kv| (kv.key.clone(), any_value(kv.value.as_ref())))
+        .collect()
+}
+
+fn any_value(v: Option<&AnyValue>) -> Value {
+    match v.and_then(|v| v.value.as_ref()) {
+        Some(any_value::Value::StringValue(s)) => Value::from(s.clone()),
+        Some(any_value::Value::IntValue(i)) => Value::from(*i),
+        Some(any_value::Value::BoolValue(b)) => Value::from(*b),
+        Some(any_value::Value::DoubleValue(d)) => Value::from(*d),
+        _ => Value::Null,
+    }
+}
