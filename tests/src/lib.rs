@@ -156,11 +156,19 @@ impl Service {
 
     /// Listens on `bind` (an IPv4 or IPv6 address).
     pub fn start_on(bind: &str, upstream: Option<u16>) -> Service {
+        Self::start_with(bind, upstream, &[])
+    }
+
+    /// As [`Service::start_on`], with extra environment for the service.
+    pub fn start_with(bind: &str, upstream: Option<u16>, env: &[(&str, &str)]) -> Service {
         require_tool("python3");
         let mut cmd = Command::new("python3");
         cmd.arg(fixture("service.py"))
             .args(["--bind", bind])
             .stdout(Stdio::piped());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
         if let Some(u) = upstream {
             cmd.arg("--upstream").arg(format!("127.0.0.1:{u}"));
         }
@@ -280,6 +288,18 @@ impl ExportingAgent {
             l.iter().any(|l| l.contains("tracing ")).then_some(())
         });
         a
+    }
+
+    /// The first stderr line satisfying `cond`, waited for.
+    pub fn wait_line(&self, what: &str, timeout: Duration, cond: impl Fn(&str) -> bool) -> String {
+        wait_for(what, timeout, || {
+            self.stderr
+                .lock()
+                .unwrap()
+                .iter()
+                .find(|l| cond(l))
+                .cloned()
+        })
     }
 
     /// SIGINT; waits for the exit and returns the summary line.
@@ -557,4 +577,5 @@ impl TryWaitRef for Child {
 
 pub mod otel_python;
 pub mod otlp_receiver;
+pub mod pki;
 pub mod rotel;

@@ -5,11 +5,19 @@
 //! tests stay synchronous. `stop` drops that runtime, which closes the
 //! listener and every open connection at once (as a crashed collector
 //! would); `restart` listens again on the same port.
+//!
+//! The `_tls` variants terminate TLS with tokio-rustls (tonic is built
+//! without its TLS features, so the gRPC receiver gets already-decrypted
+//! streams through `serve_with_incoming`), with certificates from a
+//! [`TestPki`]; failed handshakes are kept (see
+//! [`OtlpReceiver::handshake_errors`]).
 use std::{
     collections::HashMap,
     io::Read,
     net::{SocketAddr, TcpListener},
+    pin::Pin,
     sync::{Arc, Mutex},
+    task::{Context, Poll},
     thread::JoinHandle,
     time::Duration,
 };
@@ -27,10 +35,14 @@ use opentelemetry_proto::tonic::{
 };
 use prost::Message;
 use serde_json::Value;
-use tokio::sync::oneshot;
-use tonic::codec::CompressionEncoding;
+use tokio::{
+    io::{AsyncRead, AsyncWrite, ReadBuf},
+    sync::{mpsc, oneshot},
+};
+use tokio_rustls::{TlsAcceptor, server::TlsStream};
+use tonic::{codec::CompressionEncoding, transport::server::Connected};
 
-use crate::{SpanRec, wait_for};
+use crate::{SpanRec, pki::TestPki, wait_for};
 
 /// Largest request body the HTTP receiver reads.
 const MAX_BODY: usize = 64 << 20;
@@ -91,6 +103,8 @@ impl Received {
 struct State {
     received: Vec<Received>,
     reply: Reply,
+    /// TLS handshakes that failed, as the server saw them.
+    handshake_errors: Vec<String>,
 }
 
 type Shared = Arc<Mutex<State>>;
@@ -130,20 +144,37 @@ pub struct OtlpReceiver {
     addr: SocketAddr,
     shared: Shared,
     running: Option<Running>,
+    /// Set for the TLS variants.
+    tls: Option<Arc<rustls::ServerConfig>>,
 }
 
 impl OtlpReceiver {
     /// OTLP/gRPC (TraceService/Export, gzip accepted) on a free port.
     pub fn start_grpc() -> OtlpReceiver {
-        Self::start(Kind::Grpc)
+        Self::start(Kind::Grpc, None)
     }
 
     /// OTLP/HTTP protobuf (POST /v1/traces, gzip or plain) on a free port.
     pub fn start_http() -> OtlpReceiver {
-        Self::start(Kind::Http)
+        Self::start(Kind::Http, None)
     }
 
-    fn start(kind: Kind) -> OtlpReceiver {
+    /// As [`OtlpReceiver::start_grpc`] over TLS with `pki`'s server
+    /// certificate (ALPN h2). With `require_client_cert` the handshake fails
+    /// unless the client presents a certificate signed by `pki`'s CA.
+    pub fn start_grpc_tls(pki: &TestPki, require_client_cert: bool) -> OtlpReceiver {
+        let config = pki.server_config(require_client_cert, &[b"h2"]);
+        Self::start(Kind::Grpc, Some(config))
+    }
+
+    /// As [`OtlpReceiver::start_http`] over TLS (ALPN http/1.1); see
+    /// [`OtlpReceiver::start_grpc_tls`].
+    pub fn start_http_tls(pki: &TestPki, require_client_cert: bool) -> OtlpReceiver {
+        let config = pki.server_config(require_client_cert, &[b"http/1.1"]);
+        Self::start(Kind::Http, Some(config))
+    }
+
+    fn start(kind: Kind, tls: Option<Arc<rustls::ServerConfig>>) -> OtlpReceiver {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind receiver");
         let addr = listener.local_addr().expect("receiver addr");
         let mut r = OtlpReceiver {
@@ -152,8 +183,10 @@ impl OtlpReceiver {
             shared: Arc::new(Mutex::new(State {
                 received: Vec::new(),
                 reply: Reply::Accept,
+                handshake_errors: Vec::new(),
             })),
             running: None,
+            tls,
         };
         r.run(listener);
         r
@@ -163,6 +196,7 @@ impl OtlpReceiver {
         listener.set_nonblocking(true).expect("nonblocking");
         let (tx, rx) = oneshot::channel();
         let (kind, shared) = (self.kind, self.shared.clone());
+        let tls = self.tls.clone().map(TlsAcceptor::from);
         let thread = std::thread::Builder::new()
             .name(format!("otlp-receiver-{}", self.addr.port()))
             .spawn(move || {
@@ -173,7 +207,7 @@ impl OtlpReceiver {
                 rt.block_on(async move {
                     let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
                     tokio::select! {
-                        _ = serve(kind, listener, shared) => {}
+                        _ = serve(kind, listener, shared, tls) => {}
                         _ = rx => {}
                     }
                 });
@@ -192,11 +226,12 @@ impl OtlpReceiver {
     }
 
     /// The endpoint to give an exporter: `http://127.0.0.1:PORT` for gRPC,
-    /// the full `/v1/traces` URL for HTTP.
+    /// the full `/v1/traces` URL for HTTP; `https://` for the TLS variants.
     pub fn endpoint(&self) -> String {
+        let scheme = if self.tls.is_some() { "https" } else { "http" };
         match self.kind {
-            Kind::Grpc => format!("http://{}", self.addr),
-            Kind::Http => format!("http://{}/v1/traces", self.addr),
+            Kind::Grpc => format!("{scheme}://{}", self.addr),
+            Kind::Http => format!("{scheme}://{}/v1/traces", self.addr),
         }
     }
 
@@ -239,6 +274,17 @@ impl OtlpReceiver {
         self.shared.lock().expect("receiver state").received.len()
     }
 
+    /// Why each failed TLS handshake failed (rustls' error text, e.g.
+    /// `received fatal alert: UnknownCA`), in order. Always empty without
+    /// TLS.
+    pub fn handshake_errors(&self) -> Vec<String> {
+        self.shared
+            .lock()
+            .expect("receiver state")
+            .handshake_errors
+            .clone()
+    }
+
     /// The headers of every request, in order.
     pub fn headers(&self) -> Vec<Vec<(String, String)>> {
         self.requests().into_iter().map(|r| r.headers).collect()
@@ -273,33 +319,151 @@ impl Drop for OtlpReceiver {
     }
 }
 
-async fn serve(kind: Kind, listener: tokio::net::TcpListener, shared: Shared) {
-    match kind {
-        Kind::Grpc => {
-            let svc = TraceServiceServer::new(GrpcReceiver { shared })
-                .accept_compressed(CompressionEncoding::Gzip)
-                .send_compressed(CompressionEncoding::Gzip);
+async fn serve(
+    kind: Kind,
+    listener: tokio::net::TcpListener,
+    shared: Shared,
+    tls: Option<TlsAcceptor>,
+) {
+    match (kind, tls) {
+        (Kind::Grpc, None) => {
             let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
-            if let Err(e) = tonic::transport::Server::builder()
-                .add_service(svc)
-                .serve_with_incoming(incoming)
-                .await
-            {
-                eprintln!("OTLP gRPC test receiver: {e}");
-            }
+            serve_grpc(shared, incoming).await;
         }
-        Kind::Http => loop {
+        (Kind::Grpc, Some(acceptor)) => {
+            // Handshakes run in their own tasks so a slow or failing one
+            // neither holds up nor ends the stream tonic reads.
+            let (tx, rx) = mpsc::channel::<std::io::Result<TlsIo>>(16);
+            let accept_shared = shared.clone();
+            tokio::spawn(async move {
+                loop {
+                    let Ok((stream, _)) = listener.accept().await else {
+                        continue;
+                    };
+                    let (acceptor, shared, tx) =
+                        (acceptor.clone(), accept_shared.clone(), tx.clone());
+                    tokio::spawn(async move {
+                        if let Some(tls) = handshake(&acceptor, stream, &shared).await {
+                            let _ = tx.send(Ok(TlsIo(tls))).await;
+                        }
+                    });
+                }
+            });
+            serve_grpc(shared, tokio_stream::wrappers::ReceiverStream::new(rx)).await;
+        }
+        (Kind::Http, tls) => loop {
             let Ok((stream, _)) = listener.accept().await else {
                 continue;
             };
-            let shared = shared.clone();
+            let (shared, tls) = (shared.clone(), tls.clone());
             tokio::spawn(async move {
-                let svc = service_fn(move |req| handle_http(shared.clone(), req));
-                let _ = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(TokioIo::new(stream), svc)
-                    .await;
+                let svc_shared = shared.clone();
+                let svc = service_fn(move |req| handle_http(svc_shared.clone(), req));
+                let http = hyper::server::conn::http1::Builder::new();
+                match tls {
+                    None => {
+                        let _ = http.serve_connection(TokioIo::new(stream), svc).await;
+                    }
+                    Some(acceptor) => {
+                        let Some(tls) = handshake(&acceptor, stream, &shared).await else {
+                            return;
+                        };
+                        let _ = http.serve_connection(TokioIo::new(tls), svc).await;
+                    }
+                }
             });
         },
+    }
+}
+
+async fn serve_grpc<S, IO>(shared: Shared, incoming: S)
+where
+    S: tokio_stream::Stream<Item = std::io::Result<IO>>,
+    IO: AsyncRead + AsyncWrite + Connected + Unpin + Send + 'static,
+{
+    let svc = TraceServiceServer::new(GrpcReceiver { shared })
+        .accept_compressed(CompressionEncoding::Gzip)
+        .send_compressed(CompressionEncoding::Gzip);
+    if let Err(e) = tonic::transport::Server::builder()
+        .add_service(svc)
+        .serve_with_incoming(incoming)
+        .await
+    {
+        eprintln!("OTLP gRPC test receiver: {e}");
+    }
+}
+
+/// Bound on one TLS handshake, so a client that never finishes cannot keep
+/// a task alive.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The server side of a TLS handshake; a failure is recorded, not fatal.
+async fn handshake(
+    acceptor: &TlsAcceptor,
+    stream: tokio::net::TcpStream,
+    shared: &Shared,
+) -> Option<TlsStream<tokio::net::TcpStream>> {
+    let err = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+        Ok(Ok(tls)) => return Some(tls),
+        Ok(Err(e)) => e.to_string(),
+        Err(_) => format!("no handshake within {HANDSHAKE_TIMEOUT:?}"),
+    };
+    shared
+        .lock()
+        .expect("receiver state")
+        .handshake_errors
+        .push(err);
+    None
+}
+
+/// A server-side TLS stream tonic can serve: tonic implements `Connected`
+/// for rustls streams only with its `tls-*` features, which this workspace
+/// must not enable.
+struct TlsIo(TlsStream<tokio::net::TcpStream>);
+
+impl Connected for TlsIo {
+    type ConnectInfo = ();
+
+    fn connect_info(&self) -> Self::ConnectInfo {}
+}
+
+impl AsyncRead for TlsIo {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.0).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for TlsIo {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.0).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.0).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.0).poll_shutdown(cx)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.0).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.0.is_write_vectored()
     }
 }
 

@@ -93,12 +93,12 @@ fn python_server_and_keepalive_client_give_one_span_per_request_on_each_side() {
     for w in clients.windows(2) {
         assert!(w[0].end <= w[1].start, "client spans overlap: {w:?}");
     }
-    // The client's call encloses the server's handling of it.
+    // Each client call and the server handling of it.
     for (c, s) in clients.iter().zip(&servers) {
-        assert!(
-            c.start <= s.start && s.end <= c.end,
-            "client {c:?} does not enclose server {s:?}"
-        );
+        // Causal: the server's read returns only after the client began to
+        // write. (Ends are not compared: the client's read may return before
+        // the server's write syscall does.)
+        assert!(c.start <= s.start, "client {c:?} starts after server {s:?}");
     }
     let big = &servers[5];
     assert_eq!(

@@ -73,7 +73,12 @@ impl GrpcTransport {
                 let local = std::error::Error::source(&status);
                 let mut src = local;
                 while let Some(e) = src {
-                    detail = format!("{detail}: {e}");
+                    // Error layers often repeat their cause's text: keep
+                    // each piece once so the log line stays readable.
+                    let text = e.to_string();
+                    if !detail.contains(&text) {
+                        detail = format!("{detail}: {text}");
+                    }
                     src = e.source();
                 }
                 Err(SendError {
