@@ -4,7 +4,6 @@
 //! (reorder -> connections -> protocols -> correlator), and the export
 //! thread. Every queue between them is bounded and drops with a count.
 use std::{
-    collections::BTreeSet,
     io::{self, Write},
     sync::{
         Arc,
@@ -21,17 +20,20 @@ use crate::{
         reader::{Reader, ReaderCounters},
         reorder::Reorder,
     },
-    config::{ConfigError, Settings},
+    config::{ConfigError, Settings, Targets},
     export::{
         build,
         otlp::OtlpError,
         pipeline::{ExportCounters, ExportPipeline, SpanSender},
     },
-    metrics::Snapshot,
+    metrics::{Held, Snapshot},
     preflight::{self, PreflightError},
     probe::{Probe, ProbeError, ProbeOptions},
-    target::process::{ResourcePolicy, Resources},
-    target::{self, TargetError},
+    target::{
+        TargetError,
+        manager::{Follow, ProcChange, TargetManager},
+        process::{ResourcePolicy, Resources},
+    },
     trace::correlate::{Clock, Correlator, TraceOptions},
 };
 
@@ -78,29 +80,36 @@ fn mono_now() -> u64 {
     t.tv_sec as u64 * 1_000_000_000 + t.tv_nsec as u64
 }
 
+/// Re-reads the configuration (SIGHUP): the file's targets may change.
+pub type Reload = Box<dyn Fn() -> Result<Settings, ConfigError>>;
+
 /// Runs with resolved settings (see `config`); the caller has already
-/// handled `tracing.enabled: false`.
-pub fn run(settings: Settings) -> Result<(), AgentError> {
+/// handled `tracing.enabled: false`. `reload`, when given, is called on
+/// SIGHUP and its targets replace the current ones.
+pub fn run(settings: Settings, reload: Option<Reload>) -> Result<(), AgentError> {
     settings.check_runnable()?;
     let cfg = &settings.agent;
     preflight::check()?;
-    let pids = target::resolve_pids(&cfg.targets.pids)?;
     // Built before the probes load, so a bad endpoint or TLS file costs
     // nothing but its one-line message.
     let built = build::build(&settings)?;
+    let mut manager = TargetManager::new(cfg.targets.clone());
 
     let mut probe = Probe::load(&ProbeOptions {
         capture_bytes: cfg.capture_bytes,
         ring_bytes: cfg.ring_bytes,
         hooks_only: false,
     })?;
-    for &p in &pids {
-        probe.add_target(p)?;
+    for w in manager.start(&mut probe)? {
+        log::warn!("{w}");
     }
     let stop = Arc::new(AtomicBool::new(false));
+    let hup = Arc::new(AtomicBool::new(false));
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         signal_hook::flag::register(sig, stop.clone()).map_err(|e| AgentError::Export(e.into()))?;
     }
+    signal_hook::flag::register(signal_hook::consts::SIGHUP, hup.clone())
+        .map_err(|e| AgentError::Export(e.into()))?;
     let reader_counters = Arc::new(ReaderCounters::default());
     let ring = probe.take_ring().expect("ring taken once");
     let (rx, reader) = Reader::start(ring, stop.clone(), reader_counters.clone());
@@ -109,19 +118,14 @@ pub fn run(settings: Settings) -> Result<(), AgentError> {
     let (sender, pipeline) =
         ExportPipeline::start(built.sink, cfg.export_queue, export_counters.clone());
     log::info!(
-        "tracing {} process(es) (PIDs {}), {} hooks attached, spans to {}; Ctrl-C to stop",
-        pids.len(),
-        pids.iter()
-            .map(|p| p.to_string())
-            .collect::<Vec<_>>()
-            .join(" "),
+        "tracing {}, {} hooks attached, spans to {}; Ctrl-C to stop",
+        describe_targets(&cfg.targets, &manager),
         probe.attached(),
         built.description
     );
     let _ = io::stderr().flush();
 
     let mut stage = Stage::new(&settings);
-    let mut targets: BTreeSet<u32> = pids;
     let mut last_tick = Instant::now();
     let mut last_check = Instant::now();
     loop {
@@ -132,23 +136,44 @@ pub fn run(settings: Settings) -> Result<(), AgentError> {
             Err(RecvTimeoutError::Disconnected) => break,
         }
         stage.release(mono_now(), &sender);
+        for change in std::mem::take(&mut stage.changes) {
+            match manager.on_change(change, &mut probe) {
+                Follow::Gone(pid) => stage.forget_pid(pid),
+                Follow::Renamed(pid) | Follow::Added(pid) => stage.correlator.renamed(pid),
+                Follow::Nothing => {}
+            }
+        }
         if last_tick.elapsed() >= Duration::from_millis(100) {
             last_tick = Instant::now();
             stage.tick(mono_now(), &sender);
         }
         if last_check.elapsed() >= Duration::from_secs(1) {
             last_check = Instant::now();
-            // A PID that exited may be reused by an unrelated process.
-            let gone: Vec<u32> = targets
-                .iter()
-                .copied()
-                .filter(|p| !target::pid_exists(*p))
-                .collect();
-            for p in gone {
-                probe.remove_target(p);
-                targets.remove(&p);
+            for p in manager.rescan_cgroups(&mut probe) {
+                log::debug!("PID {p} joined a traced cgroup");
+            }
+            // An exit whose record was lost: the PID may be reused by an
+            // unrelated process, so stop tracing it.
+            for p in manager.reap(&mut probe) {
                 stage.forget_pid(p);
-                log::info!("PID {p} exited; no longer traced");
+            }
+        }
+        if hup.swap(false, Ordering::Relaxed) {
+            match reload.as_ref().map(|r| r()) {
+                None => log::warn!(
+                    "SIGHUP: no configuration file to re-read (start with --config FILE)"
+                ),
+                Some(Err(e)) => log::warn!("SIGHUP: keeping the current targets: {e}"),
+                Some(Ok(new)) => match manager.reload(new.agent.targets.clone(), &mut probe) {
+                    Ok(warnings) => {
+                        warnings.iter().for_each(|w| log::warn!("{w}"));
+                        log::info!(
+                            "SIGHUP: now tracing {}",
+                            describe_targets(&new.agent.targets, &manager)
+                        );
+                    }
+                    Err(e) => log::warn!("SIGHUP: keeping the current targets: {e}"),
+                },
             }
         }
         if stopping {
@@ -165,6 +190,7 @@ pub fn run(settings: Settings) -> Result<(), AgentError> {
     drop(sender);
     let export_result = pipeline.shutdown();
 
+    let (open, serving, calls, resources) = stage.correlator.held();
     let snap = Snapshot {
         kernel: probe.counters(),
         records: reader_counters.records.load(Ordering::Relaxed),
@@ -181,6 +207,13 @@ pub fn run(settings: Settings) -> Result<(), AgentError> {
         export_failed: export_counters.failed.load(Ordering::Relaxed),
         unsampled: stage.correlator.stats.unsampled,
         otlp: otlp_counters.as_deref().map(Into::into),
+        held: Held {
+            targets: manager.traced().len(),
+            cgroups: manager.cgroups(),
+            connections: stage.conns.len(),
+            open_requests: open + serving + calls,
+            resources,
+        },
     };
     if snap.losses() > 0 {
         log::warn!("stopped; {snap}");
@@ -196,18 +229,34 @@ pub fn run(settings: Settings) -> Result<(), AgentError> {
     Ok(())
 }
 
+/// `3 process(es) (PIDs 1 2 3), cgroup /sys/fs/cgroup/x, exe nginx, port 80`
+fn describe_targets(t: &Targets, m: &TargetManager) -> String {
+    let pids: Vec<String> = m.traced().iter().map(|p| p.to_string()).collect();
+    let mut parts = vec![format!(
+        "{} process(es) (PIDs {})",
+        pids.len(),
+        pids.join(" ")
+    )];
+    parts.extend(t.cgroups.iter().map(|c| format!("cgroup {}", c.display())));
+    parts.extend(t.exes.iter().map(|e| format!("exe {e}")));
+    parts.extend(t.ports.iter().map(|p| format!("port {p}")));
+    parts.join(", ")
+}
+
 /// Reorder, connections, protocols, correlator: the single-threaded middle.
 struct Stage {
     reorder: Reorder,
     conns: ConnTable,
     correlator: Correlator,
     scratch: Vec<crate::capture::conn::ConnEvent>,
+    /// Process changes released in order, for the target manager.
+    changes: Vec<ProcChange>,
 }
 
 impl Stage {
     fn new(settings: &Settings) -> Self {
         let t = &settings.tracing;
-        let mut resources = Resources::new(ResourcePolicy {
+        let resources = Resources::new(ResourcePolicy {
             agent: Some(settings.agent.clone()),
             service_name: t.service_name_configured.then(|| t.service_name.clone()),
             attributes: t
@@ -223,12 +272,9 @@ impl Stage {
         Stage {
             reorder: Reorder::new(),
             conns: ConnTable::new(),
-            correlator: Correlator::new(
-                Clock::now(),
-                opts,
-                Box::new(move |pid| resources.get(pid)),
-            ),
+            correlator: Correlator::new(Clock::now(), opts, Box::new(resources)),
             scratch: Vec::new(),
+            changes: Vec::new(),
         }
     }
 
@@ -251,6 +297,9 @@ impl Stage {
                 self.correlator.forget_sock(conn.sock);
                 return;
             }
+            // In order with the process's syscalls: its exit comes after
+            // its last bytes.
+            Event::Proc { change, .. } => self.changes.push(change),
         }
         self.emit(sender);
     }
@@ -316,5 +365,6 @@ fn log_event(e: &Event) {
             conn.pid,
             conn.tuple
         ),
+        Event::Proc { change, .. } => log::trace!("{change:?}"),
     }
 }

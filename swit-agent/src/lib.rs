@@ -2,6 +2,7 @@
 //! processes, and exports it as OpenTelemetry spans.
 pub mod agent;
 pub mod capture;
+pub mod check;
 pub mod config;
 pub mod export;
 pub mod metrics;

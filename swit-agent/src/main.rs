@@ -22,10 +22,12 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Trace processes and print their spans until Ctrl-C.
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Work with configuration files.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Report what this host offers swit; exit 0 if swit can run, 2 if not.
+    Check,
 }
 
 #[derive(Subcommand)]
@@ -56,6 +58,18 @@ struct RunArgs {
     /// agent.targets.pids).
     #[arg(long = "pid", value_name = "PID")]
     pids: Vec<u32>,
+    /// Trace every process in this cgroup directory and the cgroups below it,
+    /// including processes started later (repeatable).
+    #[arg(long = "cgroup", value_name = "PATH")]
+    cgroups: Vec<String>,
+    /// Trace processes whose executable path or name matches GLOB, now and
+    /// when they start (repeatable; `*` and `?`).
+    #[arg(long = "exe", value_name = "GLOB")]
+    exes: Vec<String>,
+    /// Trace processes listening on TCP port N, now and when they start
+    /// listening (repeatable).
+    #[arg(long = "port", value_name = "N")]
+    ports: Vec<u16>,
     /// How spans are printed on stdout [default: pretty].
     #[arg(long, value_enum)]
     console_format: Option<Format>,
@@ -91,6 +105,9 @@ impl RunArgs {
     fn overrides(&self) -> Overrides {
         Overrides {
             pids: self.pids.clone(),
+            cgroups: self.cgroups.clone(),
+            exes: self.exes.clone(),
+            ports: self.ports.clone(),
             console_format: self.console_format.map(|f| match f {
                 Format::Pretty => ConsoleFormat::Pretty,
                 Format::OtlpJson => ConsoleFormat::OtlpJson,
@@ -128,6 +145,7 @@ fn main() {
             }
             std::process::exit(code);
         }
+        Command::Check => std::process::exit(swit_agent::check::report(&mut std::io::stdout())),
         Command::Run(a) => {
             let settings = match Settings::load(a.config.as_deref(), &a.overrides()) {
                 Ok(s) => s,
@@ -142,7 +160,10 @@ fn main() {
                 );
                 return;
             }
-            agent::run(settings)
+            let (file, overrides) = (a.config.clone(), a.overrides());
+            let reload: Option<agent::Reload> = file
+                .map(|f| Box::new(move || Settings::load(Some(&f), &overrides)) as agent::Reload);
+            agent::run(settings, reload)
         }
     };
     if let Err(e) = result {

@@ -30,6 +30,17 @@ impl From<&OtlpCounters> for OtlpSnapshot {
     }
 }
 
+/// Per-process and per-connection state still held: after the traced
+/// processes are gone, these must fall back (the state-leak check).
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Held {
+    pub targets: usize,
+    pub cgroups: usize,
+    pub connections: usize,
+    pub open_requests: usize,
+    pub resources: usize,
+}
+
 /// A snapshot of every counter, for the periodic log and the exit summary.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Snapshot {
@@ -48,6 +59,7 @@ pub struct Snapshot {
     pub export_failed: u64,
     pub unsampled: u64,
     pub otlp: Option<OtlpSnapshot>,
+    pub held: Held,
 }
 
 impl Snapshot {
@@ -88,6 +100,12 @@ impl fmt::Display for Snapshot {
             k(counter::READ_FAILED) + k(counter::SOCK_READ_FAILED),
         )?;
         write!(f, " unsampled={}", self.unsampled)?;
+        let h = &self.held;
+        write!(
+            f,
+            " | held: targets={} cgroups={} connections={} open_requests={} resources={}",
+            h.targets, h.cgroups, h.connections, h.open_requests, h.resources
+        )?;
         if let Some(o) = &self.otlp {
             write!(
                 f,

@@ -15,7 +15,37 @@ pub mod kind {
     pub const OPEN: u32 = 2;
     /// A traced process closed a file descriptor that referred to a TCP socket.
     pub const CLOSE: u32 = 3;
+    /// A traced process forked: `aux` is the child's tgid, already traced.
+    pub const PROC_FORK: u32 = 4;
+    /// A process exec'd (traced, or any when the agent matches executables).
+    pub const PROC_EXEC: u32 = 5;
+    /// A traced process exited (its main thread): `aux` is its tgid.
+    pub const PROC_EXIT: u32 = 6;
+    /// A process started listening (when the agent matches ports): `aux`
+    /// is the local port.
+    pub const LISTEN: u32 = 7;
 }
+
+/// Bits of `FILTER[0]`, set by the agent.
+pub mod filter {
+    /// Processes in a cgroup of `CGROUPS` are traced.
+    pub const CGROUPS: u32 = 1;
+    /// Report every exec (the agent matches executables).
+    pub const EXEC: u32 = 2;
+    /// Report every listen() (the agent matches ports).
+    pub const LISTEN: u32 = 4;
+}
+
+/// A process lifecycle record (kinds PROC_* and LISTEN).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ProcRecord {
+    pub kind: u32,
+    pub aux: u32,
+    pub ts_ns: u64,
+    pub pid_tgid: u64,
+}
+const _: () = assert!(core::mem::size_of::<ProcRecord>() == 24);
 
 /// Which way the bytes of a DATA event went, seen from the traced process.
 pub mod direction {
@@ -180,10 +210,12 @@ pub struct KernelOffsets {
     pub sk_protocol: u32,
     pub tcp_copied_seq: u32,
     pub tcp_write_seq: u32,
+    pub task_pid: u32,
+    pub task_tgid: u32,
     /// Non-zero once the agent has filled the struct; programs do nothing until then.
     pub ready: u32,
 }
-const _: () = assert!(core::mem::size_of::<KernelOffsets>() == 80);
+const _: () = assert!(core::mem::size_of::<KernelOffsets>() == 88);
 
 /// Run-time settings the agent writes into the programs' global data.
 #[repr(C)]

@@ -23,13 +23,13 @@ use aya_ebpf::{
         bpf_get_current_pid_tgid, bpf_ktime_get_ns, bpf_probe_read_kernel, bpf_probe_read_user,
         generated::{bpf_get_current_task, bpf_probe_read_user as raw_probe_read_user},
     },
-    macros::{map, tracepoint},
-    maps::{HashMap, PerCpuArray, RingBuf},
-    programs::TracePointContext,
+    macros::{map, raw_tracepoint, tracepoint},
+    maps::{Array, HashMap, PerCpuArray, RingBuf},
+    programs::{RawTracePointContext, TracePointContext},
 };
 use swit_ebpf_common::{
     AF_INET, AF_INET6, BUCKETS, CaptureConfig, DataEvent, DataHeader, EventHeader, KernelOffsets,
-    MAX_CAPTURE, MAX_IOV, SockTuple, counter, direction, kind, role, syscall,
+    MAX_CAPTURE, MAX_IOV, ProcRecord, SockTuple, counter, direction, filter, kind, role, syscall,
 };
 
 /// Field offsets in the running kernel, written by the agent before load.
@@ -54,6 +54,8 @@ static OFFSETS: KernelOffsets = KernelOffsets {
     sk_protocol: 0,
     tcp_copied_seq: 0,
     tcp_write_seq: 0,
+    task_pid: 0,
+    task_tgid: 0,
     ready: 0,
 };
 
@@ -67,6 +69,15 @@ static CONFIG: CaptureConfig = CaptureConfig {
 /// Traced processes: tgid -> reserved flags. Filled by the agent.
 #[map]
 static TARGETS: HashMap<u32, u32> = HashMap::with_max_entries(16384, 0);
+
+/// Traced cgroups (v2 ids, as `bpf_get_current_cgroup_id` returns them):
+/// every process in one is traced. Filled by the agent.
+#[map]
+static CGROUPS: HashMap<u64, u32> = HashMap::with_max_entries(4096, 0);
+
+/// `FILTER[0]`: which optional filters and reports are on ([`filter`]).
+#[map]
+static FILTER: Array<u32> = Array::with_max_entries(1, 0);
 
 /// Syscalls between their enter and exit hooks, by pid_tgid.
 #[map]
@@ -138,10 +149,27 @@ fn config() -> CaptureConfig {
 }
 
 #[inline(always)]
+fn filter_flags() -> u32 {
+    FILTER.get(0).copied().unwrap_or(0)
+}
+
+/// Whether the calling process is traced: by tgid, or, when cgroup targets
+/// exist, by its cgroup. An untraced process pays one lookup (two with
+/// cgroup targets).
+#[inline(always)]
 fn is_traced(pid_tgid: u64) -> bool {
     let tgid = (pid_tgid >> 32) as u32;
     // SAFETY: only the presence of the key is used.
-    unsafe { TARGETS.get(&tgid).is_some() }
+    if unsafe { TARGETS.get(&tgid).is_some() } {
+        return true;
+    }
+    if filter_flags() & filter::CGROUPS == 0 {
+        return false;
+    }
+    // SAFETY: helper without arguments.
+    let cg = unsafe { aya_ebpf::helpers::generated::bpf_get_current_cgroup_id() };
+    // SAFETY: presence only.
+    unsafe { CGROUPS.get(&cg).is_some() }
 }
 
 #[inline(always)]
@@ -619,6 +647,97 @@ pub fn sys_enter_close(ctx: TracePointContext) -> u32 {
     if let Some(sk) = tcp_sock_of_fd(fd as u32) {
         emit_conn(kind::CLOSE, role::UNKNOWN, pid_tgid, sk);
     }
+    0
+}
+
+// ------------------------------------------------------ process lifecycle
+
+fn emit_proc(k: u32, aux: u32, pid_tgid: u64) {
+    let rec = ProcRecord {
+        kind: k,
+        aux,
+        // SAFETY: helper without arguments.
+        ts_ns: unsafe { bpf_ktime_get_ns() },
+        pid_tgid,
+    };
+    if EVENTS.output(rec, 0).is_err() {
+        count(counter::RINGBUF_FULL);
+    } else {
+        count(counter::CONN_EVENTS);
+    }
+}
+
+/// sched_process_fork(parent, child): a traced process's child is traced
+/// from its first instruction, before the agent hears of it. Threads
+/// (child pid != child tgid) share their process's entry already.
+#[raw_tracepoint(tracepoint = "sched_process_fork")]
+pub fn sched_process_fork(ctx: RawTracePointContext) -> i32 {
+    if off!(ready) == 0 {
+        return 0;
+    }
+    let pid_tgid = bpf_get_current_pid_tgid();
+    let parent = (pid_tgid >> 32) as u32;
+    // SAFETY: presence only.
+    if unsafe { TARGETS.get(&parent).is_none() } {
+        return 0;
+    }
+    let child: u64 = ctx.arg(1);
+    // SAFETY: probe reads of the child task.
+    let (pid, tgid) = unsafe {
+        (
+            read_at::<i32>(child, off!(task_pid)).unwrap_or(0),
+            read_at::<i32>(child, off!(task_tgid)).unwrap_or(0),
+        )
+    };
+    if pid <= 0 || pid != tgid {
+        return 0;
+    }
+    if TARGETS.insert(tgid as u32, 1, 0).is_err() {
+        count(counter::INFLIGHT_FULL);
+    }
+    emit_proc(kind::PROC_FORK, tgid as u32, pid_tgid);
+    0
+}
+
+/// sched_process_exec: the process now runs another program (its service
+/// name may change); with executable matching on, every exec is reported.
+#[tracepoint]
+pub fn sched_process_exec(_ctx: TracePointContext) -> u32 {
+    let pid_tgid = bpf_get_current_pid_tgid();
+    if filter_flags() & filter::EXEC != 0 || is_traced(pid_tgid) {
+        emit_proc(kind::PROC_EXEC, 0, pid_tgid);
+    }
+    0
+}
+
+/// sched_process_exit fires per thread; the main thread's exit ends the
+/// process for swit (its tgid may be reused).
+#[tracepoint]
+pub fn sched_process_exit(_ctx: TracePointContext) -> u32 {
+    let pid_tgid = bpf_get_current_pid_tgid();
+    let tgid = (pid_tgid >> 32) as u32;
+    if tgid != pid_tgid as u32 || !is_traced(pid_tgid) {
+        return 0;
+    }
+    let _ = TARGETS.remove(&tgid);
+    emit_proc(kind::PROC_EXIT, tgid, pid_tgid);
+    0
+}
+
+/// listen(2) entry: with port matching on, report which port a process
+/// starts listening on (the socket is bound by now).
+#[tracepoint]
+pub fn sys_enter_listen(ctx: TracePointContext) -> u32 {
+    if filter_flags() & filter::LISTEN == 0 || off!(ready) == 0 {
+        return 0;
+    }
+    let fd: u64 = unsafe { ctx.read_at(ARG0) }.unwrap_or(u64::MAX);
+    let Some(sk) = tcp_sock_of_fd(fd as u32) else {
+        return 0;
+    };
+    // SAFETY: probe read.
+    let port: u16 = unsafe { read_at(sk, off!(sk_num)) }.unwrap_or(0);
+    emit_proc(kind::LISTEN, port as u32, bpf_get_current_pid_tgid());
     0
 }
 

@@ -186,6 +186,85 @@ impl Service {
     }
 }
 
+/// nginx (Debian's) serving on a free port: `/ok` (200 "ok"), `/missing`
+/// (404) and `/file.bin` (300,000 bytes, large enough that nginx sends it
+/// with sendfile).
+pub struct Nginx {
+    pub proc: Proc,
+    pub port: u16,
+    pub dir: PathBuf,
+}
+
+impl Nginx {
+    pub fn start() -> Nginx {
+        require_tool("nginx");
+        let dir =
+            root()
+                .join("target/e2e")
+                .join(format!("nginx-{}-{}", std::process::id(), free_port()));
+        let _ = std::fs::remove_dir_all(&dir);
+        for d in ["logs", "html", "tmp"] {
+            std::fs::create_dir_all(dir.join(d)).expect("nginx dirs");
+        }
+        std::fs::write(dir.join("html/file.bin"), vec![b'z'; 300_000]).expect("file.bin");
+        let port = free_port();
+        let conf = format!(
+            "daemon off; worker_processes 2; pid {d}/nginx.pid; error_log {d}/logs/error.log;
+events {{ worker_connections 256; }}
+http {{
+  access_log off; sendfile on; keepalive_requests 1000000;
+  client_body_temp_path {d}/tmp; proxy_temp_path {d}/tmp; fastcgi_temp_path {d}/tmp;
+  uwsgi_temp_path {d}/tmp; scgi_temp_path {d}/tmp;
+  server {{
+    listen 127.0.0.1:{port};
+    root {d}/html;
+    location = /ok {{ return 200 'ok'; }}
+    location = /missing {{ return 404; }}
+  }}
+}}",
+            d = dir.display()
+        );
+        std::fs::write(dir.join("nginx.conf"), conf).expect("nginx.conf");
+        let proc = Proc::spawn(
+            "nginx",
+            Command::new("nginx")
+                .arg("-c")
+                .arg(dir.join("nginx.conf"))
+                .arg("-e")
+                .arg(dir.join("logs/error.log")),
+        );
+        wait_for("nginx to listen", Duration::from_secs(30), || {
+            std::net::TcpStream::connect(("127.0.0.1", port)).ok()
+        });
+        Nginx { proc, port, dir }
+    }
+}
+
+impl Drop for Nginx {
+    /// SIGTERM lets the master stop its workers; a SIGKILL (what `Proc`
+    /// would send) leaves them running, orphaned, holding the port.
+    fn drop(&mut self) {
+        self.proc.signal(libc::SIGTERM);
+        let _ = wait_for_opt(Duration::from_secs(10), || {
+            self.proc.child.try_wait().ok().flatten()
+        });
+    }
+}
+
+/// As [`wait_for`], but gives up quietly.
+fn wait_for_opt<T>(timeout: Duration, mut f: impl FnMut() -> Option<T>) -> Option<T> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(v) = f() {
+            return Some(v);
+        }
+        if Instant::now() > deadline {
+            return None;
+        }
+        std::thread::park_timeout(Duration::from_millis(20));
+    }
+}
+
 /// The keep-alive test client (tests/fixtures/client.py), started and
 /// waiting for `go()` so the agent can attach first.
 pub struct Client {

@@ -2,10 +2,7 @@
 //! real kernel, the real agent binary. Needs root (see tests/src/lib.rs).
 use std::{process::Command, time::Duration};
 
-use swit_tests::{
-    Agent, CLIENT, Client, Proc, SERVER, Service, SpanRec, free_port, of_kind, require_tool, root,
-    wait_for,
-};
+use swit_tests::{Agent, CLIENT, Client, Nginx, SERVER, Service, SpanRec, of_kind, require_tool};
 
 const WAIT: Duration = Duration::from_secs(30);
 
@@ -276,44 +273,10 @@ fn a_chain_of_services_forms_one_trace() {
 
 #[test]
 fn nginx_gives_one_span_per_request() {
-    require_tool("nginx");
     require_tool("curl");
-    let dir = tempdir("nginx");
-    std::fs::create_dir_all(dir.join("logs")).unwrap();
-    std::fs::create_dir_all(dir.join("html")).unwrap();
-    // Large enough that nginx sends it with sendfile, which swit does not
-    // see: the body becomes a gap and the span must still be right.
-    std::fs::write(dir.join("html/file.bin"), vec![b'z'; 300_000]).unwrap();
-    let port = free_port();
-    let conf = format!(
-        "daemon off; worker_processes 2; pid {d}/nginx.pid; error_log {d}/logs/error.log;
-events {{ worker_connections 256; }}
-http {{
-  access_log off; sendfile on; keepalive_requests 1000000;
-  client_body_temp_path {d}/tmp; proxy_temp_path {d}/tmp; fastcgi_temp_path {d}/tmp;
-  uwsgi_temp_path {d}/tmp; scgi_temp_path {d}/tmp;
-  server {{
-    listen 127.0.0.1:{port};
-    root {d}/html;
-    location = /ok {{ return 200 'ok'; }}
-    location = /missing {{ return 404; }}
-  }}
-}}",
-        d = dir.display()
-    );
-    std::fs::write(dir.join("nginx.conf"), conf).unwrap();
-    let nginx = Proc::spawn(
-        "nginx",
-        Command::new("nginx")
-            .arg("-c")
-            .arg(dir.join("nginx.conf"))
-            .arg("-e")
-            .arg(dir.join("logs/error.log")),
-    );
-    wait_for("nginx to listen", WAIT, || {
-        std::net::TcpStream::connect(("127.0.0.1", port)).ok()
-    });
-    let agent = Agent::start(&[nginx.pid()], &[]);
+    let nginx = Nginx::start();
+    let port = nginx.port;
+    let agent = Agent::start(&[nginx.proc.pid()], &[]);
 
     let mut urls = Vec::new();
     for i in 0..20 {
@@ -354,13 +317,4 @@ http {{
     }
     assert!(spans.iter().all(|s| s.kind == SERVER
         && s.resource.get("service.name").and_then(|v| v.as_str()) == Some("nginx")));
-}
-
-fn tempdir(tag: &str) -> std::path::PathBuf {
-    let d = root()
-        .join("target/e2e")
-        .join(format!("{tag}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
 }

@@ -2,8 +2,10 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use swit_ebpf_common::{
-    AF_INET, AF_INET6, DataHeader, EventHeader, SockTuple, direction, kind, role,
+    AF_INET, AF_INET6, DataHeader, EventHeader, ProcRecord, SockTuple, direction, kind, role,
 };
+
+use crate::target::manager::ProcChange;
 
 /// Which way bytes went, seen from the traced process.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -64,15 +66,27 @@ pub struct DataChunk {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
     Data(DataChunk),
-    Open { conn: ConnInfo, role: Role },
-    Close { conn: ConnInfo },
+    Open {
+        conn: ConnInfo,
+        role: Role,
+    },
+    Close {
+        conn: ConnInfo,
+    },
+    /// A process started, exec'd, exited or began to listen.
+    Proc {
+        change: ProcChange,
+        ts_ns: u64,
+    },
 }
 
 impl Event {
-    pub fn conn(&self) -> &ConnInfo {
+    /// CLOCK_MONOTONIC ns at the syscall's (or the hook's) exit.
+    pub fn ts_ns(&self) -> u64 {
         match self {
-            Event::Data(d) => &d.conn,
-            Event::Open { conn, .. } | Event::Close { conn } => conn,
+            Event::Data(d) => d.conn.ts_ns,
+            Event::Open { conn, .. } | Event::Close { conn } => conn.ts_ns,
+            Event::Proc { ts_ns, .. } => *ts_ns,
         }
     }
 
@@ -82,7 +96,7 @@ impl Event {
     pub fn causal_ns(&self) -> u64 {
         match self {
             Event::Data(d) if d.direction == Direction::Egress => d.enter_ns,
-            e => e.conn().ts_ns,
+            e => e.ts_ns(),
         }
     }
 }
@@ -99,6 +113,27 @@ pub enum DecodeError {
 
 /// Decodes one ring-buffer record.
 pub fn decode(rec: &[u8]) -> Result<Event, DecodeError> {
+    let k: u32 = read(rec)?;
+    if matches!(
+        k,
+        kind::PROC_FORK | kind::PROC_EXEC | kind::PROC_EXIT | kind::LISTEN
+    ) {
+        let p: ProcRecord = read(rec)?;
+        let pid = (p.pid_tgid >> 32) as u32;
+        let change = match k {
+            kind::PROC_FORK => ProcChange::Fork { child: p.aux },
+            kind::PROC_EXEC => ProcChange::Exec { pid },
+            kind::PROC_EXIT => ProcChange::Exit { pid: p.aux },
+            _ => ProcChange::Listen {
+                pid,
+                port: p.aux as u16,
+            },
+        };
+        return Ok(Event::Proc {
+            change,
+            ts_ns: p.ts_ns,
+        });
+    }
     let hdr: EventHeader = read(rec)?;
     let conn = ConnInfo {
         sock: hdr.sock,
@@ -218,12 +253,54 @@ mod tests {
         h.hdr.tuple.family = AF_INET6;
         h.hdr.tuple.local_addr = Ipv4Addr::new(10, 0, 0, 1).to_ipv6_mapped().octets();
         h.hdr.tuple.remote_addr = Ipv6Addr::LOCALHOST.octets();
-        let e = decode(&record(h, b"abc")).unwrap();
+        let Event::Data(d) = decode(&record(h, b"abc")).unwrap() else {
+            panic!("data")
+        };
         assert_eq!(
-            e.conn().tuple.local.ip(),
+            d.conn.tuple.local.ip(),
             IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1))
         );
-        assert_eq!(e.conn().tuple.remote.ip(), IpAddr::V6(Ipv6Addr::LOCALHOST));
+        assert_eq!(d.conn.tuple.remote.ip(), IpAddr::V6(Ipv6Addr::LOCALHOST));
+    }
+
+    #[test]
+    fn decodes_process_records() {
+        let rec = |k: u32, aux: u32| {
+            let r = ProcRecord {
+                kind: k,
+                aux,
+                ts_ns: 5,
+                pid_tgid: (42u64 << 32) | 43,
+            };
+            let mut v = vec![0u8; size_of::<ProcRecord>()];
+            // SAFETY: plain integers.
+            unsafe { std::ptr::write_unaligned(v.as_mut_ptr().cast::<ProcRecord>(), r) };
+            v
+        };
+        let change = |v: Vec<u8>| match decode(&v).unwrap() {
+            Event::Proc { change, .. } => change,
+            e => panic!("{e:?}"),
+        };
+        assert_eq!(
+            change(rec(kind::PROC_FORK, 50)),
+            ProcChange::Fork { child: 50 }
+        );
+        assert_eq!(
+            change(rec(kind::PROC_EXEC, 0)),
+            ProcChange::Exec { pid: 42 }
+        );
+        assert_eq!(
+            change(rec(kind::PROC_EXIT, 42)),
+            ProcChange::Exit { pid: 42 }
+        );
+        assert_eq!(
+            change(rec(kind::LISTEN, 8080)),
+            ProcChange::Listen {
+                pid: 42,
+                port: 8080
+            }
+        );
+        assert!(decode(&rec(kind::LISTEN, 1)[..10]).is_err());
     }
 
     #[test]

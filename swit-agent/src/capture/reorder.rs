@@ -52,7 +52,7 @@ impl Reorder {
 
     pub fn push(&mut self, event: Event) {
         let key = event.causal_ns();
-        self.newest = self.newest.max(event.conn().ts_ns);
+        self.newest = self.newest.max(event.ts_ns());
         self.seq += 1;
         self.heap.push(Reverse(Held {
             key,
@@ -108,13 +108,13 @@ mod tests {
         r.push(close(5 * WINDOW_NS));
         r.push(close(4 * WINDOW_NS));
         let mut out = vec![];
-        r.release(0, &mut |e| out.push(e.conn().ts_ns));
+        r.release(0, &mut |e| out.push(e.ts_ns()));
         assert_eq!(
             out,
             vec![4 * WINDOW_NS],
             "the newer one waits for its window"
         );
-        r.release(7 * WINDOW_NS, &mut |e| out.push(e.conn().ts_ns));
+        r.release(7 * WINDOW_NS, &mut |e| out.push(e.ts_ns()));
         assert_eq!(out, vec![4 * WINDOW_NS, 5 * WINDOW_NS]);
     }
 
@@ -125,7 +125,7 @@ mod tests {
             r.push(close(t));
         }
         let mut out = vec![];
-        r.drain(&mut |e| out.push(e.conn().ts_ns));
+        r.drain(&mut |e| out.push(e.ts_ns()));
         assert_eq!(out, vec![1, 2, 3]);
     }
 }

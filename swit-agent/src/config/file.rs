@@ -78,6 +78,13 @@ pub struct RawAgent {
 #[serde(deny_unknown_fields, default)]
 pub struct RawTargets {
     pub pids: Option<Vec<u32>>,
+    /// cgroup directories (v2, or a v1 controller's); every process in one
+    /// or in a cgroup below it is traced.
+    pub cgroups: Option<Vec<String>>,
+    /// Executable globs (`nginx`, `/usr/bin/python3*`).
+    pub exes: Option<Vec<String>>,
+    /// Processes listening on these TCP ports.
+    pub ports: Option<Vec<u16>>,
 }
 
 /// `{ match: { pid: 1234 }, name: "checkout" }`

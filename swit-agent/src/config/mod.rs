@@ -200,11 +200,20 @@ pub struct AgentSettings {
 pub struct Targets {
     /// Processes to trace, with their descendants at start.
     pub pids: Vec<u32>,
+    /// cgroup directories whose processes (and sub-cgroups') are traced.
+    pub cgroups: Vec<PathBuf>,
+    /// Executable globs: a process whose executable path or name matches.
+    pub exes: Vec<String>,
+    /// Processes listening on one of these TCP ports.
+    pub ports: Vec<u16>,
 }
 
 impl Targets {
     pub fn is_empty(&self) -> bool {
         self.pids.is_empty()
+            && self.cgroups.is_empty()
+            && self.exes.is_empty()
+            && self.ports.is_empty()
     }
 }
 
@@ -248,7 +257,7 @@ impl AgentSettings {
 }
 
 /// `*` any run, `?` one byte, everything else literal.
-fn glob(p: &[u8], s: &[u8]) -> bool {
+pub(crate) fn glob(p: &[u8], s: &[u8]) -> bool {
     match p.split_first() {
         None => s.is_empty(),
         Some((b'*', rest)) => (0..=s.len()).any(|i| glob(rest, &s[i..])),
@@ -264,6 +273,10 @@ fn glob(p: &[u8], s: &[u8]) -> bool {
 pub struct Overrides {
     /// `--pid`, repeatable: replaces `agent.targets.pids` when given.
     pub pids: Vec<u32>,
+    /// `--cgroup`, `--exe`, `--port`: each replaces its file list when given.
+    pub cgroups: Vec<String>,
+    pub exes: Vec<String>,
+    pub ports: Vec<u16>,
     /// `--console-format`
     pub console_format: Option<ConsoleFormat>,
     /// `--capture-bytes`
@@ -366,6 +379,19 @@ impl Layered {
             a.targets.pids = Some(o.pids.clone());
             self.origins.insert("agent.targets.pids", "--pid".into());
         }
+        if !o.cgroups.is_empty() {
+            a.targets.cgroups = Some(o.cgroups.clone());
+            self.origins
+                .insert("agent.targets.cgroups", "--cgroup".into());
+        }
+        if !o.exes.is_empty() {
+            a.targets.exes = Some(o.exes.clone());
+            self.origins.insert("agent.targets.exes", "--exe".into());
+        }
+        if !o.ports.is_empty() {
+            a.targets.ports = Some(o.ports.clone());
+            self.origins.insert("agent.targets.ports", "--port".into());
+        }
         if let Some(b) = o.capture_bytes {
             a.capture.bytes = Some(b);
             self.origins
@@ -432,7 +458,7 @@ pub enum ConfigError {
         problems: Vec<Problem>,
     },
     #[error(
-        "nothing to trace: name at least one process with --pid PID or agent.targets.pids in the file"
+        "nothing to trace: name processes with --pid PID, --cgroup PATH, --exe GLOB or --port N (or agent.targets in the file)"
     )]
     NoTargets,
 }

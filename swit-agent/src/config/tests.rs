@@ -575,7 +575,10 @@ fn a_complete_file_parses_to_the_expected_settings() {
             propagators: vec![Propagator::TraceContext, Propagator::Baggage],
         },
         agent: AgentSettings {
-            targets: Targets { pids: vec![1234] },
+            targets: Targets {
+                pids: vec![1234],
+                ..Default::default()
+            },
             services: vec![
                 ServiceRule {
                     matcher: ProcessMatch::Pid(1234),

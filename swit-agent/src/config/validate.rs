@@ -358,6 +358,43 @@ fn agent(c: &mut Check) -> AgentSettings {
         }
     };
     let pids = a.targets.pids.clone().unwrap_or_default();
+    let mut cgroups = Vec::new();
+    for (i, cg) in a
+        .targets
+        .cgroups
+        .clone()
+        .unwrap_or_default()
+        .into_iter()
+        .enumerate()
+    {
+        let path = std::path::PathBuf::from(&cg);
+        if !path.is_dir() || !path.join("cgroup.procs").exists() {
+            c.add(
+                &format!("agent.targets.cgroups[{i}]"),
+                format!("{cg:?} is not a cgroup directory (e.g. /sys/fs/cgroup/system.slice/nginx.service)"),
+            );
+            continue;
+        }
+        cgroups.push(path);
+    }
+    let exes: Vec<String> = a.targets.exes.clone().unwrap_or_default();
+    for (i, e) in exes.iter().enumerate() {
+        if e.trim().is_empty() {
+            c.add(
+                &format!("agent.targets.exes[{i}]"),
+                "must not be empty".into(),
+            );
+        }
+    }
+    let ports: Vec<u16> = a.targets.ports.clone().unwrap_or_default();
+    for (i, p) in ports.iter().enumerate() {
+        if *p == 0 {
+            c.add(
+                &format!("agent.targets.ports[{i}]"),
+                "0 is not a port".into(),
+            );
+        }
+    }
     let mut services = Vec::new();
     let rules = a.services.clone().unwrap_or_default();
     for (i, r) in rules.into_iter().enumerate() {
@@ -387,7 +424,12 @@ fn agent(c: &mut Check) -> AgentSettings {
         });
     }
     AgentSettings {
-        targets: Targets { pids },
+        targets: Targets {
+            pids,
+            cgroups,
+            exes,
+            ports,
+        },
         services,
         capture_bytes,
         ring_bytes,

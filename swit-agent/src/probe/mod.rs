@@ -8,8 +8,8 @@ pub mod tracefs;
 
 use aya::{
     Ebpf, EbpfLoader,
-    maps::{HashMap, MapData, PerCpuArray, RingBuf},
-    programs::TracePoint,
+    maps::{Array, HashMap, MapData, PerCpuArray, RingBuf},
+    programs::{Program, RawTracePoint, TracePoint},
 };
 use swit_ebpf_common::{CaptureConfig, MAX_CAPTURE, counter};
 
@@ -66,6 +66,8 @@ pub struct Probe {
     // Holds the programs and their links; dropping it detaches them.
     _ebpf: Ebpf,
     targets: HashMap<MapData, u32, u32>,
+    cgroups: HashMap<MapData, u64, u32>,
+    filter: Array<MapData, u32>,
     counters: PerCpuArray<MapData, u64>,
     ring: Option<RingBuf<MapData>>,
     attached: usize,
@@ -96,20 +98,37 @@ impl Probe {
         let names: Vec<String> = ebpf.programs().map(|(n, _)| n.to_string()).collect();
         let mut attached = 0;
         for name in names {
-            let prog: &mut TracePoint = ebpf
-                .program_mut(&name)
-                .expect("listed program")
-                .try_into()
-                .map_err(|source| ProbeError::Program {
-                    program: name.clone(),
-                    source,
-                })?;
             let err = |source| ProbeError::Program {
                 program: name.clone(),
                 source,
             };
-            prog.load().map_err(err)?;
-            prog.attach("syscalls", &name).map_err(err)?;
+            match ebpf.program_mut(&name).expect("listed program") {
+                Program::TracePoint(tp) => {
+                    let tp: &mut TracePoint = tp;
+                    tp.load().map_err(err)?;
+                    // Program names are the tracepoints' names.
+                    let category = if name.starts_with("sched_") {
+                        "sched"
+                    } else {
+                        "syscalls"
+                    };
+                    tp.attach(category, &name).map_err(err)?;
+                }
+                Program::RawTracePoint(rtp) => {
+                    let rtp: &mut RawTracePoint = rtp;
+                    rtp.load().map_err(err)?;
+                    rtp.attach(&name).map_err(err)?;
+                }
+                other => {
+                    return Err(ProbeError::Program {
+                        program: name.clone(),
+                        source: aya::programs::ProgramError::UnexpectedProgramType,
+                    })
+                    .inspect_err(|_| {
+                        log::error!("unexpected program type {:?}", other.prog_type())
+                    });
+                }
+            }
             attached += 1;
         }
 
@@ -128,6 +147,16 @@ impl Probe {
                 name: "TARGETS",
                 source,
             })?;
+        let cgroups =
+            HashMap::try_from(map(&mut ebpf, "CGROUPS")?).map_err(|source| ProbeError::Map {
+                name: "CGROUPS",
+                source,
+            })?;
+        let filter =
+            Array::try_from(map(&mut ebpf, "FILTER")?).map_err(|source| ProbeError::Map {
+                name: "FILTER",
+                source,
+            })?;
         let counters = PerCpuArray::try_from(map(&mut ebpf, "COUNTERS")?).map_err(|source| {
             ProbeError::Map {
                 name: "COUNTERS",
@@ -142,6 +171,8 @@ impl Probe {
         Ok(Probe {
             _ebpf: ebpf,
             targets,
+            cgroups,
+            filter,
             counters,
             ring: Some(ring),
             attached,
@@ -182,5 +213,31 @@ impl Probe {
             }
         }
         out
+    }
+}
+
+/// The manager's view of the kernel maps. A full map is logged, not fatal:
+/// the process is then not traced, which the log says.
+impl crate::target::manager::TargetMap for Probe {
+    fn add_target(&mut self, tgid: u32) {
+        if let Err(e) = Probe::add_target(self, tgid) {
+            log::warn!("cannot trace PID {tgid}: {e}");
+        }
+    }
+    fn remove_target(&mut self, tgid: u32) {
+        Probe::remove_target(self, tgid);
+    }
+    fn add_cgroup(&mut self, id: u64) {
+        if let Err(e) = self.cgroups.insert(id, 1, 0) {
+            log::warn!("cannot trace cgroup id {id}: {e}");
+        }
+    }
+    fn remove_cgroup(&mut self, id: u64) {
+        let _ = self.cgroups.remove(&id);
+    }
+    fn set_filter(&mut self, flags: u32) {
+        if let Err(e) = self.filter.set(0, flags, 0) {
+            log::warn!("cannot set the kernel filter flags: {e}");
+        }
     }
 }

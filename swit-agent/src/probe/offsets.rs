@@ -50,6 +50,8 @@ pub fn resolve(path: &str) -> Result<KernelOffsets, OffsetError> {
         sk_protocol: f("sock", &["sk_protocol"])?,
         tcp_copied_seq: f("tcp_sock", &["copied_seq"])?,
         tcp_write_seq: f("tcp_sock", &["write_seq"])?,
+        task_pid: f("task_struct", &["pid"])?,
+        task_tgid: f("task_struct", &["tgid"])?,
         ready: 1,
     })
 }

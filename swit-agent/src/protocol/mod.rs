@@ -4,7 +4,9 @@
 //! Every protocol is pure: it is fed ordered [`Input`]s for the request side
 //! and the response side of one connection and returns [`ProtoEvent`]s. No
 //! I/O, no clock: times come in with the bytes.
+pub mod db;
 pub mod http1;
+pub mod sql;
 
 /// One step of one direction of a connection, in stream order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,6 +1,8 @@
-//! Which processes to trace. Today: PIDs given on the command line, with
-//! the descendants they have when the agent starts (nginx's workers are
-//! children of the master an operator names).
+//! Which processes to trace: PIDs (with the descendants they have when the
+//! agent starts: nginx's workers are children of the master an operator
+//! names), cgroups, executables and ports, kept up to date as processes
+//! come and go (see `manager`).
+pub mod manager;
 pub mod process;
 
 use std::{collections::BTreeSet, fs};
@@ -9,6 +11,10 @@ use std::{collections::BTreeSet, fs};
 pub enum TargetError {
     #[error("no process with PID {0}: check the PID (`ps -p {0}`)")]
     NoSuchPid(u32),
+    #[error(
+        "{0} is not a cgroup directory: give a path under /sys/fs/cgroup (e.g. /sys/fs/cgroup/system.slice/nginx.service)"
+    )]
+    NoSuchCgroup(String),
 }
 
 /// Whether `pid` names a live process (not a thread of one).
@@ -53,16 +59,6 @@ pub fn with_descendants(roots: &[u32]) -> BTreeSet<u32> {
     }
 }
 
-/// Checks every PID exists and expands them to their process trees.
-pub fn resolve_pids(pids: &[u32]) -> Result<BTreeSet<u32>, TargetError> {
-    for &p in pids {
-        if !pid_exists(p) {
-            return Err(TargetError::NoSuchPid(p));
-        }
-    }
-    Ok(with_descendants(pids))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -71,10 +67,6 @@ mod tests {
     fn this_process_exists_and_a_huge_pid_does_not() {
         assert!(pid_exists(std::process::id()));
         assert!(!pid_exists(u32::MAX - 1));
-        assert_eq!(
-            resolve_pids(&[u32::MAX - 1]),
-            Err(TargetError::NoSuchPid(u32::MAX - 1))
-        );
     }
 
     #[test]

@@ -228,6 +228,18 @@ impl Resources {
     }
 }
 
+impl crate::trace::correlate::ResourceSource for Resources {
+    fn get(&mut self, pid: u32) -> Arc<Resource> {
+        Resources::get(self, pid)
+    }
+    fn forget(&mut self, pid: u32) {
+        Resources::forget(self, pid);
+    }
+    fn held(&self) -> usize {
+        self.cache.len()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -86,7 +86,25 @@ impl Clock {
     }
 }
 
-type ResourceFn = Box<dyn FnMut(u32) -> Arc<Resource> + Send>;
+/// Where a process's resource comes from (the /proc-backed cache, or a
+/// closure in tests).
+pub trait ResourceSource: Send {
+    fn get(&mut self, pid: u32) -> Arc<Resource>;
+    /// The process exec'd or exited: build it again next time.
+    fn forget(&mut self, _pid: u32) {}
+    /// Resources held (for the state-leak check).
+    fn held(&self) -> usize {
+        0
+    }
+}
+
+impl<F: FnMut(u32) -> Arc<Resource> + Send> ResourceSource for F {
+    fn get(&mut self, pid: u32) -> Arc<Resource> {
+        self(pid)
+    }
+}
+
+type ResourceFn = Box<dyn ResourceSource>;
 
 /// How traces are continued and sampled.
 #[derive(Debug, Clone, PartialEq)]
@@ -254,7 +272,7 @@ impl Correlator {
                     attributes: parts.attributes,
                     status: parts.status,
                     status_message: String::new(),
-                    resource: (self.resource)(ev.pid),
+                    resource: self.resource.get(ev.pid),
                 });
             }
             Http1Event::OrphanResponse(_) => self.stats.orphan_responses += 1,
@@ -310,6 +328,23 @@ impl Correlator {
     /// Forgets what a process that exited left open.
     pub fn forget_pid(&mut self, pid: u32) {
         self.serving.retain(|(p, _), _| *p != pid);
+        self.resource.forget(pid);
+    }
+
+    /// The process runs a new program: its service name may differ.
+    pub fn renamed(&mut self, pid: u32) {
+        self.resource.forget(pid);
+    }
+
+    /// Entries held per table: (open requests, serving threads, pending
+    /// calls, resources), for the summary's state check.
+    pub fn held(&self) -> (usize, usize, usize, usize) {
+        (
+            self.open.len(),
+            self.serving.len(),
+            self.calls.len(),
+            self.resource.held(),
+        )
     }
 }
 
