@@ -299,7 +299,12 @@ impl Stage {
             }
             // In order with the process's syscalls: its exit comes after
             // its last bytes.
-            Event::Proc { change, .. } => self.changes.push(change),
+            Event::Proc { change, comm, .. } => {
+                if let ProcChange::Exec { pid } = change {
+                    self.correlator.name_hint(pid, comm);
+                }
+                self.changes.push(change);
+            }
         }
         self.emit(sender);
     }

@@ -44,8 +44,12 @@ pub struct ProcRecord {
     pub aux: u32,
     pub ts_ns: u64,
     pub pid_tgid: u64,
+    /// The task's command name at the hook (for PROC_EXEC: the new
+    /// program's), so a process that is gone before the agent reads /proc
+    /// still has a name.
+    pub comm: [u8; 16],
 }
-const _: () = assert!(core::mem::size_of::<ProcRecord>() == 24);
+const _: () = assert!(core::mem::size_of::<ProcRecord>() == 40);
 
 /// Which way the bytes of a DATA event went, seen from the traced process.
 pub mod direction {

@@ -659,6 +659,7 @@ fn emit_proc(k: u32, aux: u32, pid_tgid: u64) {
         // SAFETY: helper without arguments.
         ts_ns: unsafe { bpf_ktime_get_ns() },
         pid_tgid,
+        comm: aya_ebpf::helpers::bpf_get_current_comm().unwrap_or([0; 16]),
     };
     if EVENTS.output(rec, 0).is_err() {
         count(counter::RINGBUF_FULL);

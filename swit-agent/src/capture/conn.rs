@@ -87,7 +87,7 @@ impl Connection {
         let response = matches!(
             protocol::http1::looks_like_response(bytes),
             Detect::Match(_)
-        );
+        ) || matches!(protocol::detect_server_first(bytes), Detect::Match(_));
         self.role = match (dir, request, response) {
             (Direction::Ingress, true, _) | (Direction::Egress, _, true) => Role::Server,
             (Direction::Egress, true, _) | (Direction::Ingress, _, true) => Role::Client,
@@ -297,11 +297,21 @@ fn route(
         Parse::Active(s) => s.feed(side, input, out),
         Parse::Unknown => {}
         Parse::Detecting { attempts, buf } => {
-            // Only the request side names the protocol; response bytes seen
-            // before that belong to an exchange we cannot pair anyway.
-            let (Side::Request, Input::Data { bytes, at }) = (side, input) else {
+            let Input::Data { bytes, at } = input else {
                 return;
             };
+            // The request side names most protocols; a server that speaks
+            // first (MySQL's greeting) names its own on the response side.
+            // Other response bytes before a request belong to an exchange
+            // that cannot be paired anyway.
+            if side == Side::Response {
+                if let Detect::Match(kind) = protocol::detect_server_first(bytes) {
+                    let mut s = Session::new(kind);
+                    s.feed(side, input, out);
+                    *parse = Parse::Active(Box::new(s));
+                }
+                return;
+            }
             buf.extend_from_slice(bytes);
             match protocol::detect(buf) {
                 Detect::Match(kind) => {

@@ -74,9 +74,11 @@ pub enum Event {
         conn: ConnInfo,
     },
     /// A process started, exec'd, exited or began to listen.
+    /// `comm` is the calling task's command name.
     Proc {
         change: ProcChange,
         ts_ns: u64,
+        comm: String,
     },
 }
 
@@ -129,9 +131,11 @@ pub fn decode(rec: &[u8]) -> Result<Event, DecodeError> {
                 port: p.aux as u16,
             },
         };
+        let end = p.comm.iter().position(|&b| b == 0).unwrap_or(p.comm.len());
         return Ok(Event::Proc {
             change,
             ts_ns: p.ts_ns,
+            comm: String::from_utf8_lossy(&p.comm[..end]).into_owned(),
         });
     }
     let hdr: EventHeader = read(rec)?;
@@ -271,6 +275,7 @@ mod tests {
                 aux,
                 ts_ns: 5,
                 pid_tgid: (42u64 << 32) | 43,
+                comm: *b"curl\0\0\0\0\0\0\0\0\0\0\0\0",
             };
             let mut v = vec![0u8; size_of::<ProcRecord>()];
             // SAFETY: plain integers.

@@ -107,6 +107,16 @@ pub fn container_id(cgroup: &str) -> Option<String> {
 /// OTEL_SERVICE_NAME (or service.name in its OTEL_RESOURCE_ATTRIBUTES), the
 /// configured `tracing.service_name`, the executable or script name.
 pub fn resource_of(pid: u32, host: &str, policy: &ResourcePolicy) -> Resource {
+    resource_with_hint(pid, host, policy, None)
+}
+
+/// As [`resource_of`]; `comm` names a process already gone from /proc.
+pub fn resource_with_hint(
+    pid: u32,
+    host: &str,
+    policy: &ResourcePolicy,
+    comm: Option<&str>,
+) -> Resource {
     let exe = fs::read_link(format!("/proc/{pid}/exe"))
         .map(|p| {
             p.to_string_lossy()
@@ -126,7 +136,9 @@ pub fn resource_of(pid: u32, host: &str, policy: &ResourcePolicy) -> Resource {
     let derived = if exe.is_empty() {
         fs::read_to_string(format!("/proc/{pid}/comm"))
             .map(|s| s.trim().to_string())
-            .unwrap_or_else(|_| format!("pid-{pid}"))
+            .ok()
+            .or_else(|| comm.map(str::to_string))
+            .unwrap_or_else(|| format!("pid-{pid}"))
     } else {
         service_name(&exe, &cmdline)
     };
@@ -195,6 +207,9 @@ pub struct Resources {
     host: String,
     policy: ResourcePolicy,
     cache: HashMap<u32, Arc<Resource>>,
+    /// Command names from exec records, for processes gone before /proc
+    /// is read (a CLI that runs for a millisecond).
+    hints: HashMap<u32, String>,
 }
 
 impl Default for Resources {
@@ -209,6 +224,7 @@ impl Resources {
             host: host_name(),
             policy,
             cache: HashMap::new(),
+            hints: HashMap::new(),
         }
     }
 
@@ -217,14 +233,16 @@ impl Resources {
             self.cache.clear();
         }
         let (host, policy) = (&self.host, &self.policy);
+        let hint = self.hints.get(&pid).map(String::as_str);
         self.cache
             .entry(pid)
-            .or_insert_with(|| Arc::new(resource_of(pid, host, policy)))
+            .or_insert_with(|| Arc::new(resource_with_hint(pid, host, policy, hint)))
             .clone()
     }
 
     pub fn forget(&mut self, pid: u32) {
         self.cache.remove(&pid);
+        self.hints.remove(&pid);
     }
 }
 
@@ -234,6 +252,13 @@ impl crate::trace::correlate::ResourceSource for Resources {
     }
     fn forget(&mut self, pid: u32) {
         Resources::forget(self, pid);
+    }
+    fn name_hint(&mut self, pid: u32, comm: String) {
+        if self.hints.len() > 16384 {
+            self.hints.clear();
+        }
+        self.cache.remove(&pid);
+        self.hints.insert(pid, comm);
     }
     fn held(&self) -> usize {
         self.cache.len()

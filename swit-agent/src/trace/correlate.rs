@@ -16,6 +16,7 @@ use std::{
 
 use super::{
     context::{Incoming, extract},
+    db_span::db_span,
     http_span::http_span,
     sampler,
     span::{Resource, Span, SpanId, SpanKind, TraceId},
@@ -26,7 +27,11 @@ use crate::{
         event::{Role, Tuple},
     },
     config::{Propagator, Sampler},
-    protocol::{ProtoEvent, http1::Http1Event},
+    protocol::{
+        ProtoEvent,
+        db::{DbCall, DbEvent},
+        http1::Http1Event,
+    },
 };
 
 /// Requests started and not yet answered, at most.
@@ -92,6 +97,9 @@ pub trait ResourceSource: Send {
     fn get(&mut self, pid: u32) -> Arc<Resource>;
     /// The process exec'd or exited: build it again next time.
     fn forget(&mut self, _pid: u32) {}
+    /// The kernel's name for a process that just exec'd: used if the
+    /// process is gone before its resource is built from /proc.
+    fn name_hint(&mut self, _pid: u32, _comm: String) {}
     /// Resources held (for the state-leak check).
     fn held(&self) -> usize {
         0
@@ -152,7 +160,18 @@ impl Correlator {
 
     /// Takes one protocol event; finished spans go to `out`.
     pub fn on_event(&mut self, ev: ConnEvent, out: &mut impl FnMut(Span)) {
-        let ProtoEvent::Http1(h) = ev.event;
+        let h = match ev.event {
+            ProtoEvent::Http1(h) => h,
+            ProtoEvent::Db(DbEvent::Call(call)) => {
+                return self.db_call(ev.pid, ev.role, ev.tuple, call, out);
+            }
+            ProtoEvent::Db(DbEvent::ParseError { .. }) => {
+                self.stats.parse_errors += 1;
+                return;
+            }
+            // Database calls are leaves: ids are made when they end.
+            ProtoEvent::Db(DbEvent::CallStarted(_)) => return,
+        };
         match h {
             Http1Event::RequestStarted(req) => {
                 let tid = req.timing.first.tid;
@@ -280,6 +299,54 @@ impl Correlator {
         }
     }
 
+    /// A database call: a child of the request its thread is serving.
+    fn db_call(
+        &mut self,
+        pid: u32,
+        role: Role,
+        tuple: Tuple,
+        call: DbCall,
+        out: &mut impl FnMut(Span),
+    ) {
+        let (kind, ctx, server, peer) = match role {
+            Role::Server => (SpanKind::Server, self.root(), tuple.local, tuple.remote),
+            _ => (
+                SpanKind::Client,
+                self.child_of_serving(pid, call.request.first.tid),
+                tuple.remote,
+                tuple.remote,
+            ),
+        };
+        if ctx.flags & SAMPLED == 0 {
+            self.stats.unsampled += 1;
+            return;
+        }
+        let parts = db_span(&call, server, peer);
+        let start = match kind {
+            SpanKind::Client => call.request.first.enter_ns,
+            _ => call.request.first.exit_ns,
+        };
+        let end = call.response.last.exit_ns.max(start);
+        self.stats.spans += 1;
+        out(Span {
+            trace_id: ctx.trace_id,
+            span_id: ctx.span_id,
+            parent_span_id: ctx.parent,
+            flags: ctx.flags,
+            trace_state: ctx.trace_state,
+            name: parts.name,
+            kind,
+            start_unix_ns: self.clock.to_unix(start),
+            end_unix_ns: self.clock.to_unix(end),
+            attributes: parts.attributes,
+            status: parts.status,
+            // The server's message may echo literal values (MySQL's
+            // "Duplicate entry 'alice'"): only the code is exported.
+            status_message: String::new(),
+            resource: self.resource.get(pid),
+        });
+    }
+
     fn child_of_serving(&self, pid: u32, tid: u32) -> SpanCtx {
         match self.serving.get(&(pid, tid)) {
             Some((_, s)) => SpanCtx {
@@ -334,6 +401,11 @@ impl Correlator {
     /// The process runs a new program: its service name may differ.
     pub fn renamed(&mut self, pid: u32) {
         self.resource.forget(pid);
+    }
+
+    /// See [`ResourceSource::name_hint`].
+    pub fn name_hint(&mut self, pid: u32, comm: String) {
+        self.resource.name_hint(pid, comm);
     }
 
     /// Entries held per table: (open requests, serving threads, pending

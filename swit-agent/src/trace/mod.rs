@@ -1,6 +1,7 @@
 //! Exchanges become spans: ids, parents, names and attributes.
 pub mod context;
 pub mod correlate;
+pub mod db_span;
 pub mod http_span;
 pub mod sampler;
 pub mod span;

@@ -1,0 +1,850 @@
+//! One connection's MySQL session: a packet reader per direction, the
+//! connection phase (greeting, handshake response, authentication), the
+//! FIFO of commands waiting for their answer and the response state
+//! machine (OK, ERR, result sets, prepare answers).
+//!
+//! Gaps: packet lengths are explicit, so a gap inside a payload is skipped
+//! (a big row, the tail of a long statement: the text kept is then a
+//! prefix). A gap that covers a header loses the side's place; so does a
+//! response packet that cannot be what the pending command expects. Each
+//! loss reports one `ParseError` per episode, then:
+//! - the request side resynchronises at the first chunk that starts with a
+//!   plausible command packet ([`super::detect_command`]);
+//! - the response side drops the calls waiting for an answer and waits for
+//!   the next command: its answer starts at the next response chunk and
+//!   must have sequence id 1.
+//!
+//! A session starts in that state, silently: the first response chunk may
+//! be a greeting (connection start), else the first command picks it up.
+//!
+//! End of result sets: with CLIENT_DEPRECATE_EOF a result ends with a
+//! 0xFE-headed OK (at least 7 bytes) and has no EOF after its column
+//! definitions; without, 5-byte EOFs mark both. When the handshake was not
+//! seen the length tells them apart; a prepare answer's optional trailing
+//! EOF is recognised by its sequence id (the next answer starts at 1).
+use std::collections::{HashMap, VecDeque};
+
+use super::parse::{self, MAX_PACKET, caps, command, status};
+use super::reader::{Msg, RState, Reader};
+use super::{DetectResult, MAX_QUERY_BYTES};
+use crate::protocol::db::{DbCall, DbEvent, system};
+use crate::protocol::{Input, Moment, Side, Timing, sql};
+
+/// Most commands waiting for an answer; past it the oldest is dropped.
+pub const MAX_PENDING: usize = 64;
+/// Most prepared statements remembered; past it the oldest is forgotten.
+pub const MAX_STATEMENTS: usize = 1024;
+/// Most statement text bytes remembered across prepared statements.
+pub const MAX_STATEMENT_BYTES: usize = 1 << 20;
+/// Response payload bytes kept per message: enough for OK, ERR, greeting,
+/// prepare answer and column count; rows are counted, never kept.
+const RESPONSE_KEEP: usize = 1024;
+/// Request payload bytes kept: the command byte and the statement text.
+const REQUEST_KEEP: usize = 1 + MAX_QUERY_BYTES;
+/// Bytes gathered while deciding whether a chunk starts a message.
+const PROBE_MAX: usize = 96;
+/// Longest error message kept.
+const MAX_ERROR_MESSAGE: usize = 512;
+
+/// MySQL state of one connection.
+#[derive(Debug)]
+pub struct Session {
+    req: Reader,
+    resp: Reader,
+    phase: Phase,
+    system: &'static str,
+    namespace: Option<String>,
+    server_caps: Option<u32>,
+    /// CLIENT_DEPRECATE_EOF in force; `None` until known.
+    deprecate_eof: Option<bool>,
+    pending: VecDeque<Pending>,
+    /// Progress of the answer to the oldest pending command.
+    rs: Rs,
+    /// First chunk of that answer, once it began.
+    resp_first: Option<Moment>,
+    /// Sequence id an optional EOF ending a prepare answer would have.
+    trailing_eof: Option<u8>,
+    statements: HashMap<u32, (u64, Stmt)>,
+    statement_bytes: usize,
+    statement_gen: u64,
+    /// The statement of the latest COM_STMT_PREPARE (MariaDB executes id
+    /// 0xFFFFFFFF as "the one just prepared", before its answer).
+    last_prepared: Option<Stmt>,
+    next_id: u64,
+    dropped_calls: u64,
+    dropped_statements: u64,
+    truncated_queries: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// Nothing known (start, mid-stream start, lost handshake): commands.
+    Unknown,
+    /// The response side found a greeting; it is being read.
+    Greeting,
+    /// Greeting seen: the client's handshake response comes next.
+    Handshake,
+    /// Authentication exchange until the server's OK or ERR.
+    Auth,
+    Command,
+    /// SSLRequest: the rest is TLS.
+    Tls,
+    /// COM_QUIT or failed authentication.
+    Closed,
+}
+
+/// What a remembered prepared statement contributes to its executions.
+#[derive(Debug, Clone, Default)]
+struct Stmt {
+    query_text: Option<String>,
+    operation: Option<String>,
+    collection: Option<String>,
+}
+
+impl Stmt {
+    fn size(&self) -> usize {
+        [&self.query_text, &self.operation, &self.collection]
+            .iter()
+            .map(|s| s.as_ref().map_or(0, String::len))
+            .sum()
+    }
+}
+
+#[derive(Debug)]
+struct Pending {
+    call: DbCall,
+    kind: Kind,
+    report: Report,
+    /// Namespace in force once this command succeeds.
+    new_namespace: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// OK, ERR, result sets, LOCAL INFILE.
+    Result,
+    /// COM_STMT_PREPARE_OK with definitions, or ERR.
+    Prepare,
+    /// OK or ERR.
+    Simple,
+    /// Unknown answer shape: skipped until the next command.
+    Other,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Report {
+    Always,
+    OnError,
+    Never,
+}
+
+/// Response progress.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Rs {
+    /// The first packet of an answer, or of the next result of one.
+    Start,
+    Columns {
+        left: u64,
+    },
+    /// After column definitions: an EOF, rows, or the end.
+    Meta,
+    Rows,
+    /// Prepare answer: `left` definitions of this group, then `cols` more.
+    PrepDefs {
+        left: u32,
+        cols: u16,
+    },
+    /// Prepare answer: an EOF after a group (optional if the mode is unknown).
+    PrepEof {
+        cols: u16,
+    },
+}
+
+impl Default for Session {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Session {
+    pub fn new() -> Self {
+        Session {
+            req: Reader::new(REQUEST_KEEP),
+            resp: Reader::new(RESPONSE_KEEP),
+            phase: Phase::Unknown,
+            system: system::MYSQL,
+            namespace: None,
+            server_caps: None,
+            deprecate_eof: None,
+            pending: VecDeque::new(),
+            rs: Rs::Start,
+            resp_first: None,
+            trailing_eof: None,
+            statements: HashMap::new(),
+            statement_bytes: 0,
+            statement_gen: 0,
+            last_prepared: None,
+            next_id: 0,
+            dropped_calls: 0,
+            dropped_statements: 0,
+            truncated_queries: 0,
+        }
+    }
+
+    /// Calls dropped unanswered (full queue, or the response side lost sync).
+    pub fn dropped_calls(&self) -> u64 {
+        self.dropped_calls
+    }
+
+    /// Prepared statements forgotten to stay within the bounds.
+    pub fn dropped_statements(&self) -> u64 {
+        self.dropped_statements
+    }
+
+    /// Statements whose text was cut ([`MAX_QUERY_BYTES`], or a gap).
+    pub fn truncated_queries(&self) -> u64 {
+        self.truncated_queries
+    }
+
+    /// Prepared statements remembered.
+    pub fn statements(&self) -> usize {
+        self.statements.len()
+    }
+
+    /// Feeds the next input of one side.
+    pub fn feed(&mut self, side: Side, input: Input<'_>, out: &mut dyn FnMut(DbEvent)) {
+        match input {
+            Input::Data { bytes, at } => {
+                let mut off = 0;
+                while off < bytes.len() && !self.stopped() {
+                    let rest = &bytes[off..];
+                    // Each step consumes bytes or moves Probe/Resync to a
+                    // state that will.
+                    off += match self.dir(side).state {
+                        RState::Probe => self.probe(side, rest, at, out),
+                        RState::Resync if off == 0 && side == Side::Request => {
+                            self.req.state = RState::Probe;
+                            0
+                        }
+                        RState::Resync => rest.len(),
+                        RState::Header | RState::Payload { .. } => {
+                            let (n, done) = self.dir(side).step(rest, at);
+                            if done {
+                                self.dispatch(side, at, out);
+                            }
+                            n
+                        }
+                    };
+                }
+            }
+            Input::Gap { len, at } => self.gap(side, len, at, out),
+        }
+    }
+
+    /// The connection closed: answers cut short are dropped.
+    pub fn close(&mut self, at: Moment, out: &mut dyn FnMut(DbEvent)) {
+        // Nothing in MySQL ends at close: no event to complete.
+        let _ = (at, out);
+        self.dropped_calls += self.pending.len() as u64;
+        self.pending.clear();
+        self.rs = Rs::Start;
+        self.resp_first = None;
+        self.req.reset(RState::Resync);
+        self.resp.reset(RState::Resync);
+        self.phase = Phase::Closed;
+    }
+
+    fn stopped(&self) -> bool {
+        matches!(self.phase, Phase::Tls | Phase::Closed)
+    }
+
+    fn dir(&mut self, side: Side) -> &mut Reader {
+        match side {
+            Side::Request => &mut self.req,
+            Side::Response => &mut self.resp,
+        }
+    }
+
+    /// Gathers a chunk's first bytes until the detector decides.
+    fn probe(
+        &mut self,
+        side: Side,
+        rest: &[u8],
+        at: Moment,
+        out: &mut dyn FnMut(DbEvent),
+    ) -> usize {
+        let r = self.dir(side);
+        if r.probe.is_empty() {
+            r.probe_at = at;
+        }
+        let old = r.probe.len();
+        let take = rest.len().min(PROBE_MAX - old);
+        r.probe.extend_from_slice(&rest[..take]);
+        let found = match side {
+            Side::Request => parse::detect_command(&r.probe),
+            Side::Response => parse::detect_server_greeting(&r.probe),
+        };
+        match found {
+            DetectResult::Match(sys) => {
+                let mut earlier = std::mem::take(&mut r.probe);
+                earlier.truncate(old);
+                let from = r.probe_at;
+                r.reset(RState::Header);
+                if side == Side::Response {
+                    self.system = sys;
+                    self.phase = Phase::Greeting;
+                }
+                // Bytes of earlier chunks are read again with their time;
+                // this chunk's bytes are read by the caller (0 consumed).
+                let mut i = 0;
+                while i < earlier.len() && !self.stopped() {
+                    let (n, done) = self.dir(side).step(&earlier[i..], from);
+                    i += n;
+                    if done {
+                        self.dispatch(side, from, out);
+                    }
+                }
+                0
+            }
+            DetectResult::NeedMore if r.probe.len() < PROBE_MAX => take,
+            _ => {
+                r.reset(RState::Resync);
+                rest.len()
+            }
+        }
+    }
+
+    fn gap(&mut self, side: Side, len: u64, at: Moment, out: &mut dyn FnMut(DbEvent)) {
+        if len == 0 || self.stopped() {
+            return;
+        }
+        let r = self.dir(side);
+        match r.state {
+            RState::Probe => r.reset(RState::Resync),
+            RState::Resync => {}
+            RState::Payload { left } if len <= u64::from(left) => {
+                let left = left - len as u32;
+                r.state = RState::Payload { left };
+                r.total += len;
+                r.holes = true;
+                if left == 0 && r.end_packet() {
+                    self.dispatch(side, at, out);
+                }
+            }
+            RState::Header | RState::Payload { .. } => self.fail(side, "gap", out),
+        }
+    }
+
+    fn dispatch(&mut self, side: Side, at: Moment, out: &mut dyn FnMut(DbEvent)) {
+        let r = self.dir(side);
+        let msg = r.msg(at);
+        let payload = std::mem::take(&mut r.buf);
+        match side {
+            Side::Request => self.on_request(&msg, &payload, out),
+            Side::Response => self.on_response(&msg, &payload, out),
+        }
+        let r = self.dir(side);
+        if !matches!(r.state, RState::Resync | RState::Probe) {
+            r.quiet = false;
+        }
+        if r.buf.is_empty() {
+            let mut payload = payload;
+            payload.clear();
+            r.buf = payload;
+        }
+    }
+
+    /// The side lost its place: report once per episode and resynchronise.
+    fn fail(&mut self, side: Side, reason: &'static str, out: &mut dyn FnMut(DbEvent)) {
+        let r = self.dir(side);
+        if !r.quiet {
+            out(DbEvent::ParseError { side, reason });
+        }
+        r.quiet = true;
+        r.reset(RState::Resync);
+        if matches!(self.phase, Phase::Greeting | Phase::Handshake | Phase::Auth) {
+            self.phase = Phase::Unknown;
+        }
+        if side == Side::Response {
+            self.dropped_calls += self.pending.len() as u64;
+            self.pending.clear();
+            self.rs = Rs::Start;
+            self.resp_first = None;
+            self.trailing_eof = None;
+        }
+    }
+
+    fn on_request(&mut self, msg: &Msg, p: &[u8], out: &mut dyn FnMut(DbEvent)) {
+        if msg.seq != 0 {
+            // Handshake response (1); else authentication data, LOCAL
+            // INFILE contents: never kept.
+            if self.phase == Phase::Handshake && msg.seq == 1 {
+                self.on_handshake_response(p);
+            }
+            return;
+        }
+        self.phase = Phase::Command;
+        self.on_command(msg, p, out);
+    }
+
+    fn on_handshake_response(&mut self, p: &[u8]) {
+        let Some(h) = parse::parse_handshake_response(p) else {
+            self.phase = Phase::Auth;
+            return;
+        };
+        if h.ssl_request {
+            self.phase = Phase::Tls;
+            return;
+        }
+        self.deprecate_eof = self
+            .server_caps
+            .map(|s| s & h.capabilities & caps::DEPRECATE_EOF != 0);
+        if h.schema.is_some() {
+            self.namespace = h.schema;
+        }
+        self.phase = Phase::Auth;
+    }
+
+    fn new_call(&mut self, msg: &Msg) -> DbCall {
+        let id = self.next_id;
+        self.next_id += 1;
+        DbCall {
+            id,
+            system: self.system,
+            namespace: self.namespace.clone(),
+            request: Timing {
+                first: msg.first,
+                last: msg.last,
+            },
+            ..DbCall::default()
+        }
+    }
+
+    fn on_command(&mut self, msg: &Msg, p: &[u8], out: &mut dyn FnMut(DbEvent)) {
+        let Some((&cmd, args)) = p.split_first() else {
+            return;
+        };
+        let (kind, report) = match cmd {
+            command::QUERY => (Kind::Result, Report::Always),
+            command::STMT_PREPARE => (Kind::Prepare, Report::OnError),
+            command::STMT_EXECUTE => (Kind::Result, Report::Always),
+            command::PING | command::INIT_DB => (Kind::Simple, Report::Always),
+            command::STMT_RESET => (Kind::Simple, Report::Never),
+            command::RESET_CONNECTION => {
+                self.forget_statements();
+                (Kind::Simple, Report::Never)
+            }
+            command::QUIT => {
+                self.phase = Phase::Closed;
+                return;
+            }
+            command::STMT_CLOSE => {
+                if let Some(id) = args.get(..4) {
+                    let id = u32::from_le_bytes([id[0], id[1], id[2], id[3]]);
+                    if let Some((_, s)) = self.statements.remove(&id) {
+                        self.statement_bytes -= s.size();
+                    }
+                }
+                return;
+            }
+            command::STMT_SEND_LONG_DATA => return,
+            command::CHANGE_USER => {
+                self.forget_statements();
+                (Kind::Other, Report::Never)
+            }
+            _ => (Kind::Other, Report::Never),
+        };
+        let mut call = self.new_call(msg);
+        let mut new_namespace = None;
+        match cmd {
+            command::QUERY | command::STMT_PREPARE => {
+                if msg.total > p.len() as u64 {
+                    self.truncated_queries += 1;
+                }
+                let text = if cmd == command::QUERY {
+                    parse::query_text(args)
+                } else {
+                    Some(args)
+                };
+                if let Some(text) = text {
+                    let text = String::from_utf8_lossy(text);
+                    let s = sql::summarize(&text);
+                    if s.operation.as_deref() == Some("USE") {
+                        new_namespace = use_target(&text);
+                    }
+                    call.query_text = Some(s.sanitized);
+                    call.operation = s.operation;
+                    call.collection = s.collection;
+                }
+                if cmd == command::STMT_PREPARE {
+                    self.last_prepared = Some(Stmt {
+                        query_text: call.query_text.clone(),
+                        operation: call.operation.clone(),
+                        collection: call.collection.clone(),
+                    });
+                }
+            }
+            command::STMT_EXECUTE => {
+                let id = args
+                    .get(..4)
+                    .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]));
+                let stmt = match id {
+                    Some(u32::MAX) => self.last_prepared.as_ref(),
+                    Some(id) => self.statements.get(&id).map(|(_, s)| s),
+                    None => None,
+                };
+                match stmt {
+                    Some(s) => {
+                        call.query_text = s.query_text.clone();
+                        call.operation = s.operation.clone();
+                        call.collection = s.collection.clone();
+                    }
+                    None => call.operation = Some("EXECUTE".to_string()),
+                }
+            }
+            command::PING => call.operation = Some("PING".to_string()),
+            command::INIT_DB => {
+                let schema = String::from_utf8_lossy(args).into_owned();
+                call.operation = Some("USE".to_string());
+                call.namespace = Some(schema.clone());
+                new_namespace = Some(schema);
+            }
+            _ => {}
+        }
+        self.push(
+            Pending {
+                call,
+                kind,
+                report,
+                new_namespace,
+            },
+            out,
+        );
+    }
+
+    fn push(&mut self, p: Pending, out: &mut dyn FnMut(DbEvent)) {
+        let _ = out;
+        // A command of unknown answer shape is answered once the next
+        // command is sent (the protocol is lock-step).
+        while self.pending.front().is_some_and(|f| f.kind == Kind::Other) {
+            self.pending.pop_front();
+            self.rs = Rs::Start;
+            self.resp_first = None;
+        }
+        if self.pending.len() >= MAX_PENDING {
+            self.pending.pop_front();
+            self.dropped_calls += 1;
+            self.rs = Rs::Start;
+            self.resp_first = None;
+        }
+        self.pending.push_back(p);
+        // A response side out of sync starts again with this answer.
+        if matches!(self.resp.state, RState::Probe | RState::Resync) {
+            self.resp.reset(RState::Header);
+            if self.phase == Phase::Greeting {
+                self.phase = Phase::Command;
+            }
+        }
+    }
+
+    fn forget_statements(&mut self) {
+        self.statements.clear();
+        self.statement_bytes = 0;
+    }
+
+    fn remember(&mut self, id: u32, stmt: Stmt) {
+        self.statement_gen += 1;
+        self.statement_bytes += stmt.size();
+        if let Some((_, old)) = self.statements.insert(id, (self.statement_gen, stmt)) {
+            self.statement_bytes -= old.size();
+        }
+        while self.statements.len() > MAX_STATEMENTS || self.statement_bytes > MAX_STATEMENT_BYTES {
+            let Some(oldest) = self
+                .statements
+                .iter()
+                .min_by_key(|(_, (g, _))| *g)
+                .map(|(id, _)| *id)
+            else {
+                break;
+            };
+            if let Some((_, s)) = self.statements.remove(&oldest) {
+                self.statement_bytes -= s.size();
+            }
+            self.dropped_statements += 1;
+        }
+    }
+
+    fn on_response(&mut self, msg: &Msg, p: &[u8], out: &mut dyn FnMut(DbEvent)) {
+        match self.phase {
+            Phase::Greeting => {
+                match parse::parse_greeting(p) {
+                    Some(g) => {
+                        self.system = parse::system_for(g.server_version.as_bytes());
+                        self.server_caps = Some(g.capabilities);
+                        self.phase = Phase::Handshake;
+                        if matches!(self.req.state, RState::Probe | RState::Resync) {
+                            self.req.reset(RState::Header);
+                        }
+                    }
+                    None => self.fail(Side::Response, "invalid greeting", out),
+                }
+                return;
+            }
+            Phase::Handshake => return,
+            Phase::Auth => {
+                // AuthSwitchRequest (0xFE), AuthMoreData (0x01): skipped.
+                match p.first() {
+                    Some(0x00) => self.phase = Phase::Command,
+                    Some(0xff) => self.phase = Phase::Closed,
+                    _ => {}
+                }
+                return;
+            }
+            _ => {}
+        }
+        if let Some(seq) = self.trailing_eof.take() {
+            if msg.seq == seq && parse::is_eof(p, msg.total) {
+                self.deprecate_eof.get_or_insert(false);
+                return;
+            }
+            self.deprecate_eof.get_or_insert(true);
+        }
+        let Some(front) = self.pending.front() else {
+            self.fail(Side::Response, "response without command", out);
+            return;
+        };
+        let kind = front.kind;
+        if kind == Kind::Other {
+            return;
+        }
+        if self.resp_first.is_none() {
+            if msg.seq != 1 {
+                self.fail(Side::Response, "unexpected sequence id", out);
+                return;
+            }
+            self.resp_first = Some(msg.first);
+        }
+        self.advance(kind, msg, p, out);
+    }
+
+    /// One packet of the answer to the oldest pending command.
+    fn advance(&mut self, kind: Kind, msg: &Msg, p: &[u8], out: &mut dyn FnMut(DbEvent)) {
+        let first = p.first().copied();
+        if first == Some(0xff) {
+            let err = parse::parse_err(p);
+            self.complete(msg.last, Some(err), out);
+            return;
+        }
+        match self.rs {
+            Rs::Start => match (first, kind) {
+                (None, _) => self.fail(Side::Response, "gap", out),
+                (Some(0x00), Kind::Prepare) => match parse::parse_prepare_ok(p) {
+                    Some(ok) => self.prepared(ok, msg, out),
+                    None => self.fail(Side::Response, "invalid prepare answer", out),
+                },
+                (Some(0x00 | 0xfe), _) | (Some(_), Kind::Simple | Kind::Prepare | Kind::Other) => {
+                    self.result_end(kind, p, msg, out)
+                }
+                (Some(0xfb), _) => {} // LOCAL INFILE: the file, then OK or ERR.
+                (Some(_), Kind::Result) => match parse::column_count(p) {
+                    Some((n, meta)) if n > 0 => {
+                        if let Some(call) = self.front_call() {
+                            call.returned_rows.get_or_insert(0);
+                        }
+                        self.rs = if meta {
+                            Rs::Columns { left: n }
+                        } else {
+                            Rs::Meta
+                        };
+                    }
+                    _ => self.fail(Side::Response, "invalid column count", out),
+                },
+            },
+            Rs::Columns { left } => {
+                self.rs = match left - 1 {
+                    0 => Rs::Meta,
+                    left => Rs::Columns { left },
+                };
+            }
+            Rs::Meta => {
+                let eof = parse::is_eof(p, msg.total)
+                    && match self.deprecate_eof {
+                        Some(d) => !d,
+                        None => msg.total < 7,
+                    };
+                if eof {
+                    self.deprecate_eof = Some(false);
+                    if parse::end_status(p) & status::CURSOR_EXISTS != 0 {
+                        self.complete(msg.last, None, out);
+                    } else {
+                        self.rs = Rs::Rows;
+                    }
+                } else {
+                    if first == Some(0xfe) && self.deprecate_eof.is_none() {
+                        self.deprecate_eof = Some(true);
+                    }
+                    self.rs = Rs::Rows;
+                    self.row_or_end(kind, p, msg, out);
+                }
+            }
+            Rs::Rows => self.row_or_end(kind, p, msg, out),
+            Rs::PrepDefs { left, cols } => match left - 1 {
+                0 => self.prep_group_end(cols, msg, out),
+                left => self.rs = Rs::PrepDefs { left, cols },
+            },
+            Rs::PrepEof { cols } => {
+                if parse::is_eof(p, msg.total) {
+                    self.deprecate_eof = Some(false);
+                    match cols {
+                        0 => self.complete(msg.last, None, out),
+                        cols => {
+                            self.rs = Rs::PrepDefs {
+                                left: cols.into(),
+                                cols: 0,
+                            }
+                        }
+                    }
+                } else {
+                    // No EOF: this is the first column definition.
+                    self.deprecate_eof = Some(true);
+                    match cols {
+                        0 | 1 => self.complete(msg.last, None, out),
+                        cols => {
+                            self.rs = Rs::PrepDefs {
+                                left: u32::from(cols) - 1,
+                                cols: 0,
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn row_or_end(&mut self, kind: Kind, p: &[u8], msg: &Msg, out: &mut dyn FnMut(DbEvent)) {
+        // A row starting with 0xFE has a field of 2^24 bytes or more, so
+        // it fills a whole packet; an ending OK or EOF never does.
+        if p.first() == Some(&0xfe) && msg.total < u64::from(MAX_PACKET) {
+            self.result_end(kind, p, msg, out);
+        } else if let Some(rows) = self.front_call().and_then(|c| c.returned_rows.as_mut()) {
+            *rows += 1;
+        }
+    }
+
+    /// An OK or EOF ends one result: the answer, unless more results follow.
+    fn result_end(&mut self, kind: Kind, p: &[u8], msg: &Msg, out: &mut dyn FnMut(DbEvent)) {
+        let more = parse::end_status(p) & status::MORE_RESULTS_EXISTS != 0;
+        if more && kind == Kind::Result {
+            self.rs = Rs::Start;
+        } else {
+            self.complete(msg.last, None, out);
+        }
+    }
+
+    fn prepared(&mut self, ok: parse::PrepareOk, msg: &Msg, out: &mut dyn FnMut(DbEvent)) {
+        if let Some(call) = self.front_call() {
+            let stmt = Stmt {
+                query_text: call.query_text.clone(),
+                operation: call.operation.clone(),
+                collection: call.collection.clone(),
+            };
+            self.remember(ok.statement_id, stmt);
+        }
+        match (ok.num_params, ok.num_columns) {
+            (0, 0) => self.complete(msg.last, None, out),
+            (0, cols) => {
+                self.rs = Rs::PrepDefs {
+                    left: cols.into(),
+                    cols: 0,
+                }
+            }
+            (params, cols) => {
+                self.rs = Rs::PrepDefs {
+                    left: params.into(),
+                    cols,
+                }
+            }
+        }
+    }
+
+    /// The last definition of a prepare answer's group was read.
+    fn prep_group_end(&mut self, cols: u16, msg: &Msg, out: &mut dyn FnMut(DbEvent)) {
+        match (self.deprecate_eof, cols) {
+            (Some(false), _) | (None, 1..) => self.rs = Rs::PrepEof { cols },
+            (Some(true), 1..) => {
+                self.rs = Rs::PrepDefs {
+                    left: cols.into(),
+                    cols: 0,
+                }
+            }
+            (Some(true), 0) => self.complete(msg.last, None, out),
+            (None, 0) => {
+                self.complete(msg.last, None, out);
+                self.trailing_eof = Some(msg.last_seq.wrapping_add(1));
+            }
+        }
+    }
+
+    fn front_call(&mut self) -> Option<&mut DbCall> {
+        self.pending.front_mut().map(|p| &mut p.call)
+    }
+
+    /// The oldest pending command got its whole answer.
+    fn complete(
+        &mut self,
+        last: Moment,
+        err: Option<Option<parse::ErrPacket>>,
+        out: &mut dyn FnMut(DbEvent),
+    ) {
+        self.rs = Rs::Start;
+        let first = self.resp_first.take().unwrap_or(last);
+        let Some(mut p) = self.pending.pop_front() else {
+            return;
+        };
+        p.call.response = Timing { first, last };
+        let failed = err.is_some();
+        match err {
+            Some(Some(e)) => {
+                p.call.status_code = Some(e.code.to_string());
+                let mut message = match e.sql_state {
+                    Some(state) => format!("{state}: {}", e.message),
+                    None => e.message,
+                };
+                if message.len() > MAX_ERROR_MESSAGE {
+                    let mut cut = MAX_ERROR_MESSAGE;
+                    while !message.is_char_boundary(cut) {
+                        cut -= 1;
+                    }
+                    message.truncate(cut);
+                }
+                p.call.error_message = Some(message);
+            }
+            Some(None) => p.call.status_code = Some("ERR".to_string()),
+            None => {
+                if let Some(ns) = p.new_namespace {
+                    self.namespace = Some(ns);
+                }
+            }
+        }
+        let report = match p.report {
+            Report::Always => true,
+            Report::OnError => failed,
+            Report::Never => false,
+        };
+        if report {
+            out(DbEvent::Call(p.call));
+        }
+    }
+}
+
+/// The schema named by `USE db` (backquotes removed).
+fn use_target(text: &str) -> Option<String> {
+    let mut words = text.split_whitespace();
+    words.next()?;
+    let name = words.next()?.trim_end_matches(';').trim_matches('`');
+    (!name.is_empty() && name.len() <= 64).then(|| name.to_string())
+}
+
+#[cfg(test)]
+#[path = "session_tests.rs"]
+mod tests;
