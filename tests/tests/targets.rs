@@ -97,6 +97,50 @@ fn a_cgroup_traces_a_server_started_after_the_agent() {
     drop(svc);
 }
 
+/// A cgroup v1 hierarchy (a controller mounted as `cgroup`), if the host
+/// has one.
+fn cgroup1_root() -> Option<PathBuf> {
+    let mounts = std::fs::read_to_string("/proc/mounts").ok()?;
+    mounts.lines().find_map(|l| {
+        let f: Vec<&str> = l.split_whitespace().collect();
+        (f.get(2) == Some(&"cgroup") && f.get(3).is_some_and(|o| o.contains("pids")))
+            .then(|| PathBuf::from(f[1]))
+    })
+}
+
+#[test]
+fn a_v1_cgroup_is_matched_by_the_agent() {
+    // Hosts with only cgroup v2 have no v1 layout to test; this machine
+    // mounts v1 controllers beside the unified hierarchy.
+    let Some(v1) = cgroup1_root() else {
+        eprintln!("no cgroup v1 pids hierarchy on this host: nothing to test");
+        return;
+    };
+    let cg = TestCgroup(v1.join(format!("swit-test-{}", std::process::id())));
+    std::fs::create_dir_all(&cg.0).unwrap();
+    let path = cg.0.display().to_string();
+    let agent = Agent::start(&[], &["--cgroup", &path]);
+    let procs = cg.0.join("cgroup.procs");
+    let mut svc = Proc::spawn(
+        "service in a v1 cgroup",
+        Command::new("sh")
+            .arg("-c")
+            .arg(format!(
+                "echo $$ > {} && exec python3 {}",
+                procs.display(),
+                fixture("service.py").display()
+            ))
+            .stdout(Stdio::piped()),
+    );
+    let port = read_port(&mut svc);
+    hello(port);
+    let spans = agent.wait_spans("the v1 cgroup's server span", WAIT, |s| !s.is_empty());
+    agent.stop();
+    assert_eq!(spans.len(), 1, "{spans:?}");
+    assert_eq!(spans[0].pid(), Some(svc.pid() as i64));
+    drop(svc);
+}
+
 #[test]
 fn a_server_forked_by_a_traced_parent_is_traced() {
     require_tool("sh");
