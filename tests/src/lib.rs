@@ -654,7 +654,9 @@ impl TryWaitRef for Child {
     }
 }
 
+pub mod dbs;
 pub mod otel_python;
 pub mod otlp_receiver;
 pub mod pki;
+pub mod pyenv;
 pub mod rotel;

@@ -57,6 +57,15 @@ const APT_PACKAGES: &[&str] = &[
     "curl",
     "wrk",
     "python3",
+    "python3-venv",
+    // Database peers of tests/tests/db.rs and their clients (psql, pgbench,
+    // mariadb, redis-cli).
+    "postgresql",
+    "postgresql-contrib",
+    "mariadb-server",
+    "mariadb-client",
+    "redis-server",
+    "redis-tools",
 ];
 /// bpf-linker links the kernel programs; this version builds against LLVM 22.
 const BPF_LINKER_VERSION: &str = "0.13.0";
