@@ -680,3 +680,48 @@ fn no_password_auth_bytes_or_literal_in_any_span() {
         assert!(!lines.join("\n").contains(name));
     }
 }
+
+#[test]
+fn a_database_call_made_while_serving_a_request_is_its_child() {
+    let redis = swit_tests::dbs::Redis::start();
+    let svc = swit_tests::Service::start_with(
+        "127.0.0.1",
+        None,
+        &[("REDIS_PW", swit_tests::dbs::PASSWORD)],
+    );
+    let agent = swit_tests::Agent::start(&[svc.proc.pid()], &[]);
+    swit_tests::Client::start(svc.port, &[&format!("GET:/redis?port={}", redis.port)])
+        .go_and_wait();
+    let spans = agent.wait_spans(
+        "the request and its two Redis calls",
+        std::time::Duration::from_secs(30),
+        |s| s.len() >= 3,
+    );
+    agent.stop();
+    assert_eq!(spans.len(), 3, "{spans:?}");
+    let server = spans
+        .iter()
+        .find(|s| s.kind == swit_tests::SERVER)
+        .expect("server span");
+    let calls: Vec<_> = spans
+        .iter()
+        .filter(|s| s.kind == swit_tests::CLIENT)
+        .collect();
+    let ops: Vec<&str> = calls
+        .iter()
+        .filter_map(|s| s.attr_str("db.operation.name"))
+        .collect();
+    assert_eq!(ops, ["AUTH", "GET"]);
+    for c in calls {
+        assert_eq!(c.trace_id, server.trace_id, "same trace");
+        assert_eq!(
+            c.parent_span_id, server.span_id,
+            "child of the request being served"
+        );
+        assert!(
+            server.start <= c.start && c.end <= server.end,
+            "inside its request"
+        );
+        assert_eq!(c.attr_str("db.system.name"), Some("redis"));
+    }
+}
