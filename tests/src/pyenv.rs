@@ -1,11 +1,11 @@
-//! A Python venv with the database client libraries the database tests
-//! drive (psycopg2, PyMySQL, redis-py), under target/db-venv.
+//! Python venvs for the tests, under target/: the database client
+//! libraries (psycopg2, PyMySQL, redis-py) and the OpenTelemetry SDK
+//! (see [`crate::otel_python`]).
 //!
 //! Installed with pip once, pinned to versions verified on this kind of
 //! machine. A marker file, written only after a successful install and
 //! listing the pins, says the venv is complete; callers in this process and
-//! in other test processes take a lock around the check and the install (as
-//! [`crate::otel_python`] does).
+//! in other test processes take a lock around the check and the install.
 use std::{
     fs::{File, OpenOptions},
     path::{Path, PathBuf},
@@ -15,109 +15,123 @@ use std::{
 
 use crate::{require_tool, root};
 
-/// The distributions installed, pinned.
-pub const PACKAGES: &[&str] = &[
-    // Ships its own libpq (and libssl) in the wheel: no build, no system libpq.
-    "psycopg2-binary==2.9.13",
-    "PyMySQL==1.2.4",
-    "redis==8.1.0",
-];
+/// One venv: its directory under target/, what to install, and what its
+/// python must then import.
+pub struct Venv {
+    pub dir: &'static str,
+    pub packages: &'static [&'static str],
+    pub check: &'static str,
+    /// Said when pip fails: what could not be installed.
+    pub what: &'static str,
+}
 
-/// What the venv's python must import once installed.
-const CHECK: &str = "import psycopg2, pymysql, redis";
+/// The database clients the database tests drive.
+pub const DB: Venv = Venv {
+    dir: "db-venv",
+    packages: &[
+        // Ships its own libpq (and libssl) in the wheel: no build, no system libpq.
+        "psycopg2-binary==2.9.13",
+        "PyMySQL==1.2.4",
+        "redis==8.1.0",
+    ],
+    check: "import psycopg2, pymysql, redis",
+    what: "the Python database clients",
+};
 
 /// Serializes callers within this process (the file lock serializes
 /// processes; two threads of one process may not both hold it).
 static INSTALL: Mutex<()> = Mutex::new(());
 
-fn venv() -> PathBuf {
-    root().join("target/db-venv")
-}
-
-/// The venv's python with the database client libraries, installing them
-/// into target/db-venv first if needed. Needs python3 (with its venv module)
-/// and access to PyPI for the first install; panics naming what is missing
-/// otherwise.
+/// The database venv's python (see [`Venv::python`]).
 pub fn python() -> PathBuf {
-    let _guard = INSTALL.lock().unwrap_or_else(|e| e.into_inner());
-    let venv = venv();
-    let python = venv.join("bin/python3");
-    let marker = venv.join(".swit-installed");
-    let want = PACKAGES.join("\n");
-    std::fs::create_dir_all(root().join("target")).expect("create target/");
-    let lock_path = root().join("target/db-venv.lock");
-    let lock: File = OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&lock_path)
-        .unwrap_or_else(|e| panic!("cannot open {}: {e}", lock_path.display()));
-    lock.lock()
-        .unwrap_or_else(|e| panic!("cannot lock {}: {e}", lock_path.display()));
-    let done = python.is_file()
-        && std::fs::read_to_string(&marker).is_ok_and(|m| m == want)
-        && imports(&python).is_ok();
-    if !done {
-        install(&venv, &python, &want, &marker);
-    }
-    // Dropping `lock` closes the file, which releases the lock.
-    python
+    DB.python()
 }
 
-fn install(venv: &Path, python: &Path, want: &str, marker: &Path) {
-    require_tool("python3");
-    // A venv left half-made by an interrupted install is started over.
-    if venv.exists() {
-        std::fs::remove_dir_all(venv)
-            .unwrap_or_else(|e| panic!("cannot remove {}: {e}", venv.display()));
+impl Venv {
+    /// The venv's python, installing the packages into target/DIR first if
+    /// needed. Needs python3 (with its venv module) and access to PyPI for
+    /// the first install; panics naming what is missing otherwise.
+    pub fn python(&self) -> PathBuf {
+        let _guard = INSTALL.lock().unwrap_or_else(|e| e.into_inner());
+        let venv = root().join("target").join(self.dir);
+        let python = venv.join("bin/python3");
+        let marker = venv.join(".swit-installed");
+        let want = self.packages.join("\n");
+        std::fs::create_dir_all(root().join("target")).expect("create target/");
+        let lock_path = root().join("target").join(format!("{}.lock", self.dir));
+        let lock: File = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .unwrap_or_else(|e| panic!("cannot open {}: {e}", lock_path.display()));
+        lock.lock()
+            .unwrap_or_else(|e| panic!("cannot lock {}: {e}", lock_path.display()));
+        let done = python.is_file()
+            && std::fs::read_to_string(&marker).is_ok_and(|m| m == want)
+            && imports(&python, self.check).is_ok();
+        if !done {
+            self.install(&venv, &python, &want, &marker);
+        }
+        // Dropping `lock` closes the file, which releases the lock.
+        python
     }
-    let run = |cmd: &mut Command, what: &str, hint: &str| {
-        let out = cmd
-            .stdin(Stdio::null())
-            .output()
-            .unwrap_or_else(|e| panic!("{what}: cannot run: {e}"));
-        if !out.status.success() {
+
+    fn install(&self, venv: &Path, python: &Path, want: &str, marker: &Path) {
+        require_tool("python3");
+        // A venv left half-made by an interrupted install is started over.
+        if venv.exists() {
+            std::fs::remove_dir_all(venv)
+                .unwrap_or_else(|e| panic!("cannot remove {}: {e}", venv.display()));
+        }
+        let run = |cmd: &mut Command, what: &str, hint: &str| {
+            let out = cmd
+                .stdin(Stdio::null())
+                .output()
+                .unwrap_or_else(|e| panic!("{what}: cannot run: {e}"));
+            if !out.status.success() {
+                panic!(
+                    "{what} failed ({}): {hint}\n{}{}",
+                    out.status,
+                    String::from_utf8_lossy(&out.stdout),
+                    String::from_utf8_lossy(&out.stderr)
+                );
+            }
+        };
+        run(
+            Command::new("python3").arg("-m").arg("venv").arg(venv),
+            "python3 -m venv",
+            "python3's venv module is missing: run `cargo xtask setup` (installs python3-venv)",
+        );
+        run(
+            Command::new(python)
+                .args([
+                    "-m",
+                    "pip",
+                    "install",
+                    "--quiet",
+                    "--disable-pip-version-check",
+                ])
+                .args(self.packages),
+            &format!("pip install {}", self.packages.join(" ")),
+            &format!("{} could not be installed (is PyPI reachable?)", self.what),
+        );
+        if let Err(e) = imports(python, self.check) {
             panic!(
-                "{what} failed ({}): {hint}\n{}{}",
-                out.status,
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
+                "installed {} into {} but python cannot import them: {e}",
+                self.packages.join(" "),
+                venv.display()
             );
         }
-    };
-    run(
-        Command::new("python3").arg("-m").arg("venv").arg(venv),
-        "python3 -m venv",
-        "python3's venv module is missing: run `cargo xtask setup` (installs python3-venv)",
-    );
-    run(
-        Command::new(python)
-            .args([
-                "-m",
-                "pip",
-                "install",
-                "--quiet",
-                "--disable-pip-version-check",
-            ])
-            .args(PACKAGES),
-        &format!("pip install {}", PACKAGES.join(" ")),
-        "the Python database clients could not be installed (is PyPI reachable?)",
-    );
-    if let Err(e) = imports(python) {
-        panic!(
-            "installed {} into {} but python cannot import them: {e}",
-            PACKAGES.join(" "),
-            venv.display()
-        );
+        std::fs::write(marker, want)
+            .unwrap_or_else(|e| panic!("cannot write {}: {e}", marker.display()));
     }
-    std::fs::write(marker, want)
-        .unwrap_or_else(|e| panic!("cannot write {}: {e}", marker.display()));
 }
 
 /// Whether the venv's python imports what the tests use.
-fn imports(python: &Path) -> Result<(), String> {
+fn imports(python: &Path, check: &str) -> Result<(), String> {
     let out = Command::new(python)
-        .args(["-c", CHECK])
+        .args(["-c", check])
         .stdin(Stdio::null())
         .output()
         .map_err(|e| format!("cannot run {}: {e}", python.display()))?;
