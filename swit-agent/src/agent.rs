@@ -98,7 +98,7 @@ pub fn run(settings: Settings, reload: Option<Reload>) -> Result<(), AgentError>
     let mut probe = Probe::load(&ProbeOptions {
         capture_bytes: cfg.capture_bytes,
         ring_bytes: cfg.ring_bytes,
-        hooks_only: false,
+        hooks_only: cfg.hooks_only,
     })?;
     for w in manager.start(&mut probe)? {
         log::warn!("{w}");

@@ -99,6 +99,10 @@ struct RunArgs {
     /// Ratio for the traceidratio samplers, 0..=1.
     #[arg(long, value_name = "RATIO")]
     sample_rate: Option<f64>,
+    /// Attach the kernel hooks but capture nothing: measures what the hooks
+    /// alone cost (cargo xtask bench).
+    #[arg(long)]
+    hooks_only: bool,
 }
 
 impl RunArgs {
@@ -120,6 +124,7 @@ impl RunArgs {
             service_name: self.service_name.clone(),
             sampler: self.sampler.clone(),
             sample_rate: self.sample_rate,
+            hooks_only: self.hooks_only,
         }
     }
 }

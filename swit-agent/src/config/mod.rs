@@ -192,6 +192,9 @@ pub struct AgentSettings {
     pub console_format: ConsoleFormat,
     /// Spans queued for export, at most.
     pub export_queue: usize,
+    /// Attach the kernel hooks but capture nothing (`--hooks-only`): what
+    /// the hooks alone cost, for the benchmark. Command line only.
+    pub hooks_only: bool,
 }
 
 /// Which processes to trace. More selectors (cgroups, executables, ports)
@@ -295,6 +298,8 @@ pub struct Overrides {
     pub sampler: Option<String>,
     /// `--sample-rate`
     pub sample_rate: Option<f64>,
+    /// `--hooks-only`.
+    pub hooks_only: bool,
 }
 
 /// Where no layer gives a value: a file's defaults, or the friendlier ones
@@ -514,7 +519,10 @@ impl Settings {
         env::apply(&mut layered, lookup, &mut problems);
         layered.apply_cli(cli);
         match validate::resolve(&layered, base, text) {
-            Ok(s) if problems.is_empty() => Ok(s),
+            Ok(mut s) if problems.is_empty() => {
+                s.agent.hooks_only = cli.hooks_only;
+                Ok(s)
+            }
             Ok(_) => Err(invalid(problems)),
             Err(more) => {
                 problems.extend(more);

@@ -575,6 +575,7 @@ fn a_complete_file_parses_to_the_expected_settings() {
             propagators: vec![Propagator::TraceContext, Propagator::Baggage],
         },
         agent: AgentSettings {
+            hooks_only: false,
             targets: Targets {
                 pids: vec![1234],
                 ..Default::default()

@@ -435,6 +435,7 @@ fn agent(c: &mut Check) -> AgentSettings {
         ring_bytes,
         console_format,
         export_queue,
+        hooks_only: false,
     }
 }
 
