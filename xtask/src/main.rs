@@ -4,6 +4,9 @@
 //! - `build`  builds the agent (kernel programs included)
 //! - `test`   setup, lint, unit tests, root end-to-end tests
 //! - `demo`   two uninstrumented Python services and a client, traced live
+//! - `bench`  traced against untraced: docs/benchmarks.md, target/bench/results.json
+mod bench;
+
 use std::{
     io::{BufRead, BufReader},
     path::{Path, PathBuf},
@@ -43,6 +46,15 @@ enum Cmd {
         /// How long to run.
         #[arg(long, default_value_t = 10)]
         seconds: u64,
+    },
+    /// Measure tracing's cost and completeness (writes docs/benchmarks.md).
+    Bench {
+        /// Seconds of load per mode and round.
+        #[arg(long, default_value_t = 5)]
+        seconds: u64,
+        /// Rounds (modes interleaved in each).
+        #[arg(long, default_value_t = 3)]
+        rounds: u32,
     },
 }
 
@@ -288,5 +300,11 @@ fn main() -> Result<()> {
         Cmd::Build { release } => build(release).map(|_| ()),
         Cmd::Test { no_lint, filter } => test(no_lint, filter),
         Cmd::Demo { seconds } => demo(seconds),
+        Cmd::Bench { seconds, rounds } => {
+            if !is_root() {
+                bail!("the bench loads eBPF programs: run it as root");
+            }
+            bench::bench(&build(true)?, seconds, rounds)
+        }
     }
 }
