@@ -55,7 +55,7 @@ impl Term {
             if let Ok(Some(_)) = self.0.try_wait() {
                 return true;
             }
-            std::thread::sleep(Duration::from_millis(20));
+            std::thread::park_timeout(Duration::from_millis(20));
         }
         false
     }
@@ -84,7 +84,7 @@ fn wait_listen(what: &str, port: u16) -> Result<()> {
         if Instant::now() > end {
             bail!("{what} does not listen on {port}");
         }
-        std::thread::sleep(Duration::from_millis(50));
+        std::thread::park_timeout(Duration::from_millis(50));
     }
     Ok(())
 }
@@ -235,7 +235,19 @@ impl Agent {
         if !self.proc.wait(Duration::from_secs(60)) {
             bail!("swit-agent did not exit on SIGINT");
         }
-        std::thread::sleep(Duration::from_millis(100));
+        // The stderr reader thread may still be behind the exit: wait (with a
+        // deadline) for the summary line, the agent's last words.
+        let end = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < end
+            && !self
+                .lines
+                .lock()
+                .unwrap()
+                .iter()
+                .any(|l| l.contains("stopped;"))
+        {
+            std::thread::park_timeout(Duration::from_millis(20));
+        }
         let lines = self.lines.lock().unwrap();
         let last = lines
             .iter()
