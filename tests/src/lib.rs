@@ -65,6 +65,41 @@ pub fn agent_bin() -> PathBuf {
     p
 }
 
+/// Writes a YAML configuration for one test under target/e2e.
+pub fn write_config(name: &str, text: &str) -> PathBuf {
+    let dir = root().join("target/e2e");
+    std::fs::create_dir_all(&dir).expect("create target/e2e");
+    let p = dir.join(format!("{name}-{}.yaml", std::process::id()));
+    std::fs::write(&p, text).expect("write the configuration");
+    p
+}
+
+/// The number after `key=` in the agent's summary line.
+pub fn summary_counter(summary: &str, key: &str) -> u64 {
+    summary
+        .split_whitespace()
+        .find_map(|w| w.strip_prefix(&format!("{key}=")))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no {key}= in {summary}"))
+}
+
+/// `swit-agent ARGS` run as nobody with no capabilities: what an
+/// unprivileged operator has.
+pub fn unprivileged_agent(args: &[&str]) -> Command {
+    require_tool("setpriv");
+    let mut c = Command::new("setpriv");
+    c.args([
+        "--reuid=65534",
+        "--regid=65534",
+        "--clear-groups",
+        "--inh-caps=-all",
+        "--bounding-set=-all",
+    ])
+    .arg(agent_bin())
+    .args(args);
+    c
+}
+
 /// A port nobody listens on right now.
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")

@@ -2,7 +2,7 @@
 //! backtrace.
 use std::process::{Command, Output};
 
-use swit_tests::{agent_bin, require_root, require_tool};
+use swit_tests::{agent_bin, require_root};
 
 fn assert_user_error(out: Output, needle: &str) {
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -45,34 +45,15 @@ fn a_capture_limit_out_of_range_is_refused() {
 #[test]
 fn without_privileges_the_agent_says_to_use_root() {
     require_root();
-    require_tool("setpriv");
-    // Drop to nobody with no capabilities: what an unprivileged operator has.
-    let out = Command::new("setpriv")
-        .args([
-            "--reuid=65534",
-            "--regid=65534",
-            "--clear-groups",
-            "--inh-caps=-all",
-            "--bounding-set=-all",
-        ])
-        .arg(agent_bin())
-        .args(["run", "--pid", "1"])
+    let out = swit_tests::unprivileged_agent(&["run", "--pid", "1"])
         .output()
         .unwrap();
     assert_user_error(out, "needs root");
 }
 
-fn config_file(name: &str, text: &str) -> std::path::PathBuf {
-    let dir = swit_tests::root().join("target/e2e");
-    std::fs::create_dir_all(&dir).unwrap();
-    let p = dir.join(format!("{name}-{}.yaml", std::process::id()));
-    std::fs::write(&p, text).unwrap();
-    p
-}
-
 #[test]
 fn config_validate_accepts_a_good_file_and_names_every_problem_of_a_bad_one() {
-    let good = config_file(
+    let good = swit_tests::write_config(
         "good",
         "tracing:\n  enabled: true\n  exporter: { type: otlp, endpoint: \"http://localhost:4317\" }\n",
     );
@@ -89,7 +70,7 @@ fn config_validate_accepts_a_good_file_and_names_every_problem_of_a_bad_one() {
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains(": ok"));
 
-    let bad = config_file(
+    let bad = swit_tests::write_config(
         "bad",
         "tracing:\n  sampling: { type: traceidratio, rate: 1.5 }\n  exporter: { type: zipkin, timeout: \"10x\", bogus: 1 }\n",
     );
@@ -117,7 +98,7 @@ fn config_validate_accepts_a_good_file_and_names_every_problem_of_a_bad_one() {
 
 #[test]
 fn a_disabled_configuration_exits_0_without_loading_probes() {
-    let off = config_file("off", "tracing:\n  enabled: false\n");
+    let off = swit_tests::write_config("off", "tracing:\n  enabled: false\n");
     let out = Command::new(agent_bin())
         .arg("run")
         .arg("--config")
@@ -164,19 +145,7 @@ fn check_reports_every_feature_and_says_swit_can_run_here() {
 #[test]
 fn check_without_privileges_says_it_cannot_run() {
     require_root();
-    require_tool("setpriv");
-    let out = Command::new("setpriv")
-        .args([
-            "--reuid=65534",
-            "--regid=65534",
-            "--clear-groups",
-            "--inh-caps=-all",
-            "--bounding-set=-all",
-        ])
-        .arg(agent_bin())
-        .arg("check")
-        .output()
-        .unwrap();
+    let out = swit_tests::unprivileged_agent(&["check"]).output().unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(2), "{text}");
     assert!(

@@ -4,7 +4,6 @@
 //! by a YAML file and the environment; traces link across three services;
 //! a collector outage loses nothing within the bound and counts the rest.
 use std::{
-    path::PathBuf,
     process::Command,
     time::{Duration, Instant},
 };
@@ -12,29 +11,11 @@ use std::{
 use swit_tests::{
     CLIENT, Client, ExportingAgent, Proc, SERVER, Service, SpanRec, agent_bin, of_kind,
     otlp_receiver::OtlpReceiver,
-    root,
     rotel::{Forward, Rotel},
-    wait_for,
+    summary_counter, wait_for, write_config,
 };
 
 const WAIT: Duration = Duration::from_secs(30);
-
-/// The number after `key=` in a summary line.
-fn counter(summary: &str, key: &str) -> u64 {
-    summary
-        .split_whitespace()
-        .find_map(|w| w.strip_prefix(&format!("{key}=")))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or_else(|| panic!("no {key}= in {summary}"))
-}
-
-fn write_config(name: &str, text: &str) -> PathBuf {
-    let dir = root().join("target/e2e");
-    std::fs::create_dir_all(&dir).unwrap();
-    let p = dir.join(format!("{name}-{}.yaml", std::process::id()));
-    std::fs::write(&p, text).unwrap();
-    p
-}
 
 fn pid_args(pids: &[u32]) -> Vec<String> {
     pids.iter()
@@ -108,7 +89,7 @@ agent:
             .any(|(k, v)| k == "authorization" && v == "Bearer s3cret")),
         "{headers:?}"
     );
-    assert_eq!(counter(&summary, "delivered"), 4);
+    assert_eq!(summary_counter(&summary, "delivered"), 4);
 }
 
 #[test]
@@ -178,7 +159,7 @@ fn a_real_collector_accepts_the_agents_spans() {
         let spans = rx.wait_spans("two spans through rotel", WAIT, |s| s.len() >= 2);
         let summary = agent.stop();
         assert_eq!(spans.len(), 2, "{protocol}: {summary}");
-        assert_eq!(counter(&summary, "rejected"), 0);
+        assert_eq!(summary_counter(&summary, "rejected"), 0);
         let mut paths: Vec<&str> = spans
             .iter()
             .filter_map(|s| s.attr_str("url.path"))
@@ -301,9 +282,9 @@ fn spans_made_while_the_collector_is_down_arrive_when_it_returns() {
     let spans = rx.wait_spans("every span made during the outage", WAIT, |s| s.len() >= 23);
     let summary = agent.stop();
     assert_eq!(spans.len(), 23, "{summary}");
-    assert_eq!(counter(&summary, "retry_dropped"), 0);
-    assert_eq!(counter(&summary, "export_dropped"), 0);
-    assert_eq!(counter(&summary, "delivered"), 23);
+    assert_eq!(summary_counter(&summary, "retry_dropped"), 0);
+    assert_eq!(summary_counter(&summary, "export_dropped"), 0);
+    assert_eq!(summary_counter(&summary, "delivered"), 23);
 }
 
 #[test]
@@ -330,7 +311,8 @@ fn beyond_the_queue_bound_an_outage_drops_and_counts() {
     });
     let summary = agent.stop();
     let received = rx.spans().len() as u64;
-    let dropped = counter(&summary, "retry_dropped") + counter(&summary, "export_dropped");
+    let dropped =
+        summary_counter(&summary, "retry_dropped") + summary_counter(&summary, "export_dropped");
     assert!(received <= 16, "at most the bound survives: {received}");
     assert!(dropped > 0, "{summary}");
     assert_eq!(

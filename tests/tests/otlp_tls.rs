@@ -10,27 +10,10 @@ use std::{
 
 use swit_tests::{
     CLIENT, Client, ExportingAgent, SERVER, Service, of_kind, otlp_receiver::OtlpReceiver,
-    pki::TestPki, root, wait_for,
+    pki::TestPki, summary_counter, wait_for, write_config,
 };
 
 const WAIT: Duration = Duration::from_secs(30);
-
-/// The number after `key=` in a summary line.
-fn counter(summary: &str, key: &str) -> u64 {
-    summary
-        .split_whitespace()
-        .find_map(|w| w.strip_prefix(&format!("{key}=")))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or_else(|| panic!("no {key}= in {summary}"))
-}
-
-fn write_config(name: &str, text: &str) -> PathBuf {
-    let dir = root().join("target/e2e");
-    std::fs::create_dir_all(&dir).unwrap();
-    let p = dir.join(format!("{name}-{}.yaml", std::process::id()));
-    std::fs::write(&p, text).unwrap();
-    p
-}
 
 /// A config tracing `pids`, exporting to `endpoint` with `tls` (a YAML flow
 /// mapping).
@@ -86,8 +69,8 @@ fn one_request_through(cfg_name: &str, rx: &OtlpReceiver, protocol: &str, tls: &
     assert_eq!(servers[0].attr_str("url.path"), Some("/hello"));
     assert_eq!(servers[0].trace_id, clients[0].trace_id);
     assert_eq!(servers[0].parent_span_id, clients[0].span_id);
-    assert_eq!(counter(&summary, "delivered"), 2, "{summary}");
-    assert_eq!(counter(&summary, "held"), 0, "{summary}");
+    assert_eq!(summary_counter(&summary, "delivered"), 2, "{summary}");
+    assert_eq!(summary_counter(&summary, "held"), 0, "{summary}");
     assert!(
         rx.handshake_errors().is_empty(),
         "{:?}",
@@ -160,11 +143,11 @@ fn a_server_certificate_from_an_unknown_ca_is_refused() {
     let summary = agent.stop();
     assert_eq!(rx.request_count(), 0, "nothing got through");
     assert!(rx.spans().is_empty());
-    assert_eq!(counter(&summary, "delivered"), 0, "{summary}");
-    let lost = counter(&summary, "failed")
-        + counter(&summary, "retry_dropped")
-        + counter(&summary, "export_dropped")
-        + counter(&summary, "held");
+    assert_eq!(summary_counter(&summary, "delivered"), 0, "{summary}");
+    let lost = summary_counter(&summary, "failed")
+        + summary_counter(&summary, "retry_dropped")
+        + summary_counter(&summary, "export_dropped")
+        + summary_counter(&summary, "held");
     assert_eq!(lost, 2, "both spans are accounted as lost: {summary}");
     assert!(
         summary.contains("WARN"),

@@ -3,7 +3,7 @@
 //! executable or script name. Needs root.
 use std::time::Duration;
 
-use swit_tests::{Agent, Client, SERVER, Service, of_kind, root};
+use swit_tests::{Agent, Client, SERVER, Service, of_kind};
 
 #[test]
 fn service_names_follow_the_documented_order() {
@@ -14,17 +14,13 @@ fn service_names_follow_the_documented_order() {
     let ruled = Service::start_with("127.0.0.1", None, &env);
     let own = Service::start_with("127.0.0.1", None, &env);
     let plain = Service::start(None);
-    let dir = root().join("target/e2e");
-    std::fs::create_dir_all(&dir).unwrap();
-    let cfg = dir.join(format!("names-{}.yaml", std::process::id()));
-    std::fs::write(
-        &cfg,
-        format!(
+    let cfg = swit_tests::write_config(
+        "names",
+        &format!(
             "tracing:\n  enabled: true\n  service_name: fallback-name\n  sampling: {{ type: always_on }}\n  resource_attributes: {{ environment: e2e }}\nagent:\n  services:\n    - {{ match: {{ pid: {} }}, name: ruled-name }}\n",
             ruled.proc.pid()
         ),
-    )
-    .unwrap();
+    );
     let cfg = cfg.display().to_string();
     let agent = Agent::start(
         &[ruled.proc.pid(), own.proc.pid(), plain.proc.pid()],

@@ -11,7 +11,7 @@ use std::{
 
 use swit_tests::{
     Agent, CLIENT, Client, Nginx, Proc, SERVER, Service, collect_lines, fixture, free_port,
-    of_kind, require_tool, root, wait_for,
+    of_kind, require_tool, wait_for,
 };
 
 const WAIT: Duration = Duration::from_secs(30);
@@ -323,11 +323,7 @@ fn two_hundred_short_lived_processes_leave_no_state_behind() {
         ("open_requests", 0),
         ("resources", 1),
     ] {
-        let v: usize = summary
-            .split_whitespace()
-            .find_map(|w| w.strip_prefix(&format!("{key}=")))
-            .and_then(|v| v.parse().ok())
-            .unwrap_or_else(|| panic!("no {key}= in {summary_line}"));
+        let v = swit_tests::summary_counter(summary, key);
         assert!(v <= max, "{key}={v} left behind: {summary_line}");
     }
 }
@@ -336,17 +332,15 @@ fn two_hundred_short_lived_processes_leave_no_state_behind() {
 fn sighup_rereads_the_targets_of_the_configuration_file() {
     let a = Service::start(None);
     let b = Service::start(None);
-    let dir = root().join("target/e2e");
-    std::fs::create_dir_all(&dir).unwrap();
-    let cfg = dir.join(format!("hup-{}.yaml", std::process::id()));
     let write = |pid: u32| {
-        std::fs::write(
-            &cfg,
-            format!("tracing:\n  enabled: true\n  sampling: {{ type: always_on }}\nagent:\n  targets: {{ pids: [{pid}] }}\n"),
+        swit_tests::write_config(
+            "hup",
+            &format!(
+                "tracing:\n  enabled: true\n  sampling: {{ type: always_on }}\nagent:\n  targets: {{ pids: [{pid}] }}\n"
+            ),
         )
-        .unwrap()
     };
-    write(a.proc.pid());
+    let cfg = write(a.proc.pid());
     let cfg_s = cfg.display().to_string();
     let agent = Agent::start(&[], &["--config", &cfg_s]);
     hello(a.port);
