@@ -1,6 +1,6 @@
 //! Python venvs for the tests, under target/: the database client
-//! libraries (psycopg2, PyMySQL, redis-py) and the OpenTelemetry SDK
-//! (see [`crate::otel_python`]).
+//! libraries (psycopg2, PyMySQL, redis-py), grpcio (see [`crate::grpc`])
+//! and the OpenTelemetry SDK (see [`crate::otel_python`]).
 //!
 //! Installed with pip once, pinned to versions verified on this kind of
 //! machine. A marker file, written only after a successful install and
@@ -37,6 +37,27 @@ pub const DB: Venv = Venv {
     check: "import psycopg2, pymysql, redis",
     what: "the Python database clients",
 };
+
+/// The grpcio version of [`GRPC`].
+pub const GRPCIO_VERSION: &str = "1.85.1";
+
+/// grpcio for tests/fixtures/grpc_server.py and grpc_client.py, which use
+/// no generated code (raw-bytes messages), so no protobuf package.
+pub const GRPC: Venv = Venv {
+    dir: "grpc-venv",
+    packages: &[
+        // A manylinux wheel for CPython 3.11 x86_64: no C++ build.
+        "grpcio==1.85.1",
+        "typing-extensions==4.16.0",
+    ],
+    check: "import grpc",
+    what: "grpcio",
+};
+
+/// The grpcio venv's python (see [`Venv::python`]).
+pub fn grpc() -> PathBuf {
+    GRPC.python()
+}
 
 /// Serializes callers within this process (the file lock serializes
 /// processes; two threads of one process may not both hold it).
@@ -139,5 +160,19 @@ fn imports(python: &Path, check: &str) -> Result<(), String> {
         Ok(())
     } else {
         Err(String::from_utf8_lossy(&out.stderr).into_owned())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn grpcio_is_pinned_to_its_version() {
+        assert!(
+            super::GRPC
+                .packages
+                .contains(&format!("grpcio=={}", super::GRPCIO_VERSION).as_str()),
+            "{:?}",
+            super::GRPC.packages
+        );
     }
 }

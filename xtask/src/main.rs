@@ -78,6 +78,12 @@ const APT_PACKAGES: &[&str] = &[
     "mariadb-client",
     "redis-server",
     "redis-tools",
+    // HTTP/2 and gRPC peers of tests/tests/grpc_peers.rs: h2load and nghttp
+    // (HTTP/2 clients), Go 1.19 and grpc-go 1.33 in GOPATH form (the Go gRPC
+    // peer is built from tests/fixtures/go without module downloads).
+    "nghttp2-client",
+    "golang-1.19-go",
+    "golang-google-grpc-dev",
 ];
 /// bpf-linker links the kernel programs; this version builds against LLVM 22.
 const BPF_LINKER_VERSION: &str = "0.13.0";
