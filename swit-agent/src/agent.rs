@@ -17,6 +17,7 @@ use crate::{
     capture::{
         conn::ConnTable,
         event::Event,
+        listening::ListenCache,
         reader::{Reader, ReaderCounters},
         reorder::Reorder,
     },
@@ -269,9 +270,12 @@ impl Stage {
             sampler: t.sampler,
             propagators: t.propagators.clone(),
         };
+        let mut conns = ConnTable::new();
+        let mut listening = ListenCache::default();
+        conns.set_role_hint(Box::new(move |pid, tuple| listening.role_of(pid, tuple)));
         Stage {
             reorder: Reorder::new(),
-            conns: ConnTable::new(),
+            conns,
             correlator: Correlator::new(Clock::now(), opts, Box::new(resources)),
             scratch: Vec::new(),
             changes: Vec::new(),

@@ -116,9 +116,10 @@ pub const MAX_CAPTURE: u32 = 16384;
 /// its bytes, so a 40-byte request does not take 16 KiB of ring space.
 pub const BUCKETS: [u32; 4] = [256, 1024, 4096, MAX_CAPTURE];
 
-/// iovecs walked per readv/writev/recvmsg/sendmsg; bytes past them are sent
-/// as a length so the agent keeps its place.
-pub const MAX_IOV: u32 = 8;
+/// iovecs walked per readv/writev/recvmsg/sendmsg (gathered into one
+/// record); bytes past them are sent as a length so the agent keeps its
+/// place. grpcio writes a message as one iovec per header name and value.
+pub const MAX_IOV: u32 = 64;
 
 /// Address family values as the kernel stores them.
 pub const AF_INET: u16 = 2;

@@ -21,7 +21,10 @@ use core::ffi::c_void;
 use aya_ebpf::{
     helpers::{
         bpf_get_current_pid_tgid, bpf_ktime_get_ns, bpf_probe_read_kernel, bpf_probe_read_user,
-        generated::{bpf_get_current_task, bpf_probe_read_user as raw_probe_read_user},
+        generated::{
+            bpf_get_current_task, bpf_get_smp_processor_id,
+            bpf_probe_read_user as raw_probe_read_user,
+        },
     },
     macros::{map, raw_tracepoint, tracepoint},
     maps::{Array, HashMap, PerCpuArray, RingBuf},
@@ -373,15 +376,52 @@ fn exit_data(ctx: &TracePointContext) -> u32 {
         emit_chunk(&mut h, rec.buf, len, cfg.capture_bytes);
         return 0;
     }
+    emit_iov(&mut h, rec.buf, rec.iov, len, cfg.capture_bytes);
+    0
+}
+
+/// Room to gather a vectored syscall's iovecs into one record: the header,
+/// then the payload. The payload area is twice the capture limit so that
+/// every copy (offset below the limit, length at most the limit) is in
+/// bounds where the verifier can see it.
+#[repr(C)]
+struct Gather {
+    header: DataHeader,
+    data: [u8; 2 * MAX_CAPTURE as usize],
+}
+
+/// One per CPU, indexed by CPU id: a program runs to completion on its
+/// CPU. Not a per-CPU map: their values are limited to 32 KiB. The agent
+/// sizes it to the possible CPUs at load.
+#[map]
+static GATHER: Array<Gather> = Array::with_max_entries(1, 0);
+
+/// Sends a vectored syscall's bytes as one record. Writers that build a
+/// message from many small iovecs (grpcio: a frame header, each header
+/// name and value apart) would otherwise cost a record per piece; and the
+/// agent sees the syscall's bytes as the one chunk they are.
+#[inline(always)]
+fn emit_iov(h: &mut DataHeader, iov: u64, iovcnt: u32, len: u32, limit: u32) {
+    // SAFETY: no arguments.
+    let cpu = unsafe { bpf_get_smp_processor_id() };
+    let Some(g) = GATHER.get_ptr_mut(cpu) else {
+        return;
+    };
+    let limit = if limit > MAX_CAPTURE {
+        MAX_CAPTURE
+    } else {
+        limit
+    };
+    let mut off: u32 = 0;
     let mut remaining = len;
-    let mut seq = h.seq;
+    let mut copying = true;
     let mut i: u32 = 0;
     while i < MAX_IOV {
-        if remaining == 0 || i >= rec.iov {
+        if remaining == 0 || i >= iovcnt {
             break;
         }
         // struct iovec { void *iov_base; size_t iov_len; }
-        let Ok(v) = (unsafe { bpf_probe_read_user((rec.buf + i as u64 * 16) as *const [u64; 2]) })
+        let Ok(v) = (unsafe { bpf_probe_read_user((iov + i as u64 * 16) as *const [u64; 2]) })
         else {
             count(counter::READ_FAILED);
             break;
@@ -391,22 +431,60 @@ fn exit_data(ctx: &TracePointContext) -> u32 {
         } else {
             v[1] as u32
         };
-        if seg > 0 {
-            h.seq = seq;
-            emit_chunk(&mut h, v[0], seg, cfg.capture_bytes);
-            seq = seq.wrapping_add(seg);
-            remaining -= seg;
+        if copying && off < limit && seg > 0 {
+            let room = limit - off;
+            let take = if seg > room { room } else { seg };
+            // Reloaded so the bounds below stick to the registers the
+            // helper receives (see emit_bucket).
+            // SAFETY: reads locals.
+            let o = unsafe { core::ptr::read_volatile(&off) } & (MAX_CAPTURE - 1);
+            let mut t = unsafe { core::ptr::read_volatile(&take) };
+            if t > MAX_CAPTURE {
+                t = MAX_CAPTURE;
+            }
+            // SAFETY: o < MAX_CAPTURE and t <= MAX_CAPTURE: inside `data`.
+            let rc = unsafe {
+                raw_probe_read_user(
+                    (*g).data.as_mut_ptr().add(o as usize) as *mut c_void,
+                    t,
+                    v[0] as *const c_void,
+                )
+            };
+            if rc == 0 {
+                off += take;
+            } else {
+                // The captured bytes must stay a prefix of the stream.
+                count(counter::READ_FAILED);
+                copying = false;
+            }
         }
+        remaining -= seg;
         i += 1;
     }
     if remaining > 0 {
-        // More iovecs than walked (or an unreadable one): send the length
-        // so the agent skips the bytes instead of losing its place.
+        // More iovecs than walked (or an unreadable one): the record still
+        // stands for every byte, so the agent skips them in place.
         count(counter::IOV_OVERFLOW);
-        h.seq = seq;
-        emit_chunk(&mut h, 0, remaining, 0);
+    } else if off < len && copying {
+        count(counter::TRUNCATED);
     }
-    0
+    h.len = len;
+    h.captured = off;
+    // SAFETY: `g` points at this CPU's Gather.
+    unsafe { (*g).header = *h };
+    let hdr = core::mem::size_of::<DataHeader>() as u32;
+    // SAFETY: reads a local.
+    let mut n = unsafe { core::ptr::read_volatile(&off) };
+    if n > MAX_CAPTURE {
+        n = MAX_CAPTURE;
+    }
+    // SAFETY: header and n <= MAX_CAPTURE payload bytes lie inside `Gather`.
+    let record = unsafe { core::slice::from_raw_parts(g as *const u8, (hdr + n) as usize) };
+    if EVENTS.output::<[u8]>(record, 0).is_ok() {
+        count(counter::DATA_EVENTS);
+    } else {
+        count(counter::RINGBUF_FULL);
+    }
 }
 
 /// Sends one chunk of `len` stream bytes at `src`, copying at most `limit`.

@@ -55,6 +55,8 @@ struct Connection {
     egress: Stream,
     parse: Parse,
     last_ns: u64,
+    /// The role hint was asked.
+    hinted: bool,
 }
 
 impl Connection {
@@ -70,6 +72,7 @@ impl Connection {
                 buf: Vec::new(),
             },
             last_ns: info.ts_ns,
+            hinted: false,
         }
     }
 
@@ -81,6 +84,21 @@ impl Connection {
     /// tells who is who (a request going out means we are the client).
     fn infer_role(&mut self, dir: Direction, bytes: &[u8]) {
         if self.role != Role::Unknown {
+            return;
+        }
+        // HTTP/2 frames look alike both ways; only some tell who sent them
+        // (request pseudo-headers, :status, a push).
+        if let protocol::http2::H2Detect::Frames { sender } = protocol::http2::detect(bytes) {
+            use protocol::http2::Sender;
+            self.role = match (dir, sender) {
+                (Direction::Ingress, Sender::Client) | (Direction::Egress, Sender::Server) => {
+                    Role::Server
+                }
+                (Direction::Egress, Sender::Client) | (Direction::Ingress, Sender::Server) => {
+                    Role::Client
+                }
+                (_, Sender::Unknown) => Role::Unknown,
+            };
             return;
         }
         let request = matches!(protocol::detect(bytes), Detect::Match(_));
@@ -96,16 +114,36 @@ impl Connection {
     }
 }
 
+/// Tells the role of a connection whose bytes do not (the agent asks the
+/// kernel's socket table; tests answer directly).
+pub type RoleHint = Box<dyn FnMut(u32, &Tuple) -> Role + Send>;
+
 /// Every traced connection, keyed by kernel socket address.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct ConnTable {
     conns: HashMap<u64, Connection>,
     pub stats: ConnStats,
+    role_hint: Option<RoleHint>,
+}
+
+impl std::fmt::Debug for ConnTable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConnTable")
+            .field("conns", &self.conns.len())
+            .field("stats", &self.stats)
+            .finish()
+    }
 }
 
 impl ConnTable {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Where to ask for the role of a connection older than the agent
+    /// when its bytes cannot tell.
+    pub fn set_role_hint(&mut self, hint: RoleHint) {
+        self.role_hint = Some(hint);
     }
 
     pub fn len(&self) -> usize {
@@ -154,10 +192,19 @@ impl ConnTable {
     /// Feeds one chunk; protocol events go to `out`.
     pub fn data(&mut self, chunk: DataChunk, out: &mut Vec<ConnEvent>) {
         let info = chunk.conn;
+        let mut hint = self.role_hint.take();
         let c = self.entry(&info, Role::Unknown);
         c.last_ns = info.ts_ns;
         if c.role == Role::Unknown {
             c.infer_role(chunk.direction, &chunk.bytes);
+        }
+        if c.role == Role::Unknown
+            && !c.hinted
+            && let Some(hint) = hint.as_mut()
+        {
+            // Once per connection: the answer does not change.
+            c.hinted = true;
+            c.role = hint(info.pid, &info.tuple);
         }
         let at = Moment {
             enter_ns: chunk.enter_ns,
@@ -186,6 +233,7 @@ impl ConnTable {
         });
         let gaps = stream.stats.gap_bytes - before;
         let (pid, tuple, role) = (*pid, *tuple, *role);
+        self.role_hint = hint;
         self.stats.gap_bytes += gaps;
         self.stats.undetected += undetected;
         out.extend(produced.into_iter().map(|event| ConnEvent {

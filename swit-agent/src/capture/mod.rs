@@ -1,6 +1,7 @@
 //! From ring-buffer records to ordered per-connection byte streams.
 pub mod conn;
 pub mod event;
+pub mod listening;
 pub mod reader;
 pub mod reorder;
 pub mod stream;

@@ -271,6 +271,11 @@ fn render_span(out: &mut String, s: &Span, depth: usize) {
     if let Some(code) = s.attr("http.response.status_code") {
         let _ = write!(out, "  {}", plain(code));
     }
+    // gRPC: the status by name, as its libraries print it.
+    if let Some(AttrValue::Int(code)) = s.attr("rpc.grpc.status_code") {
+        let name = crate::protocol::http2::grpc::status_name(*code as u32);
+        let _ = write!(out, "  {name}");
+    }
     let _ = write!(
         out,
         "  {}",

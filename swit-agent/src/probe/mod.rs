@@ -91,6 +91,8 @@ impl Probe {
             .override_global("OFFSETS", &offsets, true)
             .override_global("CONFIG", &cfg, true)
             .map_max_entries("EVENTS", opts.ring_bytes)
+            // One gather buffer per CPU a program can run on.
+            .map_max_entries("GATHER", possible_cpus())
             .load(OBJECT)
             .map_err(ProbeError::Load)?;
 
@@ -240,4 +242,14 @@ impl crate::target::manager::TargetMap for Probe {
             log::warn!("cannot set the kernel filter flags: {e}");
         }
     }
+}
+
+/// CPUs the kernel may run on (ids are below this), from sysfs; 256 if it
+/// cannot be read, which covers most hosts at a small memory cost.
+fn possible_cpus() -> u32 {
+    aya::util::nr_cpus()
+        .ok()
+        .and_then(|n| u32::try_from(n).ok())
+        .filter(|&n| n > 0)
+        .unwrap_or(256)
 }

@@ -6,6 +6,7 @@
 //! I/O, no clock: times come in with the bytes.
 pub mod db;
 pub mod http1;
+pub mod http2;
 pub mod mysql;
 pub mod postgres;
 pub mod redis;
@@ -53,6 +54,7 @@ pub enum Side {
 #[derive(Debug, Clone, PartialEq)]
 pub enum ProtoEvent {
     Http1(http1::Http1Event),
+    Http2(http2::Http2Event),
     Db(db::DbEvent),
 }
 
@@ -60,6 +62,7 @@ pub enum ProtoEvent {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ProtocolKind {
     Http1,
+    Http2,
     Postgres,
     Mysql,
     Redis,
@@ -87,6 +90,14 @@ fn first_of(answers: impl IntoIterator<Item = Detect>) -> Detect {
 /// server) and names the protocol it speaks. HTTP/1 goes first: an inline
 /// Redis command can look like `GET key`.
 pub fn detect(request_side: &[u8]) -> Detect {
+    // The HTTP/2 preface begins like an HTTP/1 request line.
+    match http2::detect(request_side) {
+        http2::H2Detect::Preface => return Detect::Match(ProtocolKind::Http2),
+        http2::H2Detect::NeedMore if http2::preface_prefix(request_side) => {
+            return Detect::NeedMore;
+        }
+        _ => {}
+    }
     let pg = match postgres::detect(request_side) {
         postgres::DetectResult::Match => Detect::Match(ProtocolKind::Postgres),
         postgres::DetectResult::NeedMore => Detect::NeedMore,
@@ -102,9 +113,18 @@ pub fn detect(request_side: &[u8]) -> Detect {
         mysql::DetectResult::NeedMore => Detect::NeedMore,
         mysql::DetectResult::NoMatch => Detect::NoMatch,
     };
+    // Frames without a preface (capture began mid-connection) are the
+    // weakest evidence: every other protocol is asked first.
+    let h2 = match http2::detect(request_side) {
+        http2::H2Detect::Frames {
+            sender: http2::Sender::Client | http2::Sender::Unknown,
+        } => Detect::Match(ProtocolKind::Http2),
+        http2::H2Detect::NeedMore => Detect::NeedMore,
+        _ => Detect::NoMatch,
+    };
     match http1::detect_request(request_side) {
         Detect::Match(k) => Detect::Match(k),
-        h => first_of([h, pg, redis, my]),
+        h => first_of([h, pg, redis, my, h2]),
     }
 }
 
@@ -115,6 +135,29 @@ pub fn detect_server_first(response_side: &[u8]) -> Detect {
         mysql::DetectResult::Match(_) => Detect::Match(ProtocolKind::Mysql),
         mysql::DetectResult::NeedMore => Detect::NeedMore,
         mysql::DetectResult::NoMatch => Detect::NoMatch,
+    }
+}
+
+/// The request an h2c upgrade carried, as HTTP/2's stream 1.
+fn upgraded_request(r: http1::Request) -> http2::H2Request {
+    let authority = r
+        .headers
+        .iter()
+        .find(|(k, _)| k == "host")
+        .map(|(_, v)| v.clone());
+    http2::H2Request {
+        stream: 1,
+        http1_id: Some(r.id),
+        method: Some(r.method),
+        scheme: Some("http".into()),
+        authority,
+        path: Some(r.target),
+        headers: r.headers,
+        unknown_fields: 0,
+        body_size: r.body_size,
+        messages: None,
+        ended: true,
+        timing: r.timing,
     }
 }
 
@@ -132,6 +175,7 @@ pub enum Detect {
 #[derive(Debug)]
 pub enum Session {
     Http1(http1::Session),
+    Http2(http2::Session),
     Postgres(postgres::Session),
     Mysql(mysql::Session),
     Redis(redis::Session),
@@ -141,6 +185,7 @@ impl Session {
     pub fn new(kind: ProtocolKind) -> Self {
         match kind {
             ProtocolKind::Http1 => Session::Http1(http1::Session::new()),
+            ProtocolKind::Http2 => Session::Http2(http2::Session::new()),
             ProtocolKind::Postgres => Session::Postgres(postgres::Session::new()),
             ProtocolKind::Mysql => Session::Mysql(mysql::Session::new()),
             ProtocolKind::Redis => Session::Redis(redis::Session::new()),
@@ -151,7 +196,21 @@ impl Session {
     pub fn feed(&mut self, side: Side, input: Input<'_>, out: &mut Vec<ProtoEvent>) {
         let db = &mut |e| out.push(ProtoEvent::Db(e));
         match self {
-            Session::Http1(s) => s.feed(side, input, &mut |e| out.push(ProtoEvent::Http1(e))),
+            Session::Http1(s) => {
+                s.feed(side, input, &mut |e| out.push(ProtoEvent::Http1(e)));
+                if let Some(up) = s.take_h2c() {
+                    let mut h2 = http2::Session::after_upgrade(upgraded_request(up.request));
+                    let rest = Input::Data {
+                        bytes: &up.rest,
+                        at: up.at,
+                    };
+                    h2.feed(Side::Response, rest, &mut |e| {
+                        out.push(ProtoEvent::Http2(e))
+                    });
+                    *self = Session::Http2(h2);
+                }
+            }
+            Session::Http2(s) => s.feed(side, input, &mut |e| out.push(ProtoEvent::Http2(e))),
             Session::Postgres(s) => s.feed(side, input, db),
             Session::Mysql(s) => s.feed(side, input, db),
             Session::Redis(s) => s.feed(side, input, db),
@@ -163,9 +222,14 @@ impl Session {
         let db = &mut |e| out.push(ProtoEvent::Db(e));
         match self {
             Session::Http1(s) => s.close(at, &mut |e| out.push(ProtoEvent::Http1(e))),
+            Session::Http2(s) => s.close(at, &mut |e| out.push(ProtoEvent::Http2(e))),
             Session::Postgres(s) => s.close(at, db),
             Session::Mysql(s) => s.close(at, db),
             Session::Redis(s) => s.close(at, db),
         }
     }
 }
+
+#[cfg(test)]
+#[path = "upgrade_tests.rs"]
+mod upgrade_tests;

@@ -17,7 +17,8 @@ use std::{
 use super::{
     context::{Incoming, extract},
     db_span::db_span,
-    http_span::http_span,
+    grpc_span::h2_span,
+    http_span::{HttpSpanParts, http1_span},
     sampler,
     span::{Resource, Span, SpanId, SpanKind, TraceId},
 };
@@ -28,16 +29,35 @@ use crate::{
     },
     config::{Propagator, Sampler},
     protocol::{
-        ProtoEvent,
+        ProtoEvent, Timing,
         db::{DbCall, DbEvent},
         http1::Http1Event,
+        http2::{H2Request, Http2Event},
     },
 };
 
 /// Requests started and not yet answered, at most.
 pub const MAX_OPEN_REQUESTS: usize = 65536;
-/// Client calls per connection waiting for their server side, at most.
-const MAX_PENDING_PER_TUPLE: usize = 64;
+/// Client calls per connection waiting for their server side, at most
+/// (HTTP/2 multiplexes: gRPC's default limit is 100 concurrent streams).
+const MAX_PENDING_PER_TUPLE: usize = 256;
+/// Marks HTTP/2 stream ids among a connection's request ids: after an h2c
+/// upgrade one connection carries both kinds.
+const H2_ID: u64 = 1 << 40;
+
+/// An HTTP/2 request's key among its connection's requests: the HTTP/1
+/// request's for the one an h2c upgrade carried (it started there).
+fn h2_key(r: &H2Request) -> u64 {
+    r.http1_id.unwrap_or(H2_ID | r.stream as u64)
+}
+
+/// The connection an event happened on.
+struct Conn {
+    sock: u64,
+    pid: u32,
+    tuple: Tuple,
+    role: Role,
+}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SpanCtx {
@@ -140,8 +160,9 @@ pub struct Correlator {
     open: HashMap<(u64, u64), SpanCtx>,
     /// The server request each thread is serving, by (pid, tid).
     serving: HashMap<(u32, u32), ((u64, u64), SpanCtx)>,
-    /// Client calls by the client's tuple, waiting for the server side.
-    calls: HashMap<Tuple, VecDeque<SpanCtx>>,
+    /// Client calls by the client's tuple (and HTTP/2 stream), waiting
+    /// for the server side.
+    calls: HashMap<Tuple, VecDeque<(Option<u32>, SpanCtx)>>,
     pub stats: CorrelatorStats,
 }
 
@@ -160,143 +181,206 @@ impl Correlator {
 
     /// Takes one protocol event; finished spans go to `out`.
     pub fn on_event(&mut self, ev: ConnEvent, out: &mut impl FnMut(Span)) {
-        let h = match ev.event {
-            ProtoEvent::Http1(h) => h,
-            ProtoEvent::Db(DbEvent::Call(call)) => {
-                return self.db_call(ev.pid, ev.role, ev.tuple, call, out);
-            }
-            ProtoEvent::Db(DbEvent::ParseError { .. }) => {
-                self.stats.parse_errors += 1;
-                return;
-            }
-            // Database calls are leaves: ids are made when they end.
-            ProtoEvent::Db(DbEvent::CallStarted(_)) => return,
+        let at = Conn {
+            sock: ev.sock,
+            pid: ev.pid,
+            tuple: ev.tuple,
+            role: ev.role,
         };
-        match h {
-            Http1Event::RequestStarted(req) => {
-                let tid = req.timing.first.tid;
-                let key = (ev.sock, req.id);
-                let incoming = extract(&req.headers, &self.opts.propagators);
-                let ctx = match ev.role {
-                    Role::Client => {
-                        let ctx = match incoming {
-                            // An instrumented client already made this call's
-                            // span id: reuse it so the server side, which
-                            // sees the same header, links to us. Its parent
-                            // is what the thread serves, if in that trace.
-                            Some(inc) => {
-                                let parent = self
-                                    .serving
-                                    .get(&(ev.pid, tid))
-                                    .filter(|(_, s)| s.trace_id == inc.parent.trace_id)
-                                    .map(|(_, s)| s.span_id);
-                                self.continued(&inc, inc.parent.parent_id, parent)
-                            }
-                            None => self.child_of_serving(ev.pid, tid),
-                        };
-                        let q = self.calls.entry(ev.tuple).or_default();
-                        if q.len() >= MAX_PENDING_PER_TUPLE {
-                            q.pop_front();
-                        }
-                        q.push_back(ctx.clone());
-                        ctx
-                    }
-                    _ => {
-                        let from_call = self
-                            .calls
-                            .get_mut(&ev.tuple.mirror())
-                            .and_then(|q| q.pop_front());
-                        let ctx = match (incoming, from_call) {
-                            (Some(inc), _) => {
-                                self.continued(&inc, SpanId::random(), Some(inc.parent.parent_id))
-                            }
-                            // The caller is traced on this host: same trace,
-                            // same sampling decision.
-                            (None, Some(call)) => SpanCtx {
-                                trace_id: call.trace_id,
-                                span_id: SpanId::random(),
-                                parent: Some(call.span_id),
-                                flags: call.flags,
-                                trace_state: call.trace_state,
-                            },
-                            (None, None) => self.root(),
-                        };
-                        self.serving.insert((ev.pid, tid), (key, ctx.clone()));
-                        ctx
-                    }
-                };
-                if self.open.len() >= MAX_OPEN_REQUESTS {
-                    // Oldest cannot be told cheaply; drop everything open
-                    // rather than grow: the count says it happened.
-                    self.stats.dropped_requests += self.open.len() as u64;
-                    self.open.clear();
-                    self.serving.clear();
-                    self.calls.clear();
+        match ev.event {
+            ProtoEvent::Http1(h) => match h {
+                Http1Event::RequestStarted(req) => {
+                    self.request_started(&at, req.id, req.timing.first.tid, &req.headers, None)
                 }
-                self.open.insert(key, ctx);
+                Http1Event::Exchange { request, response } => {
+                    let (l, r) = (at.tuple.local, at.tuple.remote);
+                    self.request_done(
+                        &at,
+                        request.id,
+                        Timing {
+                            first: request.timing.first,
+                            last: response.timing.last,
+                        },
+                        |kind| http1_span(kind, &request, &response, l, r),
+                        out,
+                    );
+                }
+                Http1Event::OrphanResponse(_) => self.stats.orphan_responses += 1,
+                Http1Event::ParseError { .. } => self.stats.parse_errors += 1,
+            },
+            ProtoEvent::Http2(h) => match h {
+                Http2Event::RequestStarted(req) => self.request_started(
+                    &at,
+                    h2_key(&req),
+                    req.timing.first.tid,
+                    &req.headers,
+                    Some(req.stream),
+                ),
+                Http2Event::Exchange { request, response } => {
+                    let (l, r) = (at.tuple.local, at.tuple.remote);
+                    self.request_done(
+                        &at,
+                        h2_key(&request),
+                        Timing {
+                            first: request.timing.first,
+                            last: response.timing.last,
+                        },
+                        |kind| h2_span(kind, &request, &response, l, r),
+                        out,
+                    );
+                }
+                Http2Event::OrphanResponse { .. } => self.stats.orphan_responses += 1,
+                Http2Event::ParseError { .. } => self.stats.parse_errors += 1,
+            },
+            ProtoEvent::Db(DbEvent::Call(call)) => {
+                self.db_call(ev.pid, ev.role, ev.tuple, call, out)
             }
-            Http1Event::Exchange { request, response } => {
-                let key = (ev.sock, request.id);
-                let ctx = match self.open.remove(&key) {
-                    Some(c) => c,
-                    // Started before the agent saw it (or forgotten): a
-                    // span of its own trace.
-                    None => self.root(),
-                };
-                let kind = if ev.role == Role::Client {
-                    SpanKind::Client
-                } else {
-                    SpanKind::Server
-                };
-                if kind == SpanKind::Server {
-                    let tid = request.timing.first.tid;
-                    if self
-                        .serving
-                        .get(&(ev.pid, tid))
-                        .is_some_and(|(k, _)| *k == key)
-                    {
-                        self.serving.remove(&(ev.pid, tid));
-                    }
-                } else if let Some(q) = self.calls.get_mut(&ev.tuple) {
-                    // The server side, when traced, has taken it by now.
-                    q.retain(|c| c.span_id != ctx.span_id);
-                    if q.is_empty() {
-                        self.calls.remove(&ev.tuple);
-                    }
-                }
-                if ctx.flags & SAMPLED == 0 {
-                    self.stats.unsampled += 1;
-                    return;
-                }
-                let parts = http_span(kind, &request, &response, ev.tuple.local, ev.tuple.remote);
-                let (start, end) = match kind {
-                    // A client's call starts when it begins to send; a
-                    // server's request when its read returns.
-                    SpanKind::Client => {
-                        (request.timing.first.enter_ns, response.timing.last.exit_ns)
-                    }
-                    _ => (request.timing.first.exit_ns, response.timing.last.exit_ns),
-                };
-                self.stats.spans += 1;
-                out(Span {
-                    trace_id: ctx.trace_id,
-                    span_id: ctx.span_id,
-                    parent_span_id: ctx.parent,
-                    flags: ctx.flags,
-                    trace_state: ctx.trace_state,
-                    name: parts.name,
-                    kind,
-                    start_unix_ns: self.clock.to_unix(start),
-                    end_unix_ns: self.clock.to_unix(end.max(start)),
-                    attributes: parts.attributes,
-                    status: parts.status,
-                    status_message: String::new(),
-                    resource: self.resource.get(ev.pid),
-                });
-            }
-            Http1Event::OrphanResponse(_) => self.stats.orphan_responses += 1,
-            Http1Event::ParseError { .. } => self.stats.parse_errors += 1,
+            ProtoEvent::Db(DbEvent::ParseError { .. }) => self.stats.parse_errors += 1,
+            // Database calls are leaves: ids are made when they end.
+            ProtoEvent::Db(DbEvent::CallStarted(_)) => {}
         }
+    }
+
+    /// A request's head is in: its span's ids are made now, so that the
+    /// calls made while serving it can name it as parent. `stream` is the
+    /// HTTP/2 stream, which pairs a traced client's call with the traced
+    /// server's request exactly; HTTP/1 pairs them in order.
+    fn request_started(
+        &mut self,
+        at: &Conn,
+        id: u64,
+        tid: u32,
+        headers: &[(String, String)],
+        stream: Option<u32>,
+    ) {
+        let key = (at.sock, id);
+        let incoming = extract(headers, &self.opts.propagators);
+        let ctx = match at.role {
+            Role::Client => {
+                let ctx = match incoming {
+                    // An instrumented client already made this call's
+                    // span id: reuse it so the server side, which
+                    // sees the same header, links to us. Its parent
+                    // is what the thread serves, if in that trace.
+                    Some(inc) => {
+                        let parent = self
+                            .serving
+                            .get(&(at.pid, tid))
+                            .filter(|(_, s)| s.trace_id == inc.parent.trace_id)
+                            .map(|(_, s)| s.span_id);
+                        self.continued(&inc, inc.parent.parent_id, parent)
+                    }
+                    None => self.child_of_serving(at.pid, tid),
+                };
+                let q = self.calls.entry(at.tuple).or_default();
+                if q.len() >= MAX_PENDING_PER_TUPLE {
+                    q.pop_front();
+                }
+                q.push_back((stream, ctx.clone()));
+                ctx
+            }
+            _ => {
+                let from_call = self.calls.get_mut(&at.tuple.mirror()).and_then(|q| {
+                    let i = match stream {
+                        Some(s) => q.iter().position(|(cs, _)| *cs == Some(s))?,
+                        None => 0,
+                    };
+                    q.remove(i).map(|(_, c)| c)
+                });
+                let ctx = match (incoming, from_call) {
+                    (Some(inc), _) => {
+                        self.continued(&inc, SpanId::random(), Some(inc.parent.parent_id))
+                    }
+                    // The caller is traced on this host: same trace,
+                    // same sampling decision.
+                    (None, Some(call)) => SpanCtx {
+                        trace_id: call.trace_id,
+                        span_id: SpanId::random(),
+                        parent: Some(call.span_id),
+                        flags: call.flags,
+                        trace_state: call.trace_state,
+                    },
+                    (None, None) => self.root(),
+                };
+                self.serving.insert((at.pid, tid), (key, ctx.clone()));
+                ctx
+            }
+        };
+        if self.open.len() >= MAX_OPEN_REQUESTS {
+            // Oldest cannot be told cheaply; drop everything open
+            // rather than grow: the count says it happened.
+            self.stats.dropped_requests += self.open.len() as u64;
+            self.open.clear();
+            self.serving.clear();
+            self.calls.clear();
+        }
+        self.open.insert(key, ctx);
+    }
+
+    /// A request was answered (or cut short): its span is complete.
+    fn request_done(
+        &mut self,
+        at: &Conn,
+        id: u64,
+        timing: Timing,
+        parts: impl FnOnce(SpanKind) -> HttpSpanParts,
+        out: &mut impl FnMut(Span),
+    ) {
+        let key = (at.sock, id);
+        let ctx = match self.open.remove(&key) {
+            Some(c) => c,
+            // Started before the agent saw it (or forgotten): a
+            // span of its own trace.
+            None => self.root(),
+        };
+        let kind = if at.role == Role::Client {
+            SpanKind::Client
+        } else {
+            SpanKind::Server
+        };
+        if kind == SpanKind::Server {
+            let tid = timing.first.tid;
+            if self
+                .serving
+                .get(&(at.pid, tid))
+                .is_some_and(|(k, _)| *k == key)
+            {
+                self.serving.remove(&(at.pid, tid));
+            }
+        } else if let Some(q) = self.calls.get_mut(&at.tuple) {
+            // The server side, when traced, has taken it by now.
+            q.retain(|(_, c)| c.span_id != ctx.span_id);
+            if q.is_empty() {
+                self.calls.remove(&at.tuple);
+            }
+        }
+        if ctx.flags & SAMPLED == 0 {
+            self.stats.unsampled += 1;
+            return;
+        }
+        let parts = parts(kind);
+        let (start, end) = match kind {
+            // A client's call starts when it begins to send; a
+            // server's request when its read returns.
+            SpanKind::Client => (timing.first.enter_ns, timing.last.exit_ns),
+            _ => (timing.first.exit_ns, timing.last.exit_ns),
+        };
+        self.stats.spans += 1;
+        out(Span {
+            trace_id: ctx.trace_id,
+            span_id: ctx.span_id,
+            parent_span_id: ctx.parent,
+            flags: ctx.flags,
+            trace_state: ctx.trace_state,
+            name: parts.name,
+            kind,
+            start_unix_ns: self.clock.to_unix(start),
+            end_unix_ns: self.clock.to_unix(end.max(start)),
+            attributes: parts.attributes,
+            status: parts.status,
+            status_message: String::new(),
+            resource: self.resource.get(at.pid),
+        });
     }
 
     /// A database call: a child of the request its thread is serving.

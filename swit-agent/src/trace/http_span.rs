@@ -53,7 +53,7 @@ pub fn redact_query(q: &str) -> String {
 }
 
 /// Host and port from a Host header value (`name`, `name:port`, `[v6]:port`).
-fn parse_host(h: &str) -> (String, Option<u16>) {
+pub fn parse_host(h: &str) -> (String, Option<u16>) {
     let h = h.trim();
     if let Some(rest) = h.strip_prefix('[')
         && let Some((addr, tail)) = rest.split_once(']')
@@ -78,19 +78,79 @@ fn method_attrs(m: &str, a: &mut Attributes) -> String {
     }
 }
 
-/// Builds the span parts of an HTTP exchange. `local` and `remote` are the
-/// traced process's endpoints.
-pub fn http_span(
+/// One HTTP exchange, whatever the version carried it: what a span is
+/// made of. Fields an HTTP/2 capture could not decode are `None` and their
+/// attributes are left out.
+#[derive(Debug, Clone, Copy)]
+pub struct HttpExchange<'a> {
+    pub method: Option<&'a str>,
+    /// Path and query as sent.
+    pub target: Option<&'a str>,
+    /// `Host` or `:authority`.
+    pub authority: Option<&'a str>,
+    /// `:scheme`; HTTP/1 has none on the wire.
+    pub scheme: Option<&'a str>,
+    /// `network.protocol.version`: "1.0", "1.1" or "2".
+    pub version: &'static str,
+    pub request_headers: &'a [(String, String)],
+    pub request_body: u64,
+    pub status: Option<u16>,
+    pub response_body: u64,
+    /// The exchange was cut short without a status (HTTP/2 RST_STREAM):
+    /// the error code's name.
+    pub reset: Option<&'static str>,
+}
+
+impl<'a> HttpExchange<'a> {
+    pub fn http1(req: &'a Request, resp: &'a Response) -> Self {
+        HttpExchange {
+            method: Some(&req.method),
+            target: Some(&req.target),
+            authority: header(&req.headers, "host"),
+            scheme: None,
+            version: if req.minor_version == 0 { "1.0" } else { "1.1" },
+            request_headers: &req.headers,
+            request_body: req.body_size,
+            status: Some(resp.status),
+            response_body: resp.body_size,
+            reset: None,
+        }
+    }
+}
+
+/// Builds the span parts of an HTTP/1 exchange. `local` and `remote` are
+/// the traced process's endpoints.
+pub fn http1_span(
     kind: SpanKind,
     req: &Request,
     resp: &Response,
     local: SocketAddr,
     remote: SocketAddr,
 ) -> HttpSpanParts {
+    http_span(kind, &HttpExchange::http1(req, resp), local, remote)
+}
+
+/// Builds the span parts of an HTTP exchange.
+pub fn http_span(
+    kind: SpanKind,
+    x: &HttpExchange<'_>,
+    local: SocketAddr,
+    remote: SocketAddr,
+) -> HttpSpanParts {
     let mut a: Attributes = Vec::with_capacity(16);
-    let name = method_attrs(&req.method, &mut a);
-    let (path, query) = split_target(&req.target);
-    let host = header(&req.headers, "host").map(parse_host);
+    let name = match x.method {
+        Some(m) => method_attrs(m, &mut a),
+        None => "HTTP".to_string(),
+    };
+    let (path, query) = match x.target {
+        Some(t) => {
+            let (p, q) = split_target(t);
+            (Some(p), q)
+        }
+        None => (None, None),
+    };
+    let scheme = x.scheme.unwrap_or("http");
+    let host = x.authority.map(parse_host);
     match kind {
         SpanKind::Client => {
             let (addr, port) = match &host {
@@ -102,24 +162,29 @@ pub fn http_span(
             } else {
                 addr.clone()
             };
-            let authority = if port == 80 {
+            let default_port = if scheme == "https" { 443 } else { 80 };
+            let authority = if port == default_port {
                 host
             } else {
                 format!("{host}:{port}")
             };
-            let q = query
-                .map(|q| format!("?{}", redact_query(q)))
-                .unwrap_or_default();
-            a.push((
-                "url.full".into(),
-                format!("http://{authority}{path}{q}").into(),
-            ));
+            if let Some(path) = path {
+                let q = query
+                    .map(|q| format!("?{}", redact_query(q)))
+                    .unwrap_or_default();
+                a.push((
+                    "url.full".into(),
+                    format!("{scheme}://{authority}{path}{q}").into(),
+                ));
+            }
             a.push(("server.address".into(), addr.into()));
             a.push(("server.port".into(), AttrValue::Int(port as i64)));
         }
         _ => {
-            a.push(("url.scheme".into(), "http".into()));
-            a.push(("url.path".into(), path.into()));
+            a.push(("url.scheme".into(), scheme.into()));
+            if let Some(path) = path {
+                a.push(("url.path".into(), path.into()));
+            }
             if let Some(q) = query {
                 a.push(("url.query".into(), redact_query(q).into()));
             }
@@ -141,32 +206,40 @@ pub fn http_span(
         "network.peer.port".into(),
         AttrValue::Int(remote.port() as i64),
     ));
-    a.push((
-        "network.protocol.version".into(),
-        if req.minor_version == 0 { "1.0" } else { "1.1" }.into(),
-    ));
-    if let Some(ua) = header(&req.headers, "user-agent") {
+    a.push(("network.protocol.version".into(), x.version.into()));
+    if let Some(ua) = header(x.request_headers, "user-agent") {
         a.push(("user_agent.original".into(), ua.into()));
     }
     a.push((
         "http.request.body.size".into(),
-        AttrValue::Int(req.body_size as i64),
+        AttrValue::Int(x.request_body as i64),
     ));
     a.push((
         "http.response.body.size".into(),
-        AttrValue::Int(resp.body_size as i64),
+        AttrValue::Int(x.response_body as i64),
     ));
-    a.push((
-        "http.response.status_code".into(),
-        AttrValue::Int(resp.status as i64),
-    ));
-    let error = match kind {
-        SpanKind::Client => resp.status >= 400,
-        _ => resp.status >= 500,
+    let error = match (x.status, x.reset) {
+        (Some(status), _) => {
+            a.push((
+                "http.response.status_code".into(),
+                AttrValue::Int(status as i64),
+            ));
+            let error = match kind {
+                SpanKind::Client => status >= 400,
+                _ => status >= 500,
+            };
+            if error {
+                a.push(("error.type".into(), status.to_string().into()));
+            }
+            error
+        }
+        // No response: the exchange failed, whoever cut it.
+        (None, Some(code)) => {
+            a.push(("error.type".into(), code.into()));
+            true
+        }
+        (None, None) => false,
     };
-    if error {
-        a.push(("error.type".into(), resp.status.to_string().into()));
-    }
     HttpSpanParts {
         name,
         attributes: a,
@@ -223,7 +296,7 @@ mod tests {
             "/users/7?token=abc&x",
             &[("host", "api.local:8080"), ("user-agent", "curl/8")],
         );
-        let p = http_span(
+        let p = http1_span(
             SpanKind::Server,
             &r,
             &resp(200),
@@ -249,14 +322,14 @@ mod tests {
         let r = req("GET", "/", &[]);
         let (l, rm) = (L.parse().unwrap(), R.parse().unwrap());
         assert_eq!(
-            http_span(SpanKind::Server, &r, &resp(404), l, rm).status,
+            http1_span(SpanKind::Server, &r, &resp(404), l, rm).status,
             StatusCode::Unset
         );
         assert_eq!(
-            http_span(SpanKind::Client, &r, &resp(404), rm, l).status,
+            http1_span(SpanKind::Client, &r, &resp(404), rm, l).status,
             StatusCode::Error
         );
-        let p = http_span(SpanKind::Server, &r, &resp(503), l, rm);
+        let p = http1_span(SpanKind::Server, &r, &resp(503), l, rm);
         assert_eq!(p.status, StatusCode::Error);
         assert_eq!(get(&p, "error.type"), Some(&"503".into()));
     }
@@ -264,7 +337,7 @@ mod tests {
     #[test]
     fn client_span_url_and_unknown_method() {
         let r = req("PURGE", "/a?b=c", &[("host", "[::1]:9000")]);
-        let p = http_span(
+        let p = http1_span(
             SpanKind::Client,
             &r,
             &resp(200),

@@ -2,6 +2,7 @@
 pub mod context;
 pub mod correlate;
 pub mod db_span;
+pub mod grpc_span;
 pub mod http_span;
 pub mod sampler;
 pub mod span;

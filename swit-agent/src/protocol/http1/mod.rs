@@ -15,7 +15,7 @@ pub use parse::{
     BodyFraming, ChunkedDecoder, ChunkedError, ChunkedProgress, Head, HeadError, Parsed, StartLine,
     detect_request, looks_like_response, parse_request_head, parse_response_head,
 };
-pub use session::{MAX_PENDING, Session};
+pub use session::{H2cUpgrade, MAX_PENDING, Session};
 
 use super::Timing;
 

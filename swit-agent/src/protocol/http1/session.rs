@@ -53,6 +53,19 @@ pub struct Session {
     dropped_requests: u64,
     /// The connection switched protocols: nothing more to parse.
     tunnel: bool,
+    /// An `Upgrade: h2c` was accepted: the request it carried, answered
+    /// over HTTP/2, and the bytes after the 101's head, for the HTTP/2
+    /// session that takes over.
+    h2c: Option<H2cUpgrade>,
+}
+
+/// What an accepted h2c upgrade hands on to HTTP/2.
+#[derive(Debug)]
+pub struct H2cUpgrade {
+    pub request: Request,
+    /// Response-side bytes of the chunk that carried the 101, after it.
+    pub rest: Vec<u8>,
+    pub at: Moment,
 }
 
 #[derive(Debug)]
@@ -153,6 +166,12 @@ fn body_state(framing: BodyFraming) -> State {
     }
 }
 
+fn upgrade_is_h2c(headers: &[(String, String)]) -> bool {
+    headers
+        .iter()
+        .any(|(k, v)| k == "upgrade" && v.trim().eq_ignore_ascii_case("h2c"))
+}
+
 /// What a gap does to the side it falls in.
 enum GapEffect {
     Ignore,
@@ -188,7 +207,13 @@ impl Session {
             next_id: 0,
             dropped_requests: 0,
             tunnel: false,
+            h2c: None,
         }
+    }
+
+    /// After an accepted `Upgrade: h2c`: what HTTP/2 takes over (once).
+    pub fn take_h2c(&mut self) -> Option<H2cUpgrade> {
+        self.h2c.take()
     }
 
     /// Requests dropped unanswered because [`MAX_PENDING`] were waiting.
@@ -218,6 +243,10 @@ impl Session {
                         State::Head => self.head(side, rest, at, emit),
                         State::Body(_) => self.body(side, rest, at, emit),
                     };
+                }
+                if let Some(up) = &mut self.h2c {
+                    up.rest = bytes[off.min(bytes.len())..].to_vec();
+                    up.at = at;
                 }
             }
             Input::Gap { len, at } => self.gap(side, len, at, emit),
@@ -365,6 +394,21 @@ impl Session {
                     .front()
                     .is_some_and(|r| r.method.eq_ignore_ascii_case("CONNECT"));
                 let switched = status == 101 || (connect && (200..300).contains(&status));
+                if status == 101
+                    && upgrade_is_h2c(&headers)
+                    && let Some(request) = self.pending.pop_front()
+                {
+                    // The request is answered on HTTP/2 stream 1: no
+                    // HTTP/1 exchange ends here.
+                    self.tunnel = true;
+                    self.body_of = None;
+                    self.h2c = Some(H2cUpgrade {
+                        request,
+                        rest: Vec::new(),
+                        at,
+                    });
+                    return;
+                }
                 let timing = Timing {
                     first: self.resp.first,
                     last: at,

@@ -1,0 +1,201 @@
+use super::*;
+use crate::protocol::{
+    Moment, Timing,
+    http2::{Reset, grpc::status_name},
+};
+
+const L: &str = "127.0.0.1:50051";
+const R: &str = "127.0.0.1:40000";
+
+fn at(ns: u64) -> Moment {
+    Moment {
+        enter_ns: ns,
+        exit_ns: ns + 1,
+        tid: 1,
+    }
+}
+
+fn req(path: &str, headers: &[(&str, &str)]) -> H2Request {
+    H2Request {
+        stream: 1,
+        http1_id: None,
+        method: Some("POST".into()),
+        scheme: Some("http".into()),
+        authority: Some("localhost:50051".into()),
+        path: Some(path.into()),
+        headers: headers
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+        unknown_fields: 0,
+        body_size: 12,
+        messages: Some(1),
+        ended: true,
+        timing: Timing {
+            first: at(1_000),
+            last: at(1_000),
+        },
+    }
+}
+
+const GRPC: (&str, &str) = ("content-type", "application/grpc");
+
+fn resp(headers: &[(&str, &str)], trailers: &[(&str, &str)], end_ns: u64) -> H2Response {
+    let v = |h: &[(&str, &str)]| {
+        h.iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    };
+    H2Response {
+        status: Some(200),
+        headers: v(headers),
+        trailers: v(trailers),
+        unknown_fields: 0,
+        body_size: 20,
+        messages: Some(3),
+        reset: None,
+        timing: Timing {
+            first: at(2_000),
+            last: at(end_ns),
+        },
+    }
+}
+
+fn get<'a>(p: &'a HttpSpanParts, k: &str) -> Option<&'a AttrValue> {
+    p.attributes.iter().find(|(n, _)| n == k).map(|(_, v)| v)
+}
+
+fn span(kind: SpanKind, q: &H2Request, r: &H2Response) -> HttpSpanParts {
+    let (l, rm) = (L.parse().unwrap(), R.parse().unwrap());
+    match kind {
+        SpanKind::Client => h2_span(kind, q, r, rm, l),
+        _ => h2_span(kind, q, r, l, rm),
+    }
+}
+
+#[test]
+fn a_unary_call_from_both_ends() {
+    let q = req("/demo.Greeter/SayHello", &[GRPC]);
+    let r = resp(&[GRPC], &[("grpc-status", "0")], 3_000);
+    let s = span(SpanKind::Server, &q, &r);
+    assert_eq!(s.name, "demo.Greeter/SayHello");
+    assert_eq!(get(&s, "rpc.system"), Some(&"grpc".into()));
+    assert_eq!(get(&s, "rpc.service"), Some(&"demo.Greeter".into()));
+    assert_eq!(get(&s, "rpc.method"), Some(&"SayHello".into()));
+    assert_eq!(get(&s, "rpc.grpc.status_code"), Some(&AttrValue::Int(0)));
+    assert_eq!(get(&s, "server.address"), Some(&"localhost".into()));
+    assert_eq!(get(&s, "server.port"), Some(&AttrValue::Int(50051)));
+    assert_eq!(get(&s, "client.port"), Some(&AttrValue::Int(40000)));
+    assert_eq!(get(&s, MESSAGES_RECEIVED), Some(&AttrValue::Int(1)));
+    assert_eq!(get(&s, MESSAGES_SENT), Some(&AttrValue::Int(3)));
+    assert_eq!(s.status, StatusCode::Unset);
+    assert_eq!(get(&s, "http.request.method"), None, "not an HTTP span");
+    let c = span(SpanKind::Client, &q, &r);
+    assert_eq!(get(&c, MESSAGES_SENT), Some(&AttrValue::Int(1)));
+    assert_eq!(get(&c, MESSAGES_RECEIVED), Some(&AttrValue::Int(3)));
+    assert_eq!(get(&c, "client.port"), None);
+}
+
+#[test]
+fn error_statuses_follow_the_side_rules() {
+    let q = req("/demo.Greeter/SayHello", &[GRPC]);
+    for code in 0..=16u32 {
+        // Trailers-Only: the status rides in the only HEADERS.
+        let r = resp(&[GRPC, ("grpc-status", &code.to_string())], &[], 3_000);
+        let s = span(SpanKind::Server, &q, &r);
+        let c = span(SpanKind::Client, &q, &r);
+        assert_eq!(
+            get(&s, "rpc.grpc.status_code"),
+            Some(&AttrValue::Int(code as i64))
+        );
+        let server_error = [2, 4, 12, 13, 14, 15].contains(&code);
+        assert_eq!(s.status == StatusCode::Error, server_error, "server {code}");
+        assert_eq!(c.status == StatusCode::Error, code != 0, "client {code}");
+        if code != 0 {
+            assert_eq!(get(&c, "error.type"), Some(&status_name(code).into()));
+        }
+    }
+}
+
+#[test]
+fn a_cancel_past_the_deadline_is_deadline_exceeded() {
+    let q = req("/demo.Greeter/SayHello", &[GRPC, ("grpc-timeout", "300m")]);
+    let mut r = resp(&[], &[], 1_000 + 300_000_000);
+    r.status = None;
+    r.reset = Some(Reset {
+        by: Side::Request,
+        code: CANCEL,
+    });
+    let c = span(SpanKind::Client, &q, &r);
+    assert_eq!(get(&c, "rpc.grpc.status_code"), Some(&AttrValue::Int(4)));
+    assert_eq!(get(&c, "error.type"), Some(&"DEADLINE_EXCEEDED".into()));
+    let s = span(SpanKind::Server, &q, &r);
+    assert_eq!(
+        s.status,
+        StatusCode::Error,
+        "DEADLINE_EXCEEDED fails a server"
+    );
+    // Before the deadline a cancel is the caller's choice.
+    r.timing.last = at(1_000 + 100_000_000);
+    let c = span(SpanKind::Client, &q, &r);
+    assert_eq!(get(&c, "rpc.grpc.status_code"), Some(&AttrValue::Int(1)));
+    let s = span(SpanKind::Server, &q, &r);
+    assert_eq!(s.status, StatusCode::Unset);
+}
+
+#[test]
+fn what_could_not_be_decoded_is_left_out() {
+    let mut q = req("/x", &[GRPC]);
+    q.path = None;
+    let r = resp(&[GRPC], &[], 3_000);
+    let s = span(SpanKind::Server, &q, &r);
+    assert_eq!(s.name, "grpc");
+    assert_eq!(get(&s, "rpc.service"), None);
+    assert_eq!(get(&s, "rpc.grpc.status_code"), None, "no grpc-status seen");
+    let mut r = resp(&[GRPC], &[("grpc-status", "0")], 3_000);
+    r.messages = None;
+    let s = span(SpanKind::Server, &req("/a.B/C", &[GRPC]), &r);
+    assert_eq!(
+        get(&s, MESSAGES_SENT),
+        None,
+        "a gap made the count uncertain"
+    );
+}
+
+#[test]
+fn plain_http2_is_an_http_span() {
+    let mut q = req("/api?k=v", &[("user-agent", "h2load")]);
+    q.method = Some("GET".into());
+    let mut r = resp(&[("content-type", "text/plain")], &[], 3_000);
+    r.status = Some(404);
+    let s = span(SpanKind::Server, &q, &r);
+    assert_eq!(s.name, "GET");
+    assert_eq!(get(&s, "url.path"), Some(&"/api".into()));
+    assert_eq!(get(&s, "url.query"), Some(&"k=REDACTED".into()));
+    assert_eq!(get(&s, "network.protocol.version"), Some(&"2".into()));
+    assert_eq!(
+        get(&s, "http.response.status_code"),
+        Some(&AttrValue::Int(404))
+    );
+    assert_eq!(s.status, StatusCode::Unset);
+    let c = span(SpanKind::Client, &q, &r);
+    assert_eq!(
+        get(&c, "url.full"),
+        Some(&"http://localhost:50051/api?k=REDACTED".into())
+    );
+    assert_eq!(c.status, StatusCode::Error);
+    // Reset before any response.
+    r.status = None;
+    r.reset = Some(Reset {
+        by: Side::Request,
+        code: CANCEL,
+    });
+    let s = span(SpanKind::Server, &q, &r);
+    assert_eq!(get(&s, "error.type"), Some(&"CANCEL".into()));
+    assert_eq!(s.status, StatusCode::Error);
+    // Method not decodable: named HTTP, no method attribute.
+    q.method = None;
+    let s = span(SpanKind::Server, &q, &resp(&[], &[], 3_000));
+    assert_eq!(s.name, "HTTP");
+    assert_eq!(get(&s, "http.request.method"), None);
+}
