@@ -1,9 +1,10 @@
 //! swit's kernel programs.
 //!
-//! Only syscall tracepoints: kprobes and fentry are missing or refused on
-//! many hardened hosts (CONFIG_KPROBES off, lockdown), and the tracepoints
-//! `syscalls:sys_{enter,exit}_*` exist on every kernel with ftrace syscalls
-//! (all distribution kernels since 3.x).
+//! Only syscall tracepoints and uprobes: kprobes and fentry are missing or
+//! refused on many hardened hosts (CONFIG_KPROBES off, lockdown), and the
+//! tracepoints `syscalls:sys_{enter,exit}_*` exist on every kernel with
+//! ftrace syscalls (all distribution kernels since 3.x). TLS plaintext comes
+//! from uprobes on the TLS library (see `tls`).
 //!
 //! Each data syscall is split in two: the enter hook filters (traced tgid?
 //! TCP socket?) and remembers the arguments; the exit hook, which knows how
@@ -137,10 +138,13 @@ macro_rules! off {
     ($field:ident) => {{
         // SAFETY: a plain read of an initialised static.
         #[allow(unused_unsafe)]
-        let v = unsafe { core::ptr::read_volatile(&OFFSETS.$field) };
+        let v = unsafe { core::ptr::read_volatile(&$crate::OFFSETS.$field) };
         v
     }};
 }
+
+// After `off!`, which it uses.
+mod tls;
 
 #[inline(always)]
 fn config() -> CaptureConfig {
@@ -300,6 +304,9 @@ fn enter_data(ctx: &TracePointContext, sys: u32, dir: u32) -> u32 {
     let Some(sock) = tcp_sock_of_fd(fd as u32) else {
         return 0;
     };
+    if tls::on_socket_syscall(pid_tgid, sock) {
+        return 0;
+    }
     let rec = Inflight {
         sock,
         buf,
@@ -365,9 +372,15 @@ fn exit_data(ctx: &TracePointContext) -> u32 {
         captured: 0,
         direction: rec.direction,
         syscall: rec.syscall,
-        _pad: 0,
+        flags: 0,
     };
     read_tuple(rec.sock, &mut h.hdr.tuple);
+    if rec.direction == direction::INGRESS && rec.iov == 0 && len >= 3 {
+        // SAFETY: a probe read of the bytes this read returned.
+        if let Ok(prefix) = unsafe { bpf_probe_read_user(rec.buf as *const [u8; 3]) } {
+            tls::on_ingress_prefix(pid_tgid, rec.sock, &prefix);
+        }
+    }
 
     if rec.iov == 0 {
         emit_chunk(&mut h, rec.buf, len, cfg.capture_bytes);
@@ -645,6 +658,7 @@ pub fn sys_enter_close(ctx: TracePointContext) -> u32 {
     }
     let fd: u64 = unsafe { ctx.read_at(ARG0) }.unwrap_or(u64::MAX);
     if let Some(sk) = tcp_sock_of_fd(fd as u32) {
+        tls::on_close(sk);
         emit_conn(kind::CLOSE, role::UNKNOWN, pid_tgid, sk);
     }
     0
@@ -717,7 +731,11 @@ pub fn sched_process_exec(_ctx: TracePointContext) -> u32 {
 pub fn sched_process_exit(_ctx: TracePointContext) -> u32 {
     let pid_tgid = bpf_get_current_pid_tgid();
     let tgid = (pid_tgid >> 32) as u32;
-    if tgid != pid_tgid as u32 || !is_traced(pid_tgid) {
+    if !is_traced(pid_tgid) {
+        return 0;
+    }
+    tls::on_thread_exit(pid_tgid);
+    if tgid != pid_tgid as u32 {
         return 0;
     }
     let _ = TARGETS.remove(&tgid);

@@ -4,3 +4,4 @@ pub mod event;
 pub mod reader;
 pub mod reorder;
 pub mod stream;
+pub mod tls;

@@ -17,7 +17,7 @@ use std::{
 use super::{
     context::{Incoming, extract},
     db_span::db_span,
-    http_span::http_span,
+    http_span::{http_span, use_https},
     sampler,
     span::{Resource, Span, SpanId, SpanKind, TraceId},
 };
@@ -268,7 +268,11 @@ impl Correlator {
                     self.stats.unsampled += 1;
                     return;
                 }
-                let parts = http_span(kind, &request, &response, ev.tuple.local, ev.tuple.remote);
+                let mut parts =
+                    http_span(kind, &request, &response, ev.tuple.local, ev.tuple.remote);
+                if ev.tls {
+                    use_https(&mut parts);
+                }
                 let (start, end) = match kind {
                     // A client's call starts when it begins to send; a
                     // server's request when its read returns.
@@ -500,6 +504,7 @@ mod tests {
             pid: 7,
             tuple: t,
             role,
+            tls: false,
             event: ProtoEvent::Http1(e),
         };
         c.on_event(ev(Http1Event::RequestStarted(r.clone())), &mut |s| {
@@ -565,6 +570,7 @@ mod tests {
                 pid: 7,
                 tuple: srv,
                 role: Role::Server,
+                tls: false,
                 event: ProtoEvent::Http1(Http1Event::RequestStarted(r.clone())),
             },
             &mut |s| out.push(s),
@@ -576,6 +582,7 @@ mod tests {
                 pid: 7,
                 tuple: srv,
                 role: Role::Server,
+                tls: false,
                 event: ProtoEvent::Http1(Http1Event::Exchange {
                     request: r,
                     response: resp(),

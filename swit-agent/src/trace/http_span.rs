@@ -178,6 +178,36 @@ pub fn http_span(
     }
 }
 
+/// The exchange went over TLS: the URL's scheme is https, whose default
+/// port is 443 (url.full names any other, 80 included).
+pub fn use_https(parts: &mut HttpSpanParts) {
+    let port = parts.attributes.iter().find_map(|(k, v)| match v {
+        AttrValue::Int(p) if k == "server.port" => Some(*p),
+        _ => None,
+    });
+    for (k, v) in parts.attributes.iter_mut() {
+        match (k.as_str(), v) {
+            ("url.scheme", v) => *v = "https".into(),
+            ("url.full", AttrValue::Str(u)) => {
+                let Some(rest) = u.strip_prefix("http://") else {
+                    continue;
+                };
+                let (authority, tail) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+                // `[v6]:port`, `[v6]`, `name:port`, `name`.
+                let host = match authority.rfind(']') {
+                    Some(i) => &authority[..=i],
+                    None => authority.split(':').next().unwrap_or(authority),
+                };
+                *u = match port {
+                    Some(443) | None => format!("https://{host}{tail}"),
+                    Some(p) => format!("https://{host}:{p}{tail}"),
+                };
+            }
+            _ => {}
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -285,5 +315,37 @@ mod tests {
         assert_eq!(split_target("http://h:1/p?q=1"), ("/p", Some("q=1")));
         assert_eq!(split_target("http://h"), ("/", None));
         assert_eq!(split_target("/x#frag"), ("/x", None));
+    }
+
+    #[test]
+    fn tls_exchanges_say_https() {
+        let l: SocketAddr = "127.0.0.1:8443".parse().unwrap();
+        let rm: SocketAddr = "127.0.0.1:40000".parse().unwrap();
+        let r = req("GET", "/a?b=1", &[("host", "example.com:8443")]);
+        let mut p = http_span(SpanKind::Server, &r, &resp(200), l, rm);
+        use_https(&mut p);
+        assert_eq!(get(&p, "url.scheme"), Some(&"https".into()));
+        let url = |host: &str, remote: &str| {
+            let r = req("GET", "/a?b=1", &[("host", host)]);
+            let rm: SocketAddr = remote.parse().unwrap();
+            let mut p = http_span(SpanKind::Client, &r, &resp(200), l, rm);
+            use_https(&mut p);
+            match get(&p, "url.full") {
+                Some(AttrValue::Str(u)) => u.clone(),
+                other => panic!("{other:?}"),
+            }
+        };
+        assert_eq!(
+            url("h:8443", "10.0.0.1:8443"),
+            "https://h:8443/a?b=REDACTED"
+        );
+        assert_eq!(url("h", "10.0.0.1:443"), "https://h/a?b=REDACTED");
+        assert_eq!(url("h:443", "10.0.0.1:443"), "https://h/a?b=REDACTED");
+        // http's default port is not https's.
+        assert_eq!(url("h", "10.0.0.1:80"), "https://h:80/a?b=REDACTED");
+        assert_eq!(
+            url("[::1]:9443", "[::1]:9443"),
+            "https://[::1]:9443/a?b=REDACTED"
+        );
     }
 }
