@@ -232,6 +232,16 @@ pub struct Nginx {
 
 impl Nginx {
     pub fn start() -> Nginx {
+        Self::start_with(None)
+    }
+
+    /// As [`Nginx::start`], but `port` speaks TLS with the PKI's server
+    /// certificate (nginx links the system libssl).
+    pub fn start_tls(pki: &pki::TestPki) -> Nginx {
+        Self::start_with(Some(pki))
+    }
+
+    fn start_with(tls: Option<&pki::TestPki>) -> Nginx {
         require_tool("nginx");
         let dir =
             root()
@@ -243,6 +253,14 @@ impl Nginx {
         }
         std::fs::write(dir.join("html/file.bin"), vec![b'z'; 300_000]).expect("file.bin");
         let port = free_port();
+        let listen = match tls {
+            None => format!("listen 127.0.0.1:{port};"),
+            Some(pki) => format!(
+                "listen 127.0.0.1:{port} ssl; ssl_certificate {}; ssl_certificate_key {};",
+                pki.server_cert.display(),
+                pki.server_key.display()
+            ),
+        };
         let conf = format!(
             "daemon off; worker_processes 2; pid {d}/nginx.pid; error_log {d}/logs/error.log;
 events {{ worker_connections 256; }}
@@ -251,7 +269,7 @@ http {{
   client_body_temp_path {d}/tmp; proxy_temp_path {d}/tmp; fastcgi_temp_path {d}/tmp;
   uwsgi_temp_path {d}/tmp; scgi_temp_path {d}/tmp;
   server {{
-    listen 127.0.0.1:{port};
+    {listen}
     root {d}/html;
     location = /ok {{ return 200 'ok'; }}
     location = /missing {{ return 404; }}
