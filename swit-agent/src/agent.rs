@@ -108,6 +108,7 @@ pub fn run(settings: Settings, reload: Option<Reload>) -> Result<(), AgentError>
     }
     // Before the "tracing" line: what runs now is hooked by then.
     let mut tls = TlsHooks::new();
+    tls.hook_system(&mut probe);
     tls.scan(manager.scan_pids(), &mut probe);
     let stop = Arc::new(AtomicBool::new(false));
     let hup = Arc::new(AtomicBool::new(false));
@@ -173,7 +174,7 @@ pub fn run(settings: Settings, reload: Option<Reload>) -> Result<(), AgentError>
         // Libraries loaded late (Python's `import ssl`) show up here.
         if last_tls_scan.elapsed() >= TLS_RESCAN {
             last_tls_scan = Instant::now();
-            tls.scan(manager.scan_pids(), &mut probe);
+            tls.rescan(&manager.scan_pids(), &mut probe);
         }
         if hup.swap(false, Ordering::Relaxed) {
             match reload.as_ref().map(|r| r()) {

@@ -195,7 +195,11 @@ fn enter(ctx: &ProbeContext, op: u32) -> u32 {
         if let Some(sock) = last {
             let _ = LAST_TLS_READ.remove(&pid_tgid);
             let tgid = (pid_tgid >> 32) as u32;
-            if bound_sock(tgid, ssl).is_none() {
+            // A socket tied already belongs to another SSL object: the
+            // guess is wrong (a socket-BIO library's syscalls will tell).
+            // SAFETY: presence only.
+            let taken = unsafe { TLS_SOCKS.get(&sock).is_some() };
+            if !taken && bound_sock(tgid, ssl).is_none() {
                 bind(tgid, ssl, sock);
             }
         }

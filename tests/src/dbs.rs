@@ -441,16 +441,38 @@ pub struct Redis {
 
 impl Redis {
     pub fn start() -> Redis {
+        Self::start_with(None)
+    }
+
+    /// As [`Redis::start`], but `port` speaks TLS only (with the PKI's
+    /// server certificate; clients need no certificate).
+    pub fn start_tls(pki: &crate::pki::TestPki) -> Redis {
+        Self::start_with(Some(pki))
+    }
+
+    fn start_with(tls: Option<&crate::pki::TestPki>) -> Redis {
         require_tool("redis-server");
         require_tool("redis-cli");
         let dir = server_dir("redis");
         let port = free_port();
+        let mut cmd = Command::new("redis-server");
+        match tls {
+            None => {
+                cmd.arg("--port").arg(port.to_string());
+            }
+            Some(pki) => {
+                cmd.args(["--port", "0", "--tls-port"])
+                    .arg(port.to_string())
+                    .arg("--tls-cert-file")
+                    .arg(&pki.server_cert)
+                    .arg("--tls-key-file")
+                    .arg(&pki.server_key)
+                    .args(["--tls-auth-clients", "no"]);
+            }
+        }
         let proc = Proc::spawn(
             "redis-server",
-            Command::new("redis-server")
-                .arg("--port")
-                .arg(port.to_string())
-                .args(["--bind", "127.0.0.1", "--requirepass", PASSWORD])
+            cmd.args(["--bind", "127.0.0.1", "--requirepass", PASSWORD])
                 .args(["--save", "", "--appendonly", "no", "--daemonize", "no"])
                 .arg("--dir")
                 .arg(&dir)

@@ -78,6 +78,9 @@ const APT_PACKAGES: &[&str] = &[
     "mariadb-client",
     "redis-server",
     "redis-tools",
+    // The TLS tests' node https server (any node whose OpenSSL exports
+    // SSL_read/SSL_write: Debian's links libssl, nodesource's its own).
+    "nodejs",
 ];
 /// bpf-linker links the kernel programs; this version builds against LLVM 22.
 const BPF_LINKER_VERSION: &str = "0.13.0";

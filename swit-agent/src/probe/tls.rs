@@ -14,6 +14,7 @@
 use std::{
     collections::HashMap,
     fs,
+    os::unix::fs::MetadataExt,
     path::{Path, PathBuf},
 };
 
@@ -26,6 +27,18 @@ pub const MAX_FILES: usize = 4096;
 pub const MAX_LIBRARIES: usize = 64;
 /// Processes whose maps one scan reads, at most.
 pub const MAX_SCAN_PIDS: usize = 1024;
+/// Where the host's own libssl lives (Debian/Ubuntu multiarch, then the
+/// rest), hooked at start.
+pub const SYSTEM_LIB_DIRS: &[&str] = &[
+    "/usr/lib/x86_64-linux-gnu",
+    "/lib/x86_64-linux-gnu",
+    "/usr/lib/aarch64-linux-gnu",
+    "/usr/lib64",
+    "/usr/lib",
+];
+/// Processes whose maps one periodic rescan reads: a large fleet of
+/// targets is covered over several rounds instead of all at once.
+pub const RESCAN_PIDS: usize = 64;
 
 /// One executable file mapping of /proc/PID/maps.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -157,6 +170,8 @@ pub struct TlsHooks {
     seen: HashMap<((u32, u32), u64), Seen>,
     hooked: usize,
     full_logged: bool,
+    /// The last PID a periodic rescan read; the next one starts after it.
+    cursor: u32,
 }
 
 impl TlsHooks {
@@ -167,6 +182,47 @@ impl TlsHooks {
     /// TLS libraries (or binaries) hooked so far.
     pub fn hooked(&self) -> usize {
         self.hooked
+    }
+
+    /// Hooks the host's own libssl before any process is seen mapping it:
+    /// a traced shell that execs curl gets its first SSL_write in before
+    /// the agent hears of the exec, so waiting for the maps would miss it.
+    pub fn hook_system(&mut self, probe: &mut dyn TlsAttach) {
+        for dir in SYSTEM_LIB_DIRS {
+            let Ok(entries) = fs::read_dir(dir) else {
+                continue;
+            };
+            // Symlinks (libssl.so -> libssl.so.3) name the real file.
+            let mut names: Vec<PathBuf> = entries
+                .flatten()
+                .map(|e| e.path())
+                .filter(|p| is_libssl_name(&p.to_string_lossy()))
+                .filter_map(|p| fs::canonicalize(p).ok())
+                .collect();
+            names.sort();
+            names.dedup();
+            for path in names {
+                let Ok(meta) = fs::metadata(&path) else {
+                    continue;
+                };
+                let m = Mapping {
+                    dev: (libc::major(meta.dev()), libc::minor(meta.dev())),
+                    inode: meta.ino(),
+                    path: path.to_string_lossy().into_owned(),
+                };
+                self.consider(0, Path::new("/"), &m, probe);
+            }
+        }
+    }
+
+    /// The periodic rescan: the next [`RESCAN_PIDS`] of `pids` (sorted)
+    /// after the last one read, wrapping around.
+    pub fn rescan(&mut self, pids: &[u32], probe: &mut dyn TlsAttach) {
+        let batch = next_batch(pids, self.cursor, RESCAN_PIDS);
+        if let Some(&last) = batch.last() {
+            self.cursor = last;
+        }
+        self.scan(batch, probe);
     }
 
     /// Looks at what each process maps; hooks new TLS libraries.
@@ -182,8 +238,14 @@ impl TlsHooks {
         }
     }
 
+    /// `pid` 0: a file of the host, not seen in a process yet.
     fn consider(&mut self, pid: u32, root: &Path, m: &Mapping, probe: &mut dyn TlsAttach) {
         let key = (m.dev, m.inode);
+        let who = if pid == 0 {
+            "the host's".to_string()
+        } else {
+            format!("PID {pid}")
+        };
         if self.seen.contains_key(&key) {
             return;
         }
@@ -201,7 +263,7 @@ impl TlsHooks {
         let outcome = match ssl_symbols(&target) {
             Ok(Some(syms)) if self.hooked >= MAX_LIBRARIES => {
                 log::warn!(
-                    "TLS: {} (PID {pid}) not hooked: {MAX_LIBRARIES} TLS libraries hooked already",
+                    "TLS: {} ({who}) not hooked: {MAX_LIBRARIES} TLS libraries hooked already",
                     m.path
                 );
                 let _ = syms;
@@ -211,7 +273,7 @@ impl TlsHooks {
                 Ok(()) => {
                     self.hooked += 1;
                     log::info!(
-                        "TLS: hooked {} (PID {pid}){}",
+                        "TLS: hooked {} ({who}){}",
                         m.path,
                         if syms.read_ex.is_some() {
                             ""
@@ -223,7 +285,7 @@ impl TlsHooks {
                 }
                 Err(e) => {
                     log::warn!(
-                        "TLS: cannot hook {} (PID {pid}): {e}; its connections are traced as plaintext only",
+                        "TLS: cannot hook {} ({who}): {e}; its connections are traced as plaintext only",
                         m.path
                     );
                     Seen::Skipped
@@ -232,7 +294,7 @@ impl TlsHooks {
             Ok(None) => {
                 if named {
                     log::info!(
-                        "TLS: {} (PID {pid}) exports no SSL_read/SSL_write; its connections are traced as plaintext only",
+                        "TLS: {} ({who}) exports no SSL_read/SSL_write; its connections are traced as plaintext only",
                         m.path
                     );
                 }
@@ -241,7 +303,7 @@ impl TlsHooks {
             Err(e) => {
                 if named {
                     log::info!(
-                        "TLS: cannot read {} (PID {pid}): {e}; its connections are traced as plaintext only",
+                        "TLS: cannot read {} ({who}): {e}; its connections are traced as plaintext only",
                         m.path
                     );
                 }
@@ -252,9 +314,31 @@ impl TlsHooks {
     }
 }
 
+/// Up to `n` of the sorted `pids` after `cursor`, then from the start.
+fn next_batch(pids: &[u32], cursor: u32, n: usize) -> Vec<u32> {
+    let split = pids.partition_point(|&p| p <= cursor);
+    pids[split..]
+        .iter()
+        .chain(&pids[..split])
+        .take(n)
+        .copied()
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rescans_go_round_the_targets() {
+        let pids = [3, 5, 8, 13, 21];
+        assert_eq!(next_batch(&pids, 0, 2), [3, 5]);
+        assert_eq!(next_batch(&pids, 5, 2), [8, 13]);
+        assert_eq!(next_batch(&pids, 13, 2), [21, 3]);
+        assert_eq!(next_batch(&pids, 99, 2), [3, 5]);
+        assert_eq!(next_batch(&pids, 0, 10), pids);
+        assert!(next_batch(&[], 4, 2).is_empty());
+    }
 
     const MAPS: &str = "\
 55ea11a68000-55ea11a6a000 r--p 00000000 fe:00 247282                     /usr/bin/python3.11
