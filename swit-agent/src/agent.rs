@@ -150,8 +150,11 @@ pub fn run(settings: Settings, reload: Option<Reload>) -> Result<(), AgentError>
                 Follow::Gone(pid) => stage.forget_pid(pid),
                 Follow::Renamed(pid) | Follow::Added(pid) => {
                     stage.correlator.renamed(pid);
-                    // A new program maps new libraries.
-                    tls.scan([pid], &mut probe);
+                    // A new program maps new libraries; a forked child
+                    // maps its parent's.
+                    if !matches!(change, ProcChange::Fork { .. }) {
+                        tls.scan([pid], &mut probe);
+                    }
                 }
                 Follow::Nothing => {}
             }
