@@ -27,9 +27,9 @@ use crate::{
         otlp::OtlpError,
         pipeline::{ExportCounters, ExportPipeline, SpanSender},
     },
-    metrics::{Held, Snapshot},
+    metrics::{Held, Snapshot, TlsSnapshot},
     preflight::{self, PreflightError},
-    probe::{Probe, ProbeError, ProbeOptions},
+    probe::{Probe, ProbeError, ProbeOptions, tls::TlsHooks},
     target::{
         TargetError,
         manager::{Follow, ProcChange, TargetManager},
@@ -71,6 +71,9 @@ impl AgentError {
     }
 }
 
+/// How often traced processes' maps are read again for TLS libraries.
+const TLS_RESCAN: Duration = Duration::from_secs(2);
+
 fn mono_now() -> u64 {
     let mut t = libc::timespec {
         tv_sec: 0,
@@ -104,6 +107,10 @@ pub fn run(settings: Settings, reload: Option<Reload>) -> Result<(), AgentError>
     for w in manager.start(&mut probe)? {
         log::warn!("{w}");
     }
+    // Before the "tracing" line: what runs now is hooked by then.
+    let mut tls = TlsHooks::new();
+    tls.hook_system(&mut probe);
+    tls.scan(manager.scan_pids(), &mut probe);
     let stop = Arc::new(AtomicBool::new(false));
     let hup = Arc::new(AtomicBool::new(false));
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
@@ -119,9 +126,10 @@ pub fn run(settings: Settings, reload: Option<Reload>) -> Result<(), AgentError>
     let (sender, pipeline) =
         ExportPipeline::start(built.sink, cfg.export_queue, export_counters.clone());
     log::info!(
-        "tracing {}, {} hooks attached, spans to {}; Ctrl-C to stop",
+        "tracing {}, {} hooks attached, {} TLS libraries hooked, spans to {}; Ctrl-C to stop",
         describe_targets(&cfg.targets, &manager),
         probe.attached(),
+        tls.hooked(),
         built.description
     );
     let _ = io::stderr().flush();
@@ -129,6 +137,7 @@ pub fn run(settings: Settings, reload: Option<Reload>) -> Result<(), AgentError>
     let mut stage = Stage::new(&settings);
     let mut last_tick = Instant::now();
     let mut last_check = Instant::now();
+    let mut last_tls_scan = Instant::now();
     loop {
         let stopping = stop.load(Ordering::Relaxed);
         match rx.recv_timeout(Duration::from_millis(50)) {
@@ -140,7 +149,14 @@ pub fn run(settings: Settings, reload: Option<Reload>) -> Result<(), AgentError>
         for change in std::mem::take(&mut stage.changes) {
             match manager.on_change(change, &mut probe) {
                 Follow::Gone(pid) => stage.forget_pid(pid),
-                Follow::Renamed(pid) | Follow::Added(pid) => stage.correlator.renamed(pid),
+                Follow::Renamed(pid) | Follow::Added(pid) => {
+                    stage.correlator.renamed(pid);
+                    // A new program maps new libraries; a forked child
+                    // maps its parent's.
+                    if !matches!(change, ProcChange::Fork { .. }) {
+                        tls.scan([pid], &mut probe);
+                    }
+                }
                 Follow::Nothing => {}
             }
         }
@@ -158,6 +174,11 @@ pub fn run(settings: Settings, reload: Option<Reload>) -> Result<(), AgentError>
             for p in manager.reap(&mut probe) {
                 stage.forget_pid(p);
             }
+        }
+        // Libraries loaded late (Python's `import ssl`) show up here.
+        if last_tls_scan.elapsed() >= TLS_RESCAN {
+            last_tls_scan = Instant::now();
+            tls.rescan(&manager.scan_pids(), &mut probe);
         }
         if hup.swap(false, Ordering::Relaxed) {
             match reload.as_ref().map(|r| r()) {
@@ -214,6 +235,11 @@ pub fn run(settings: Settings, reload: Option<Reload>) -> Result<(), AgentError>
             connections: stage.conns.len(),
             open_requests: open + serving + calls,
             resources,
+        },
+        tls: TlsSnapshot {
+            libraries: tls.hooked(),
+            connections: stage.conns.stats.tls,
+            ciphertext_connections: stage.conns.stats.ciphertext,
         },
     };
     if snap.losses() > 0 {

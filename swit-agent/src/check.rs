@@ -236,14 +236,14 @@ pub fn run_checks() -> Vec<Line> {
                 "uprobes",
                 Status::Yes,
                 "event source present",
-                "TLS libraries can be traced",
+                "OpenSSL TLS plaintext is captured (SSL_read/SSL_write)",
             )
         } else {
             line(
                 "uprobes",
                 Status::No,
                 "no uprobe event source",
-                "TLS traffic is not visible",
+                "TLS connections are seen as ciphertext only",
             )
         },
     );

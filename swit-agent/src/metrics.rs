@@ -60,6 +60,18 @@ pub struct Snapshot {
     pub unsampled: u64,
     pub otlp: Option<OtlpSnapshot>,
     pub held: Held,
+    pub tls: TlsSnapshot,
+}
+
+/// What TLS capture did.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct TlsSnapshot {
+    /// TLS libraries (or binaries exporting the symbols) hooked.
+    pub libraries: usize,
+    /// Connections parsed from TLS plaintext.
+    pub connections: u64,
+    /// Connections whose syscall bytes were TLS records, set aside unparsed.
+    pub ciphertext_connections: u64,
 }
 
 impl Snapshot {
@@ -105,6 +117,15 @@ impl fmt::Display for Snapshot {
             f,
             " | held: targets={} cgroups={} connections={} open_requests={} resources={}",
             h.targets, h.cgroups, h.connections, h.open_requests, h.resources
+        )?;
+        write!(
+            f,
+            " | tls: libraries={} connections={} ciphertext_connections={} ciphertext_syscalls={} unbound_plaintext={}",
+            self.tls.libraries,
+            self.tls.connections,
+            self.tls.ciphertext_connections,
+            k(counter::TLS_CIPHERTEXT),
+            k(counter::TLS_UNBOUND),
         )?;
         if let Some(o) = &self.otlp {
             write!(

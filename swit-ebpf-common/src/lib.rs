@@ -84,6 +84,17 @@ pub mod syscall {
     /// Bytes sent from a file (nginx's static files): the length travels,
     /// the bytes do not, so the stream stays whole without a gap.
     pub const SENDFILE: u32 = 10;
+    /// Plaintext returned by SSL_read(_ex) or passed to SSL_write(_ex)
+    /// (a uretprobe, not a syscall): see [`data_flags::TLS`].
+    pub const SSL: u32 = 11;
+}
+
+/// Bits of [`DataHeader::flags`].
+pub mod data_flags {
+    /// The chunk is TLS plaintext from a TLS library: `seq` counts
+    /// plaintext bytes of the connection's direction (from 0 when the
+    /// kernel first tied the socket to its TLS session), not TCP bytes.
+    pub const TLS: u32 = 1;
 }
 
 /// Indices of the kernel's per-CPU counter array (`COUNTERS`).
@@ -104,8 +115,13 @@ pub mod counter {
     pub const DATA_EVENTS: u32 = 6;
     /// OPEN and CLOSE records submitted.
     pub const CONN_EVENTS: u32 = 7;
+    /// Syscalls on a socket tied to a TLS session: ciphertext, not sent.
+    pub const TLS_CIPHERTEXT: u32 = 8;
+    /// TLS plaintext dropped because its SSL object was not (yet) tied to a
+    /// socket, so it had no connection to belong to.
+    pub const TLS_UNBOUND: u32 = 9;
     /// Number of counters; the array's size.
-    pub const COUNT: u32 = 8;
+    pub const COUNT: u32 = 10;
 }
 
 /// The largest payload prefix one DATA record can carry. The agent's
@@ -170,6 +186,7 @@ pub struct DataHeader {
     /// TCP sequence number of the chunk's first byte in its direction
     /// (`copied_seq`/`write_seq` based), so chunks order themselves and
     /// bytes moved by calls swit does not see (sendfile, splice) show as gaps.
+    /// For TLS plaintext ([`data_flags::TLS`]): the plaintext byte offset.
     pub seq: u32,
     /// Bytes this chunk stands for in the stream.
     pub len: u32,
@@ -179,7 +196,8 @@ pub struct DataHeader {
     pub direction: u32,
     /// One of [`syscall`].
     pub syscall: u32,
-    pub _pad: u32,
+    /// Bits of [`data_flags`].
+    pub flags: u32,
 }
 const _: () = assert!(core::mem::size_of::<DataHeader>() == 104);
 

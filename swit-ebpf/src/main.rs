@@ -1,9 +1,10 @@
 //! swit's kernel programs.
 //!
-//! Only syscall tracepoints: kprobes and fentry are missing or refused on
-//! many hardened hosts (CONFIG_KPROBES off, lockdown), and the tracepoints
-//! `syscalls:sys_{enter,exit}_*` exist on every kernel with ftrace syscalls
-//! (all distribution kernels since 3.x).
+//! Only syscall tracepoints and uprobes: kprobes and fentry are missing or
+//! refused on many hardened hosts (CONFIG_KPROBES off, lockdown), and the
+//! tracepoints `syscalls:sys_{enter,exit}_*` exist on every kernel with
+//! ftrace syscalls (all distribution kernels since 3.x). TLS plaintext comes
+//! from uprobes on the TLS library (see `tls`).
 //!
 //! Each data syscall is split in two: the enter hook filters (traced tgid?
 //! TCP socket?) and remembers the arguments; the exit hook, which knows how
@@ -140,10 +141,13 @@ macro_rules! off {
     ($field:ident) => {{
         // SAFETY: a plain read of an initialised static.
         #[allow(unused_unsafe)]
-        let v = unsafe { core::ptr::read_volatile(&OFFSETS.$field) };
+        let v = unsafe { core::ptr::read_volatile(&$crate::OFFSETS.$field) };
         v
     }};
 }
+
+// After `off!`, which it uses.
+mod tls;
 
 #[inline(always)]
 fn config() -> CaptureConfig {
@@ -303,6 +307,9 @@ fn enter_data(ctx: &TracePointContext, sys: u32, dir: u32) -> u32 {
     let Some(sock) = tcp_sock_of_fd(fd as u32) else {
         return 0;
     };
+    if tls::on_socket_syscall(pid_tgid, sock) {
+        return 0;
+    }
     let rec = Inflight {
         sock,
         buf,
@@ -368,11 +375,19 @@ fn exit_data(ctx: &TracePointContext) -> u32 {
         captured: 0,
         direction: rec.direction,
         syscall: rec.syscall,
-        _pad: 0,
+        flags: 0,
     };
     read_tuple(rec.sock, &mut h.hdr.tuple);
 
     if rec.iov == 0 {
+        // Only plain reads here: on the vectored path these branches would
+        // multiply the states the verifier walks through the iovec loop.
+        if rec.direction == direction::INGRESS && len >= 3 {
+            // SAFETY: a probe read of the bytes this read returned.
+            if let Ok(prefix) = unsafe { bpf_probe_read_user(rec.buf as *const [u8; 3]) } {
+                tls::on_ingress_prefix(pid_tgid, rec.sock, &prefix);
+            }
+        }
         emit_chunk(&mut h, rec.buf, len, cfg.capture_bytes);
         return 0;
     }
@@ -381,13 +396,13 @@ fn exit_data(ctx: &TracePointContext) -> u32 {
 }
 
 /// Room to gather a vectored syscall's iovecs into one record: the header,
-/// then the payload. The payload area is twice the capture limit so that
-/// every copy (offset below the limit, length at most the limit) is in
-/// bounds where the verifier can see it.
+/// then the payload. The payload area is three times the capture limit so
+/// that every copy (offset masked below the limit, length masked below
+/// twice it) is in bounds where the verifier can see it, without branches.
 #[repr(C)]
 struct Gather {
     header: DataHeader,
-    data: [u8; 2 * MAX_CAPTURE as usize],
+    data: [u8; 3 * MAX_CAPTURE as usize],
 }
 
 /// One per CPU, indexed by CPU id: a program runs to completion on its
@@ -414,16 +429,16 @@ fn emit_iov(h: &mut DataHeader, iov: u64, iovcnt: u32, len: u32, limit: u32) {
     };
     let mut off: u32 = 0;
     let mut remaining = len;
-    let mut copying = true;
     let mut i: u32 = 0;
+    // Few branches per iteration: the verifier walks every iteration, and
+    // each branch multiplies the states it carries into the next.
     while i < MAX_IOV {
-        if remaining == 0 || i >= iovcnt {
+        if remaining == 0 || i >= iovcnt || off >= limit {
             break;
         }
         // struct iovec { void *iov_base; size_t iov_len; }
         let Ok(v) = (unsafe { bpf_probe_read_user((iov + i as u64 * 16) as *const [u64; 2]) })
         else {
-            count(counter::READ_FAILED);
             break;
         };
         let seg = if v[1] > remaining as u64 {
@@ -431,42 +446,39 @@ fn emit_iov(h: &mut DataHeader, iov: u64, iovcnt: u32, len: u32, limit: u32) {
         } else {
             v[1] as u32
         };
-        if copying && off < limit && seg > 0 {
-            let room = limit - off;
-            let take = if seg > room { room } else { seg };
-            // Reloaded so the bounds below stick to the registers the
-            // helper receives (see emit_bucket).
-            // SAFETY: reads locals.
-            let o = unsafe { core::ptr::read_volatile(&off) } & (MAX_CAPTURE - 1);
-            let mut t = unsafe { core::ptr::read_volatile(&take) };
-            if t > MAX_CAPTURE {
-                t = MAX_CAPTURE;
-            }
-            // SAFETY: o < MAX_CAPTURE and t <= MAX_CAPTURE: inside `data`.
-            let rc = unsafe {
-                raw_probe_read_user(
-                    (*g).data.as_mut_ptr().add(o as usize) as *mut c_void,
-                    t,
-                    v[0] as *const c_void,
-                )
-            };
-            if rc == 0 {
-                off += take;
-            } else {
-                // The captured bytes must stay a prefix of the stream.
-                count(counter::READ_FAILED);
-                copying = false;
-            }
+        let room = limit - off;
+        let take = if seg > room { room } else { seg };
+        // Reloaded so the bounds below stick to the registers the helper
+        // receives (see emit_bucket).
+        // SAFETY: reads locals.
+        let o = unsafe { core::ptr::read_volatile(&off) } & (MAX_CAPTURE - 1);
+        let t = unsafe { core::ptr::read_volatile(&take) } & (2 * MAX_CAPTURE - 1);
+        // SAFETY: o < MAX_CAPTURE and t < 2 * MAX_CAPTURE: inside `data`.
+        let rc = unsafe {
+            raw_probe_read_user(
+                (*g).data.as_mut_ptr().add(o as usize) as *mut c_void,
+                t,
+                v[0] as *const c_void,
+            )
+        };
+        if rc != 0 {
+            // The captured bytes must stay a prefix of the stream.
+            count(counter::READ_FAILED);
+            break;
         }
+        off += take;
         remaining -= seg;
         i += 1;
     }
-    if remaining > 0 {
-        // More iovecs than walked (or an unreadable one): the record still
-        // stands for every byte, so the agent skips them in place.
-        count(counter::IOV_OVERFLOW);
-    } else if off < len && copying {
-        count(counter::TRUNCATED);
+    if off < len {
+        // Past MAX_IOV iovecs, past the capture limit, or unreadable: the
+        // record still stands for every byte, so the agent skips the rest
+        // in place.
+        if i >= MAX_IOV {
+            count(counter::IOV_OVERFLOW);
+        } else {
+            count(counter::TRUNCATED);
+        }
     }
     h.len = len;
     h.captured = off;
@@ -723,6 +735,7 @@ pub fn sys_enter_close(ctx: TracePointContext) -> u32 {
     }
     let fd: u64 = unsafe { ctx.read_at(ARG0) }.unwrap_or(u64::MAX);
     if let Some(sk) = tcp_sock_of_fd(fd as u32) {
+        tls::on_close(sk);
         emit_conn(kind::CLOSE, role::UNKNOWN, pid_tgid, sk);
     }
     0
@@ -795,7 +808,11 @@ pub fn sched_process_exec(_ctx: TracePointContext) -> u32 {
 pub fn sched_process_exit(_ctx: TracePointContext) -> u32 {
     let pid_tgid = bpf_get_current_pid_tgid();
     let tgid = (pid_tgid >> 32) as u32;
-    if tgid != pid_tgid as u32 || !is_traced(pid_tgid) {
+    if !is_traced(pid_tgid) {
+        return 0;
+    }
+    tls::on_thread_exit(pid_tgid);
+    if tgid != pid_tgid as u32 {
         return 0;
     }
     let _ = TARGETS.remove(&tgid);

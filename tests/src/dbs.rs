@@ -128,6 +128,16 @@ const PG_BIN: &str = "/usr/lib/postgresql/15/bin";
 
 impl Postgres {
     pub fn start() -> Postgres {
+        Self::start_with(None)
+    }
+
+    /// As [`Postgres::start`], with `ssl=on` and the PKI's server
+    /// certificate: libpq clients then use TLS unless told `sslmode=disable`.
+    pub fn start_tls(pki: &crate::pki::TestPki) -> Postgres {
+        Self::start_with(Some(pki))
+    }
+
+    fn start_with(tls: Option<&crate::pki::TestPki>) -> Postgres {
         let bin = Path::new(PG_BIN);
         if !bin.join("initdb").is_file() || !bin.join("pg_ctl").is_file() {
             panic!(
@@ -163,6 +173,26 @@ impl Postgres {
         )
         .expect("write pg_hba.conf");
         let port = pg.port;
+        let mut ssl = String::new();
+        if let Some(pki) = tls {
+            // The server refuses a key others can read; it runs as postgres.
+            let (uid, gid) = user_ids("postgres");
+            for (from, to, mode) in [
+                (&pki.server_cert, "server.crt", 0o644),
+                (&pki.server_key, "server.key", 0o600),
+            ] {
+                let dst = dir.join(to);
+                std::fs::copy(from, &dst).unwrap_or_else(|e| panic!("copy {to}: {e}"));
+                std::os::unix::fs::lchown(&dst, Some(uid), Some(gid)).expect("chown");
+                std::fs::set_permissions(&dst, std::os::unix::fs::PermissionsExt::from_mode(mode))
+                    .expect("chmod");
+            }
+            ssl = format!(
+                " -c ssl=on -c ssl_cert_file={} -c ssl_key_file={}",
+                dir.join("server.crt").display(),
+                dir.join("server.key").display()
+            );
+        }
         run(
             "pg_ctl start",
             as_user("postgres", bin.join("pg_ctl"))
@@ -171,7 +201,7 @@ impl Postgres {
                 .arg("-o")
                 .arg(format!(
                     "-p {port} -k {} -c listen_addresses=127.0.0.1 -c fsync=off \
-                     -c synchronous_commit=off -c full_page_writes=off",
+                     -c synchronous_commit=off -c full_page_writes=off{ssl}",
                     dir.display()
                 ))
                 .arg("-l")
@@ -411,16 +441,38 @@ pub struct Redis {
 
 impl Redis {
     pub fn start() -> Redis {
+        Self::start_with(None)
+    }
+
+    /// As [`Redis::start`], but `port` speaks TLS only (with the PKI's
+    /// server certificate; clients need no certificate).
+    pub fn start_tls(pki: &crate::pki::TestPki) -> Redis {
+        Self::start_with(Some(pki))
+    }
+
+    fn start_with(tls: Option<&crate::pki::TestPki>) -> Redis {
         require_tool("redis-server");
         require_tool("redis-cli");
         let dir = server_dir("redis");
         let port = free_port();
+        let mut cmd = Command::new("redis-server");
+        match tls {
+            None => {
+                cmd.arg("--port").arg(port.to_string());
+            }
+            Some(pki) => {
+                cmd.args(["--port", "0", "--tls-port"])
+                    .arg(port.to_string())
+                    .arg("--tls-cert-file")
+                    .arg(&pki.server_cert)
+                    .arg("--tls-key-file")
+                    .arg(&pki.server_key)
+                    .args(["--tls-auth-clients", "no"]);
+            }
+        }
         let proc = Proc::spawn(
             "redis-server",
-            Command::new("redis-server")
-                .arg("--port")
-                .arg(port.to_string())
-                .args(["--bind", "127.0.0.1", "--requirepass", PASSWORD])
+            cmd.args(["--bind", "127.0.0.1", "--requirepass", PASSWORD])
                 .args(["--save", "", "--appendonly", "no", "--daemonize", "no"])
                 .arg("--dir")
                 .arg(&dir)

@@ -256,23 +256,32 @@ enum H2 {
 
 impl Nginx {
     pub fn start() -> Nginx {
-        Self::start_with(H2::None)
+        Self::start_with(H2::None, None)
+    }
+
+    /// As [`Nginx::start`], but `port` speaks TLS with the PKI's server
+    /// certificate (nginx links the system libssl).
+    pub fn start_tls(pki: &pki::TestPki) -> Nginx {
+        Self::start_with(H2::None, Some(pki))
     }
 
     /// With an HTTP/2 cleartext (prior knowledge) server on
     /// [`Nginx::h2_port`], as `h2load http://127.0.0.1:PORT/` or
     /// `nghttp` speak it.
     pub fn start_h2() -> Nginx {
-        Self::start_with(H2::Cleartext)
+        Self::start_with(H2::Cleartext, None)
     }
 
     /// With an HTTP/2 over TLS server on [`Nginx::h2_port`], presenting
     /// `cert` and `key` (PEM; e.g. [`pki::TestPki`]'s server pair).
     pub fn start_h2_tls(cert: &Path, key: &Path) -> Nginx {
-        Self::start_with(H2::Tls {
-            cert: cert.to_path_buf(),
-            key: key.to_path_buf(),
-        })
+        Self::start_with(
+            H2::Tls {
+                cert: cert.to_path_buf(),
+                key: key.to_path_buf(),
+            },
+            None,
+        )
     }
 
     /// The HTTP/2 port; panics when nginx was started without one.
@@ -281,7 +290,7 @@ impl Nginx {
             .expect("nginx was started without HTTP/2: use Nginx::start_h2")
     }
 
-    fn start_with(h2: H2) -> Nginx {
+    fn start_with(h2: H2, tls: Option<&pki::TestPki>) -> Nginx {
         require_tool("nginx");
         let dir =
             root()
@@ -293,6 +302,14 @@ impl Nginx {
         }
         std::fs::write(dir.join("html/file.bin"), vec![b'z'; 300_000]).expect("file.bin");
         let port = free_port();
+        let listen = match tls {
+            None => format!("listen 127.0.0.1:{port};"),
+            Some(pki) => format!(
+                "listen 127.0.0.1:{port} ssl; ssl_certificate {}; ssl_certificate_key {};",
+                pki.server_cert.display(),
+                pki.server_key.display()
+            ),
+        };
         let h2_port = (!matches!(h2, H2::None)).then(free_port);
         let h2_server = match (&h2, h2_port) {
             (H2::None, _) | (_, None) => String::new(),
@@ -315,7 +332,7 @@ http {{
   client_body_temp_path {d}/tmp; proxy_temp_path {d}/tmp; fastcgi_temp_path {d}/tmp;
   uwsgi_temp_path {d}/tmp; scgi_temp_path {d}/tmp;
   server {{
-    listen 127.0.0.1:{port};
+    {listen}
     root {d}/html;
     location = /ok {{ return 200 'ok'; }}
     location = /missing {{ return 404; }}

@@ -14,10 +14,12 @@ use std::{
 };
 
 use swit_tests::{
-    Agent, CLIENT, Nginx, Proc, SERVER, SpanRec,
-    grpc::{ClientOpts, GoGrpcServer, GrpcClient, PyGrpcServer, codes},
+    Agent, CLIENT, Nginx, Proc, SERVER, SpanRec, collect_lines,
+    grpc::{ClientOpts, GoGrpcServer, GrpcClient, PyGrpcServer, codes, go_build},
     h2load::H2loadStats,
-    of_kind, require_tool,
+    of_kind,
+    pki::TestPki,
+    require_tool, wait_for,
 };
 
 const WAIT: Duration = Duration::from_secs(60);
@@ -306,18 +308,7 @@ fn a_hundred_concurrent_streams_on_one_connection_give_a_hundred_spans() {
     require_tool("h2load");
     let nginx = Nginx::start_h2();
     let url = format!("http://127.0.0.1:{}/api", nginx.h2());
-    // h2load is done in milliseconds: it runs in a shell that is traced
-    // before it execs h2load, so its first connect is seen.
-    let mut h2load = Proc::spawn(
-        "h2load",
-        Command::new("sh")
-            .args([
-                "-c",
-                &format!("read _ && exec h2load -n 100 -c 1 -m 100 {url}"),
-            ])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped()),
-    );
+    let mut h2load = h2load_waiting(&format!("-n 100 -c 1 -m 100 {url}"));
     let agent = Agent::start(&[nginx.proc.pid(), h2load.pid()], &[]);
     writeln!(h2load.child.stdin.take().expect("stdin"), "go").expect("start h2load");
     let out = h2load.child.wait_with_output_ref();
@@ -356,6 +347,124 @@ fn a_hundred_concurrent_streams_on_one_connection_give_a_hundred_spans() {
     parents.sort_unstable();
     ids.sort_unstable();
     assert_eq!(parents, ids);
+}
+
+/// h2load in a shell that waits for a line before exec'ing it: traced
+/// from its first connect, since it is done in milliseconds.
+fn h2load_waiting(args: &str) -> Proc {
+    Proc::spawn(
+        "h2load",
+        Command::new("sh")
+            .args(["-c", &format!("read _ && exec h2load {args}")])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped()),
+    )
+}
+
+#[test]
+fn http2_over_tls_gives_the_same_spans_as_in_plaintext() {
+    require_tool("h2load");
+    let pki = TestPki::generate();
+    let nginx = Nginx::start_h2_tls(&pki.server_cert, &pki.server_key);
+    let url = format!("https://127.0.0.1:{}/api", nginx.h2());
+    // ALPN picks h2; the plaintext after the handshake starts with the
+    // client preface, as h2c's does.
+    let mut h2load = h2load_waiting(&format!("-n 20 -c 1 -m 10 {url}"));
+    let agent = Agent::start(&[nginx.proc.pid(), h2load.pid()], &[]);
+    writeln!(h2load.child.stdin.take().expect("stdin"), "go").expect("start h2load");
+    let out = h2load.child.wait_with_output_ref();
+    let stats = H2loadStats::parse(&out).unwrap_or_else(|| panic!("h2load said:\n{out}"));
+    assert_eq!(stats.succeeded, 20, "{stats:?}");
+    assert_eq!(stats.protocol.as_deref(), Some("h2"), "{stats:?}");
+    let spans = agent.wait_spans("20 server and 20 client spans", WAIT, |s| {
+        s.iter().filter(|x| x.kind == SERVER).count() >= 20
+            && s.iter().filter(|x| x.kind == CLIENT).count() >= 20
+    });
+    agent.stop();
+    for s in spans.iter().filter(|s| s.kind == SERVER) {
+        assert_eq!(s.attr_str("url.scheme"), Some("https"), "{s:?}");
+        assert_eq!(s.attr_str("url.path"), Some("/api"));
+        assert_eq!(s.attr_str("network.protocol.version"), Some("2"));
+        assert_eq!(s.attr_int("http.response.status_code"), Some(200));
+    }
+    for c in spans.iter().filter(|s| s.kind == CLIENT) {
+        assert_eq!(c.attr_str("url.full"), Some(url.as_str()), "{c:?}");
+    }
+    assert_eq!(spans.len(), 40, "nothing parsed from ciphertext");
+}
+
+#[test]
+fn an_h2c_upgrade_is_followed_into_http2() {
+    require_tool("curl");
+    // Go's h2c handler: nginx offers no upgrade.
+    let bin = go_build("h2cdemo");
+    let mut server = Proc::spawn(
+        "h2cdemo",
+        Command::new(bin)
+            .args(["--addr", "127.0.0.1:0"])
+            .stdout(Stdio::piped()),
+    );
+    let lines = collect_lines(server.child.stdout.take().expect("stdout"));
+    let port: u16 = wait_for("h2cdemo to listen", WAIT, || {
+        lines
+            .lock()
+            .unwrap()
+            .iter()
+            .find_map(|l| l.strip_prefix("listening ")?.parse().ok())
+    });
+    let base = format!("http://127.0.0.1:{port}");
+    // One connection: the first request asks for the upgrade and is
+    // answered on stream 1, the others are HTTP/2 streams 3 and 5.
+    let mut curl = Proc::spawn(
+        "curl",
+        Command::new("sh")
+            .args([
+                "-c",
+                &format!(
+                    "read _ && exec curl -s --http2 -o /dev/null -o /dev/null -o /dev/null \
+                     {base}/hello {base}/hello {base}/missing"
+                ),
+            ])
+            .stdin(Stdio::piped()),
+    );
+    let agent = Agent::start(&[server.pid(), curl.pid()], &[]);
+    writeln!(curl.child.stdin.take().expect("stdin"), "go").expect("start curl");
+    let st = curl.child.wait().expect("curl");
+    assert!(st.success(), "curl: {st}");
+    let (spid, cpid) = (server.pid(), curl.pid());
+    let spans = agent.wait_spans("three spans on each side", WAIT, |s| {
+        of_kind(s, spid, SERVER).len() >= 3 && of_kind(s, cpid, CLIENT).len() >= 3
+    });
+    agent.stop();
+    let summary = |v: Vec<SpanRec>| {
+        v.iter()
+            .map(|s| {
+                (
+                    s.name.clone(),
+                    s.attr_int("http.response.status_code"),
+                    s.attr_str("network.protocol.version").map(str::to_string),
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    let want = vec![
+        ("GET".to_string(), Some(200), Some("2".to_string())),
+        ("GET".to_string(), Some(200), Some("2".to_string())),
+        ("GET".to_string(), Some(404), Some("2".to_string())),
+    ];
+    let servers = of_kind(&spans, spid, SERVER);
+    let clients = of_kind(&spans, cpid, CLIENT);
+    assert_eq!(summary(servers.clone()), want, "server spans");
+    assert_eq!(summary(clients.clone()), want, "client spans");
+    assert_eq!(servers[0].attr_str("url.path"), Some("/hello"));
+    assert_eq!(servers[2].attr_str("url.path"), Some("/missing"));
+    assert_eq!(
+        clients[0].attr_str("url.full"),
+        Some(format!("{base}/hello").as_str())
+    );
+    for (c, s) in clients.iter().zip(&servers) {
+        assert_eq!(s.parent_span_id, c.span_id, "linked across the upgrade");
+    }
 }
 
 /// Reads a child's stdout to the end and reaps it.

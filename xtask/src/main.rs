@@ -84,6 +84,9 @@ const APT_PACKAGES: &[&str] = &[
     "nghttp2-client",
     "golang-1.19-go",
     "golang-google-grpc-dev",
+    // The TLS tests' node https server (any node whose OpenSSL exports
+    // SSL_read/SSL_write: Debian's links libssl, nodesource's its own).
+    "nodejs",
 ];
 /// bpf-linker links the kernel programs; this version builds against LLVM 22.
 const BPF_LINKER_VERSION: &str = "0.13.0";

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use super::{
     event::{ConnInfo, DataChunk, Direction, Role, Tuple},
     stream::Stream,
+    tls,
 };
 use crate::protocol::{self, Detect, Input, Moment, ProtoEvent, Session, Side};
 
@@ -23,6 +24,8 @@ pub struct ConnEvent {
     pub pid: u32,
     pub tuple: Tuple,
     pub role: Role,
+    /// The bytes were TLS plaintext (the span says https).
+    pub tls: bool,
     pub event: ProtoEvent,
 }
 
@@ -32,6 +35,11 @@ pub struct ConnStats {
     pub evicted: u64,
     pub undetected: u64,
     pub gap_bytes: u64,
+    /// Connections whose TLS plaintext arrived (parsed from then on).
+    pub tls: u64,
+    /// Connections whose first bytes were TLS records: set aside as
+    /// ciphertext, never parsed.
+    pub ciphertext: u64,
 }
 
 #[derive(Debug)]
@@ -44,6 +52,8 @@ enum Parse {
     Active(Box<Session>),
     /// Nothing swit understands; bytes are ignored.
     Unknown,
+    /// TLS records: ignored until the connection's plaintext arrives.
+    Ciphertext,
 }
 
 #[derive(Debug)]
@@ -57,6 +67,8 @@ struct Connection {
     last_ns: u64,
     /// The role hint was asked.
     hinted: bool,
+    /// Fed with TLS plaintext: syscall bytes (ciphertext) are ignored.
+    tls: bool,
 }
 
 impl Connection {
@@ -73,7 +85,22 @@ impl Connection {
             },
             last_ns: info.ts_ns,
             hinted: false,
+            tls: false,
         }
+    }
+
+    /// The first plaintext: what the syscalls carried was ciphertext (or
+    /// a plaintext preamble such as PostgreSQL's SSLRequest), and the
+    /// plaintext's positions start a new line, so both streams and the
+    /// protocol start over.
+    fn start_tls(&mut self) {
+        self.tls = true;
+        self.ingress = Stream::new();
+        self.egress = Stream::new();
+        self.parse = Parse::Detecting {
+            attempts: 0,
+            buf: Vec::new(),
+        };
     }
 
     fn side(&self, dir: Direction) -> Option<Side> {
@@ -195,6 +222,17 @@ impl ConnTable {
         let mut hint = self.role_hint.take();
         let c = self.entry(&info, Role::Unknown);
         c.last_ns = info.ts_ns;
+        if chunk.tls != c.tls {
+            if !chunk.tls {
+                // Ciphertext the kernel let through (a syscall it saw
+                // before it knew the socket was TLS, processed late).
+                self.role_hint = hint;
+                return;
+            }
+            c.start_tls();
+            self.stats.tls += 1;
+        }
+        let c = self.conns.get_mut(&info.sock).expect("entry made above");
         if c.role == Role::Unknown {
             c.infer_role(chunk.direction, &chunk.bytes);
         }
@@ -218,6 +256,7 @@ impl ConnTable {
             role,
             pid,
             tuple,
+            tls,
             ..
         } = c;
         let side = side_of(*role, chunk.direction);
@@ -227,20 +266,22 @@ impl ConnTable {
         };
         let before = stream.stats.gap_bytes;
         let mut produced = Vec::new();
-        let mut undetected = 0;
+        let mut counts = RouteCounts::default();
         stream.push(chunk.seq, chunk.len, chunk.bytes, at, &mut |input| {
-            route(parse, side, input, &mut produced, &mut undetected);
+            route(parse, side, input, &mut produced, &mut counts);
         });
         let gaps = stream.stats.gap_bytes - before;
-        let (pid, tuple, role) = (*pid, *tuple, *role);
+        let (pid, tuple, role, tls) = (*pid, *tuple, *role, *tls);
         self.role_hint = hint;
         self.stats.gap_bytes += gaps;
-        self.stats.undetected += undetected;
+        self.stats.undetected += counts.undetected;
+        self.stats.ciphertext += counts.ciphertext;
         out.extend(produced.into_iter().map(|event| ConnEvent {
             sock: info.sock,
             pid,
             tuple,
             role,
+            tls,
             event,
         }));
     }
@@ -266,6 +307,7 @@ impl ConnTable {
             pid: c.pid,
             tuple: c.tuple,
             role: c.role,
+            tls: c.tls,
             event,
         }));
     }
@@ -285,6 +327,7 @@ impl ConnTable {
                 pid: c.pid,
                 tuple: c.tuple,
                 role: c.role,
+                tls: c.tls,
                 event,
             }));
         }
@@ -311,8 +354,11 @@ fn flush_streams(c: &mut Connection, out: &mut Vec<ProtoEvent>, stats: &mut Conn
             Direction::Egress => &mut c.egress,
         };
         let before = stream.stats.gap_bytes;
-        stream.flush_all(&mut |input| route(&mut c.parse, side, input, out, &mut stats.undetected));
+        let mut counts = RouteCounts::default();
+        stream.flush_all(&mut |input| route(&mut c.parse, side, input, out, &mut counts));
         stats.gap_bytes += stream.stats.gap_bytes - before;
+        stats.undetected += counts.undetected;
+        stats.ciphertext += counts.ciphertext;
     }
 }
 
@@ -329,6 +375,13 @@ fn side_of(role: Role, dir: Direction) -> Option<Side> {
     }
 }
 
+/// What detection decided while routing, for the table's counters.
+#[derive(Default)]
+struct RouteCounts {
+    undetected: u64,
+    ciphertext: u64,
+}
+
 /// Hands one input to the connection's protocol session, detecting the
 /// protocol first if needed.
 fn route(
@@ -336,14 +389,14 @@ fn route(
     side: Option<Side>,
     input: Input<'_>,
     out: &mut Vec<ProtoEvent>,
-    undetected: &mut u64,
+    counts: &mut RouteCounts,
 ) {
     let Some(side) = side else {
         return;
     };
     match parse {
         Parse::Active(s) => s.feed(side, input, out),
-        Parse::Unknown => {}
+        Parse::Unknown | Parse::Ciphertext => {}
         Parse::Detecting { attempts, buf } => {
             let Input::Data { bytes, at } = input else {
                 return;
@@ -357,6 +410,9 @@ fn route(
                     let mut s = Session::new(kind);
                     s.feed(side, input, out);
                     *parse = Parse::Active(Box::new(s));
+                } else if buf.is_empty() && tls::looks_like_record(bytes) {
+                    counts.ciphertext += 1;
+                    *parse = Parse::Ciphertext;
                 }
                 return;
             }
@@ -368,12 +424,18 @@ fn route(
                     s.feed(side, Input::Data { bytes: &held, at }, out);
                     *parse = Parse::Active(Box::new(s));
                 }
+                // Only after every protocol said no: a MySQL packet can
+                // start like a TLS record (length 0x0316.., sequence 0).
+                _ if tls::looks_like_record(buf) => {
+                    counts.ciphertext += 1;
+                    *parse = Parse::Ciphertext;
+                }
                 Detect::NeedMore if buf.len() < 64 => {}
                 _ => {
                     buf.clear();
                     *attempts += 1;
                     if *attempts >= DETECT_ATTEMPTS {
-                        *undetected += 1;
+                        counts.undetected += 1;
                         *parse = Parse::Unknown;
                     }
                 }
@@ -408,6 +470,14 @@ mod tests {
             len: b.len() as u32,
             direction: dir,
             bytes: b.to_vec(),
+            tls: false,
+        }
+    }
+
+    fn plain(ts: u64, dir: Direction, seq: u32, b: &[u8]) -> DataChunk {
+        DataChunk {
+            tls: true,
+            ..chunk(ts, dir, seq, b)
         }
     }
 
@@ -451,5 +521,63 @@ mod tests {
         );
         assert_eq!(exchanges(&out), vec![("/hello".to_string(), 200)]);
         assert_eq!(out[0].role, Role::Client);
+    }
+
+    /// A ClientHello (the first bytes of a real one) and the server's answer.
+    const CLIENT_HELLO: &[u8] = &[
+        0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xfc, 0x03, 0x03, 0x5a, 0x11, 0x2b, 0x90,
+        0x3c, 0x47, 0x8e, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09, 0x0a, 0x0b, 0x0c,
+    ];
+    const SERVER_HELLO: &[u8] = &[0x16, 0x03, 0x03, 0x00, 0x7a, 0x02, 0x00, 0x00, 0x76, 0x03];
+
+    #[test]
+    fn ciphertext_is_set_aside_then_plaintext_is_parsed_as_tls() {
+        let mut t = ConnTable::new();
+        let mut out = vec![];
+        t.open(&info(1), Role::Server);
+        // The handshake reaches the agent before the kernel knew.
+        t.data(chunk(2, Direction::Ingress, 100, CLIENT_HELLO), &mut out);
+        t.data(chunk(3, Direction::Egress, 900, SERVER_HELLO), &mut out);
+        assert_eq!(t.stats.ciphertext, 1);
+        // Plaintext at its own positions, from 0.
+        t.data(plain(4, Direction::Ingress, 0, REQ), &mut out);
+        // Late ciphertext of the same socket: ignored.
+        t.data(
+            chunk(
+                5,
+                Direction::Ingress,
+                100 + CLIENT_HELLO.len() as u32,
+                b"\x17\x03\x03\x00\x20",
+            ),
+            &mut out,
+        );
+        t.data(plain(6, Direction::Egress, 0, HEAD), &mut out);
+        t.data(
+            plain(7, Direction::Egress, HEAD.len() as u32, b"hello"),
+            &mut out,
+        );
+        assert_eq!(exchanges(&out), vec![("/hello".to_string(), 200)]);
+        assert!(out.iter().all(|e| e.tls), "marked TLS for the span");
+        assert_eq!((t.stats.tls, t.stats.undetected), (1, 0));
+    }
+
+    #[test]
+    fn ciphertext_never_reaches_a_parser() {
+        let mut t = ConnTable::new();
+        let mut out = vec![];
+        t.open(&info(1), Role::Client);
+        let mut seq = 0;
+        for i in 0..20u64 {
+            let rec: &[u8] = if i == 0 {
+                CLIENT_HELLO
+            } else {
+                // Application data that happens to contain a request line.
+                b"\x17\x03\x03\x00\x30GET /x HTTP/1.1\r\n\r\n"
+            };
+            t.data(chunk(2 + i, Direction::Egress, seq, rec), &mut out);
+            seq += rec.len() as u32;
+        }
+        assert!(out.is_empty(), "{out:?}");
+        assert_eq!((t.stats.ciphertext, t.stats.undetected), (1, 0));
     }
 }

@@ -2,7 +2,8 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use swit_ebpf_common::{
-    AF_INET, AF_INET6, DataHeader, EventHeader, ProcRecord, SockTuple, direction, kind, role,
+    AF_INET, AF_INET6, DataHeader, EventHeader, ProcRecord, SockTuple, data_flags, direction, kind,
+    role,
 };
 
 use crate::target::manager::ProcChange;
@@ -61,6 +62,9 @@ pub struct DataChunk {
     pub len: u32,
     pub direction: Direction,
     pub bytes: Vec<u8>,
+    /// TLS plaintext from the TLS library's hooks (`seq` counts plaintext
+    /// bytes), not bytes of a syscall.
+    pub tls: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -163,6 +167,7 @@ pub fn decode(rec: &[u8]) -> Result<Event, DecodeError> {
                     Direction::Ingress
                 },
                 bytes: bytes.to_vec(),
+                tls: d.flags & data_flags::TLS != 0,
             }))
         }
         kind::OPEN => Ok(Event::Open {
@@ -249,6 +254,13 @@ mod tests {
         assert_eq!(d.direction, Direction::Egress);
         assert_eq!(d.conn.tuple.local, "127.0.0.1:8080".parse().unwrap());
         assert_eq!(d.conn.tuple.remote, "127.0.0.2:50000".parse().unwrap());
+        assert!(!d.tls);
+        let mut h = header();
+        h.flags = data_flags::TLS;
+        let Event::Data(d) = decode(&record(h, b"GET")).unwrap() else {
+            panic!("not data")
+        };
+        assert!(d.tls, "TLS plaintext");
     }
 
     #[test]

@@ -5,3 +5,4 @@ pub mod listening;
 pub mod reader;
 pub mod reorder;
 pub mod stream;
+pub mod tls;

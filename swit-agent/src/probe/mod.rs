@@ -4,13 +4,16 @@
 //! and maps are file descriptors held by aya, so nothing is pinned and
 //! nothing outlives the agent.
 pub mod offsets;
+pub mod tls;
 pub mod tracefs;
 
 use aya::{
     Ebpf, EbpfLoader,
     maps::{Array, HashMap, MapData, PerCpuArray, RingBuf},
-    programs::{Program, RawTracePoint, TracePoint},
+    programs::{Program, RawTracePoint, TracePoint, UProbe, uprobe::UProbeScope},
 };
+use std::path::Path;
+
 use swit_ebpf_common::{CaptureConfig, MAX_CAPTURE, counter};
 
 /// The kernel programs, built by build.rs for bpfel.
@@ -64,7 +67,7 @@ pub enum ProbeError {
 
 pub struct Probe {
     // Holds the programs and their links; dropping it detaches them.
-    _ebpf: Ebpf,
+    ebpf: Ebpf,
     targets: HashMap<MapData, u32, u32>,
     cgroups: HashMap<MapData, u64, u32>,
     filter: Array<MapData, u32>,
@@ -121,6 +124,13 @@ impl Probe {
                     rtp.load().map_err(err)?;
                     rtp.attach(&name).map_err(err)?;
                 }
+                // TLS uprobes: loaded (verified) now, attached per library
+                // as traced processes map one (see `tls`).
+                Program::UProbe(up) => {
+                    let up: &mut UProbe = up;
+                    up.load().map_err(err)?;
+                    continue;
+                }
                 other => {
                     return Err(ProbeError::Program {
                         program: name.clone(),
@@ -171,7 +181,7 @@ impl Probe {
                 source,
             })?;
         Ok(Probe {
-            _ebpf: ebpf,
+            ebpf,
             targets,
             cgroups,
             filter,
@@ -184,6 +194,34 @@ impl Probe {
     /// Number of programs attached.
     pub fn attached(&self) -> usize {
         self.attached
+    }
+
+    /// Hooks one TLS library: the return probe first, so that an entry
+    /// probe never fires without the return probe that clears its record
+    /// (a stale record would make the thread's syscalls look like TLS).
+    pub fn attach_tls(&mut self, target: &Path, syms: &tls::SslSymbols) -> Result<(), String> {
+        let points = [
+            ("ssl_read", Some(syms.read)),
+            ("ssl_write", Some(syms.write)),
+            ("ssl_read_ex", syms.read_ex),
+            ("ssl_write_ex", syms.write_ex),
+        ];
+        for (name, offset) in points {
+            let Some(offset) = offset else {
+                continue;
+            };
+            for prog in ["ssl_return", name] {
+                let up: &mut UProbe = self
+                    .ebpf
+                    .program_mut(prog)
+                    .ok_or_else(|| format!("no program {prog} in the object"))?
+                    .try_into()
+                    .map_err(|e| format!("{prog}: {e}"))?;
+                up.attach(offset, target, UProbeScope::AllProcesses)
+                    .map_err(|e| format!("{prog} at {offset:#x}: {e}"))?;
+            }
+        }
+        Ok(())
     }
 
     /// Starts tracing process `tgid`.
@@ -215,6 +253,12 @@ impl Probe {
             }
         }
         out
+    }
+}
+
+impl tls::TlsAttach for Probe {
+    fn attach_tls(&mut self, target: &Path, syms: &tls::SslSymbols) -> Result<(), String> {
+        Probe::attach_tls(self, target, syms)
     }
 }
 

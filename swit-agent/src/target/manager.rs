@@ -201,6 +201,17 @@ impl TargetManager {
         self.cgroup_ids.len()
     }
 
+    /// Every process traced now: by PID, and the members of traced v2
+    /// cgroups (which the kernel matches by cgroup id, without a PID).
+    pub fn scan_pids(&self) -> Vec<u32> {
+        let mut pids: BTreeSet<u32> = self.traced.clone();
+        for root in &self.v2_cgroups {
+            // cgroup.procs reads the same in v1 and v2.
+            pids.extend(v1_procs(root));
+        }
+        pids.into_iter().collect()
+    }
+
     /// Applies the selectors: fills the kernel maps and returns warnings
     /// for selectors that match nothing yet (the agent waits for them).
     pub fn start(&mut self, map: &mut dyn TargetMap) -> Result<Vec<String>, TargetError> {

@@ -18,7 +18,7 @@ use super::{
     context::{Incoming, extract},
     db_span::db_span,
     grpc_span::h2_span,
-    http_span::{HttpSpanParts, http1_span},
+    http_span::{HttpExchange, HttpSpanParts, http_span},
     sampler,
     span::{Resource, Span, SpanId, SpanKind, TraceId},
 };
@@ -57,6 +57,8 @@ struct Conn {
     pid: u32,
     tuple: Tuple,
     role: Role,
+    /// Seen as TLS plaintext: HTTP/1 URLs are https.
+    tls: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -186,6 +188,7 @@ impl Correlator {
             pid: ev.pid,
             tuple: ev.tuple,
             role: ev.role,
+            tls: ev.tls,
         };
         match ev.event {
             ProtoEvent::Http1(h) => match h {
@@ -201,7 +204,13 @@ impl Correlator {
                             first: request.timing.first,
                             last: response.timing.last,
                         },
-                        |kind| http1_span(kind, &request, &response, l, r),
+                        |kind| {
+                            let mut x = HttpExchange::http1(&request, &response);
+                            if at.tls {
+                                x.scheme = Some("https");
+                            }
+                            http_span(kind, &x, l, r)
+                        },
                         out,
                     );
                 }
@@ -584,6 +593,7 @@ mod tests {
             pid: 7,
             tuple: t,
             role,
+            tls: false,
             event: ProtoEvent::Http1(e),
         };
         c.on_event(ev(Http1Event::RequestStarted(r.clone())), &mut |s| {
@@ -649,6 +659,7 @@ mod tests {
                 pid: 7,
                 tuple: srv,
                 role: Role::Server,
+                tls: false,
                 event: ProtoEvent::Http1(Http1Event::RequestStarted(r.clone())),
             },
             &mut |s| out.push(s),
@@ -660,6 +671,7 @@ mod tests {
                 pid: 7,
                 tuple: srv,
                 role: Role::Server,
+                tls: false,
                 event: ProtoEvent::Http1(Http1Event::Exchange {
                     request: r,
                     response: resp(),

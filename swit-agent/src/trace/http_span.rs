@@ -359,4 +359,37 @@ mod tests {
         assert_eq!(split_target("http://h"), ("/", None));
         assert_eq!(split_target("/x#frag"), ("/x", None));
     }
+
+    #[test]
+    fn tls_exchanges_say_https() {
+        let l: SocketAddr = "127.0.0.1:8443".parse().unwrap();
+        let span = |kind, host: &str, remote: &str| {
+            let r = req("GET", "/a?b=1", &[("host", host)]);
+            let rm: SocketAddr = remote.parse().unwrap();
+            let resp = resp(200);
+            let mut x = HttpExchange::http1(&r, &resp);
+            x.scheme = Some("https");
+            http_span(kind, &x, l, rm)
+        };
+        let p = span(SpanKind::Server, "example.com:8443", "127.0.0.1:40000");
+        assert_eq!(get(&p, "url.scheme"), Some(&"https".into()));
+        let url =
+            |host: &str, remote: &str| match get(&span(SpanKind::Client, host, remote), "url.full")
+            {
+                Some(AttrValue::Str(u)) => u.clone(),
+                other => panic!("{other:?}"),
+            };
+        assert_eq!(
+            url("h:8443", "10.0.0.1:8443"),
+            "https://h:8443/a?b=REDACTED"
+        );
+        assert_eq!(url("h", "10.0.0.1:443"), "https://h/a?b=REDACTED");
+        assert_eq!(url("h:443", "10.0.0.1:443"), "https://h/a?b=REDACTED");
+        // http's default port is not https's.
+        assert_eq!(url("h", "10.0.0.1:80"), "https://h:80/a?b=REDACTED");
+        assert_eq!(
+            url("[::1]:9443", "[::1]:9443"),
+            "https://[::1]:9443/a?b=REDACTED"
+        );
+    }
 }
