@@ -223,6 +223,7 @@ pub fn run(settings: Settings, reload: Option<Reload>) -> Result<(), AgentError>
         undetected: stage.conns.stats.undetected,
         parse_errors: stage.correlator.stats.parse_errors,
         orphan_responses: stage.correlator.stats.orphan_responses,
+        dropped_requests: stage.correlator.stats.dropped_requests,
         spans: stage.correlator.stats.spans,
         exported: export_counters.exported.load(Ordering::Relaxed),
         export_dropped: export_counters.dropped.load(Ordering::Relaxed),

@@ -53,6 +53,8 @@ pub struct Snapshot {
     pub undetected: u64,
     pub parse_errors: u64,
     pub orphan_responses: u64,
+    /// Requests given up unanswered (bounds, or closed HTTP/2 streams).
+    pub dropped_requests: u64,
     pub spans: u64,
     pub exported: u64,
     pub export_dropped: u64,
@@ -111,7 +113,11 @@ impl fmt::Display for Snapshot {
             self.undetected,
             k(counter::READ_FAILED) + k(counter::SOCK_READ_FAILED),
         )?;
-        write!(f, " unsampled={}", self.unsampled)?;
+        write!(
+            f,
+            " unsampled={} dropped_requests={}",
+            self.unsampled, self.dropped_requests
+        )?;
         let h = &self.held;
         write!(
             f,

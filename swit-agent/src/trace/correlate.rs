@@ -77,7 +77,8 @@ pub struct CorrelatorStats {
     pub unsampled: u64,
     pub orphan_responses: u64,
     pub parse_errors: u64,
-    /// Requests forgotten because too many were open.
+    /// Requests forgotten unanswered: too many were open, or their
+    /// connection closed first (HTTP/2 streams).
     pub dropped_requests: u64,
 }
 
@@ -239,6 +240,7 @@ impl Correlator {
                     );
                 }
                 Http2Event::OrphanResponse { .. } => self.stats.orphan_responses += 1,
+                Http2Event::StreamsDropped { count } => self.stats.dropped_requests += count,
                 Http2Event::ParseError { .. } => self.stats.parse_errors += 1,
             },
             ProtoEvent::Db(DbEvent::Call(call)) => {

@@ -109,6 +109,9 @@ pub enum Http2Event {
     /// A response on a stream whose request was not seen (capture began
     /// mid-stream, or its header block was lost).
     OrphanResponse { stream: u32 },
+    /// Streams given up unfinished: the per-connection bound was reached,
+    /// or the connection closed while they were open.
+    StreamsDropped { count: u64 },
     /// Bytes that broke HTTP/2 framing or HPACK on one side; the side was
     /// resynchronised at the next chunk that starts with frames.
     ParseError { side: Side, reason: &'static str },

@@ -78,8 +78,8 @@ impl Session {
     }
 
     /// The connection closed: open streams have no outcome to report.
-    pub fn close(&mut self, _at: Moment, _emit: &mut dyn FnMut(Http2Event)) {
-        self.streams.close();
+    pub fn close(&mut self, _at: Moment, emit: &mut dyn FnMut(Http2Event)) {
+        self.streams.close(emit);
     }
 }
 

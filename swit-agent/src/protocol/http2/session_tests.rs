@@ -585,12 +585,27 @@ fn streams_past_the_bound_are_dropped_and_counted() {
     }
     assert_eq!(r.s.open_streams(), MAX_STREAMS);
     assert_eq!(r.s.dropped_streams(), 10);
+    let dropped = |r: &Run| {
+        r.events
+            .iter()
+            .map(|e| match e {
+                Http2Event::StreamsDropped { count } => *count,
+                _ => 0,
+            })
+            .sum::<u64>()
+    };
+    assert_eq!(dropped(&r), 10, "each one reported");
     // The oldest went: stream 1's response is an orphan now.
     r.feed(
         Side::Response,
         &frame(HEADERS, END_HEADERS | END_STREAM, 1, &idx(8)),
     );
     assert!(r.exchanges().is_empty());
+    // Closing gives up the ones still open, and says how many.
+    let ev = &mut r.events;
+    r.s.close(at(0), &mut |e| ev.push(e));
+    assert_eq!(dropped(&r), 10 + MAX_STREAMS as u64);
+    assert_eq!(r.s.open_streams(), 0);
 }
 
 #[test]

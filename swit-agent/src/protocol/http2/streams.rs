@@ -136,6 +136,7 @@ impl Streams {
         }
         if self.map.len() >= MAX_STREAMS {
             self.drop_oldest();
+            emit(Http2Event::StreamsDropped { count: 1 });
         }
         let f = &block.fields;
         let request = H2Request {
@@ -363,8 +364,12 @@ impl Streams {
 
     /// The connection closed: streams still open are dropped (their
     /// outcome is unknown), counted.
-    pub fn close(&mut self) {
-        self.dropped += self.map.len() as u64;
+    pub fn close(&mut self, emit: &mut dyn FnMut(Http2Event)) {
+        let count = self.map.len() as u64;
+        if count > 0 {
+            self.dropped += count;
+            emit(Http2Event::StreamsDropped { count });
+        }
         self.map.clear();
     }
 }
