@@ -738,17 +738,39 @@ impl Agent {
             .collect()
     }
 
-    /// Waits until the printed spans satisfy `cond`.
+    /// Waits until the printed spans satisfy `cond`. On timeout the agent
+    /// is stopped first, so the failure shows its summary line (where
+    /// anything was lost) and how many spans came.
     pub fn wait_spans(
         &self,
         what: &str,
         timeout: Duration,
         cond: impl Fn(&[SpanRec]) -> bool,
     ) -> Vec<SpanRec> {
-        wait_for(what, timeout, || {
+        let deadline = Instant::now() + timeout;
+        loop {
             let s = self.spans();
-            cond(&s).then_some(s)
-        })
+            if cond(&s) {
+                return s;
+            }
+            if Instant::now() > deadline {
+                self.proc.signal(libc::SIGINT);
+                let summary = wait_for_opt(Duration::from_secs(20), || {
+                    self.stderr
+                        .lock()
+                        .unwrap()
+                        .iter()
+                        .find(|l| l.contains("stopped;"))
+                        .cloned()
+                })
+                .unwrap_or_else(|| "no summary line".into());
+                panic!(
+                    "timed out after {timeout:?} waiting for {what}: {} spans came; agent: {summary}",
+                    s.len()
+                );
+            }
+            std::thread::park_timeout(Duration::from_millis(20));
+        }
     }
 
     /// SIGINT, then waits for a clean exit; returns what it printed.
