@@ -146,7 +146,8 @@ macro_rules! off {
     }};
 }
 
-// After `off!`, which it uses.
+// After `off!`, which they use.
+mod go_tls;
 mod tls;
 
 #[inline(always)]
