@@ -126,12 +126,13 @@ impl fmt::Display for Snapshot {
         )?;
         write!(
             f,
-            " | tls: libraries={} connections={} ciphertext_connections={} ciphertext_syscalls={} unbound_plaintext={}",
+            " | tls: libraries={} connections={} ciphertext_connections={} ciphertext_syscalls={} unbound_plaintext={} go_tls_no_socket={}",
             self.tls.libraries,
             self.tls.connections,
             self.tls.ciphertext_connections,
             k(counter::TLS_CIPHERTEXT),
             k(counter::TLS_UNBOUND),
+            k(counter::GO_TLS_NO_SOCK),
         )?;
         if let Some(o) = &self.otlp {
             write!(

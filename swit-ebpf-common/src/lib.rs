@@ -87,6 +87,9 @@ pub mod syscall {
     /// Plaintext returned by SSL_read(_ex) or passed to SSL_write(_ex)
     /// (a uretprobe, not a syscall): see [`data_flags::TLS`].
     pub const SSL: u32 = 11;
+    /// Plaintext of Go's crypto/tls.(*Conn).Read/Write (uprobes at the
+    /// entry and at every RET): see [`data_flags::TLS`].
+    pub const GO_TLS: u32 = 12;
 }
 
 /// Bits of [`DataHeader::flags`].
@@ -120,8 +123,12 @@ pub mod counter {
     /// TLS plaintext dropped because its SSL object was not (yet) tied to a
     /// socket, so it had no connection to belong to.
     pub const TLS_UNBOUND: u32 = 9;
+    /// Go crypto/tls calls whose tls.Conn did not lead to a TCP socket (the
+    /// net.Conn inside is not a *net.TCPConn, or a read failed): their
+    /// plaintext is not sent.
+    pub const GO_TLS_NO_SOCK: u32 = 10;
     /// Number of counters; the array's size.
-    pub const COUNT: u32 = 10;
+    pub const COUNT: u32 = 11;
 }
 
 /// The largest payload prefix one DATA record can carry. The agent's
@@ -253,8 +260,40 @@ pub struct CaptureConfig {
 }
 const _: () = assert!(core::mem::size_of::<CaptureConfig>() == 8);
 
+/// Go binaries whose crypto/tls the agent hooks, at most: the size of
+/// the kernel's `GO_TLS_BINS` array, indexed by the uprobes' cookie.
+pub const MAX_GO_BINARIES: u32 = 64;
+
+/// How to get from a Go `*tls.Conn` to its socket's file descriptor in one
+/// Go binary: field offsets the agent reads from the binary's DWARF, so a
+/// Go release that moves a field is followed rather than misread.
+///
+/// `tls.Conn.conn` is a `net.Conn` interface (itab, data); for a TCP
+/// connection the data word is a `*net.TCPConn`, whose embedded
+/// `net.conn.fd` is a `*net.netFD`, whose `pfd.Sysfd` is the fd.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct GoTlsParams {
+    /// Offset of `conn` (the net.Conn interface) in `crypto/tls.Conn`.
+    pub conn: u32,
+    /// Offset of `conn.fd` (the `*netFD`) in `net.TCPConn`.
+    pub tcp_fd: u32,
+    /// Offset of `pfd.Sysfd` in `net.netFD`.
+    pub sysfd: u32,
+    /// Non-zero once the agent filled this slot.
+    pub ready: u32,
+    /// Address of `go:itab.*net.TCPConn,net.Conn`: the interface's itab
+    /// must be this for the data word to be a `*net.TCPConn`. Zero when
+    /// not known (a position-independent binary): then only the socket
+    /// checks of the fd lookup guard the walk.
+    pub tcp_conn_itab: u64,
+}
+const _: () = assert!(core::mem::size_of::<GoTlsParams>() == 24);
+
 #[cfg(feature = "user")]
 mod pod {
+    // SAFETY: as below.
+    unsafe impl aya::Pod for super::GoTlsParams {}
     // SAFETY: all of these are repr(C), made of integers and integer arrays,
     // with explicit padding fields, so every bit pattern is a valid value.
     unsafe impl aya::Pod for super::KernelOffsets {}

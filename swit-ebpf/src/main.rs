@@ -4,7 +4,8 @@
 //! refused on many hardened hosts (CONFIG_KPROBES off, lockdown), and the
 //! tracepoints `syscalls:sys_{enter,exit}_*` exist on every kernel with
 //! ftrace syscalls (all distribution kernels since 3.x). TLS plaintext comes
-//! from uprobes on the TLS library (see `tls`).
+//! from uprobes on the TLS library (see `tls`) and on Go's crypto/tls (see
+//! `go_tls`).
 //!
 //! Each data syscall is split in two: the enter hook filters (traced tgid?
 //! TCP socket?) and remembers the arguments; the exit hook, which knows how
@@ -146,7 +147,8 @@ macro_rules! off {
     }};
 }
 
-// After `off!`, which it uses.
+// After `off!`, which they use.
+mod go_tls;
 mod tls;
 
 #[inline(always)]

@@ -72,9 +72,9 @@ struct SslBinding {
 #[repr(C)]
 #[derive(Clone, Copy)]
 pub struct TlsSock {
-    gen_: u64,
+    pub gen_: u64,
     /// Plaintext bytes so far, by [`direction`].
-    pos: [u32; 2],
+    pub pos: [u32; 2],
 }
 
 /// Threads inside a hooked SSL call. LRU: a thread killed inside a call
@@ -101,7 +101,7 @@ pub fn looks_like_tls(b: &[u8; 3]) -> bool {
 
 /// Marks `sock` as TLS (if not yet) and returns its generation.
 #[inline(always)]
-fn mark_tls(sock: u64) -> Option<u64> {
+pub fn mark_tls(sock: u64) -> Option<u64> {
     if let Some(t) = TLS_SOCKS.get_ptr(&sock) {
         // SAFETY: a map value pointer, valid during this program.
         return Some(unsafe { (*t).gen_ });

@@ -3,6 +3,7 @@
 //! Dropping a [`Probe`] detaches every program and frees every map: links
 //! and maps are file descriptors held by aya, so nothing is pinned and
 //! nothing outlives the agent.
+pub mod go_tls;
 pub mod offsets;
 pub mod tls;
 pub mod tracefs;
@@ -10,11 +11,14 @@ pub mod tracefs;
 use aya::{
     Ebpf, EbpfLoader,
     maps::{Array, HashMap, MapData, PerCpuArray, RingBuf},
-    programs::{Program, RawTracePoint, TracePoint, UProbe, uprobe::UProbeScope},
+    programs::{
+        Program, RawTracePoint, TracePoint, UProbe,
+        uprobe::{UProbeAttachLocation, UProbeAttachPoint, UProbeScope},
+    },
 };
 use std::path::Path;
 
-use swit_ebpf_common::{CaptureConfig, MAX_CAPTURE, counter};
+use swit_ebpf_common::{CaptureConfig, GoTlsParams, MAX_CAPTURE, MAX_GO_BINARIES, counter};
 
 /// The kernel programs, built by build.rs for bpfel.
 static OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/swit"));
@@ -74,6 +78,8 @@ pub struct Probe {
     counters: PerCpuArray<MapData, u64>,
     ring: Option<RingBuf<MapData>>,
     attached: usize,
+    /// Go binaries hooked: the next free slot of `GO_TLS_BINS`.
+    go_binaries: u32,
 }
 
 impl Probe {
@@ -188,6 +194,7 @@ impl Probe {
             counters,
             ring: Some(ring),
             attached,
+            go_binaries: 0,
         })
     }
 
@@ -220,6 +227,52 @@ impl Probe {
                 up.attach(offset, target, UProbeScope::AllProcesses)
                     .map_err(|e| format!("{prog} at {offset:#x}: {e}"))?;
             }
+        }
+        Ok(())
+    }
+
+    /// Hooks Go crypto/tls in one executable: its parameters into a free
+    /// `GO_TLS_BINS` slot, named by every link's cookie; the RET probes
+    /// before the entries, so an entry never records a call whose return
+    /// nobody sees (the record would wait in the LRU map until evicted).
+    pub fn attach_go_tls(
+        &mut self,
+        target: &Path,
+        bin: &go_tls::GoTlsBinary,
+    ) -> Result<(), String> {
+        let slot = self.go_binaries;
+        if slot >= MAX_GO_BINARIES {
+            return Err(format!("{MAX_GO_BINARIES} Go binaries hooked already"));
+        }
+        {
+            let mut bins: Array<&mut MapData, GoTlsParams> = Array::try_from(
+                self.ebpf
+                    .map_mut("GO_TLS_BINS")
+                    .ok_or("no map GO_TLS_BINS in the object")?,
+            )
+            .map_err(|e| format!("GO_TLS_BINS: {e}"))?;
+            bins.set(slot, bin.params, 0)
+                .map_err(|e| format!("GO_TLS_BINS: {e}"))?;
+        }
+        self.go_binaries += 1;
+        let rets = bin.write.rets.iter().chain(&bin.read.rets);
+        let points = rets.map(|&o| ("go_tls_ret", o)).chain([
+            ("go_tls_write", bin.write.entry),
+            ("go_tls_read", bin.read.entry),
+        ]);
+        for (prog, offset) in points {
+            let up: &mut UProbe = self
+                .ebpf
+                .program_mut(prog)
+                .ok_or_else(|| format!("no program {prog} in the object"))?
+                .try_into()
+                .map_err(|e| format!("{prog}: {e}"))?;
+            let point = UProbeAttachPoint {
+                location: UProbeAttachLocation::AbsoluteOffset(offset),
+                cookie: Some(slot as u64),
+            };
+            up.attach(point, target, UProbeScope::AllProcesses)
+                .map_err(|e| format!("{prog} at {offset:#x}: {e}"))?;
         }
         Ok(())
     }
@@ -259,6 +312,9 @@ impl Probe {
 impl tls::TlsAttach for Probe {
     fn attach_tls(&mut self, target: &Path, syms: &tls::SslSymbols) -> Result<(), String> {
         Probe::attach_tls(self, target, syms)
+    }
+    fn attach_go_tls(&mut self, target: &Path, bin: &go_tls::GoTlsBinary) -> Result<(), String> {
+        Probe::attach_go_tls(self, target, bin)
     }
 }
 

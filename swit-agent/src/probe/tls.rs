@@ -20,6 +20,8 @@ use std::{
 
 use object::{Object, ObjectSection, ObjectSymbol, read::ReadCache};
 
+use super::go_tls::{self, GoProbe, GoTlsBinary};
+
 /// Files remembered (hooked, or looked at and left alone). Past it, new
 /// files are not looked at: counted, logged once.
 pub const MAX_FILES: usize = 4096;
@@ -162,6 +164,8 @@ enum Seen {
 pub trait TlsAttach {
     /// Attaches the TLS programs to `target` at `syms`.
     fn attach_tls(&mut self, target: &Path, syms: &SslSymbols) -> Result<(), String>;
+    /// Attaches the Go crypto/tls programs to the Go executable `target`.
+    fn attach_go_tls(&mut self, target: &Path, bin: &GoTlsBinary) -> Result<(), String>;
 }
 
 /// Remembers which files were looked at and hooked.
@@ -291,6 +295,8 @@ impl TlsHooks {
                     Seen::Skipped
                 }
             },
+            // Not an OpenSSL: maybe a Go executable with crypto/tls.
+            Ok(None) if !named => self.consider_go(&target, m, &who, probe),
             Ok(None) => {
                 if named {
                     log::info!(
@@ -311,6 +317,57 @@ impl TlsHooks {
             }
         };
         self.seen.insert(key, outcome);
+    }
+}
+
+impl TlsHooks {
+    /// A file that exports no SSL_* symbols: hooked if it is a Go
+    /// executable with crypto/tls (see `go_tls`); a Go binary that uses
+    /// crypto/tls but cannot be hooked is said once.
+    fn consider_go(
+        &mut self,
+        target: &Path,
+        m: &Mapping,
+        who: &str,
+        probe: &mut dyn TlsAttach,
+    ) -> Seen {
+        let plain = "its TLS connections are traced as plaintext only (ciphertext set aside)";
+        match go_tls::go_tls_binary(target) {
+            Ok(GoProbe::NotGo) | Ok(GoProbe::NoTls) | Err(_) => Seen::Skipped,
+            Ok(GoProbe::Unhookable(why)) => {
+                log::info!(
+                    "TLS: Go binary {} ({who}) not hooked: {why}; {plain}",
+                    m.path
+                );
+                Seen::Skipped
+            }
+            Ok(GoProbe::Ready(_)) if self.hooked >= MAX_LIBRARIES => {
+                log::warn!(
+                    "TLS: Go binary {} ({who}) not hooked: {MAX_LIBRARIES} TLS libraries hooked already",
+                    m.path
+                );
+                Seen::Skipped
+            }
+            Ok(GoProbe::Ready(bin)) => match probe.attach_go_tls(target, &bin) {
+                Ok(()) => {
+                    self.hooked += 1;
+                    log::info!(
+                        "TLS: hooked Go crypto/tls in {} ({who}; {} + {} return sites)",
+                        m.path,
+                        bin.write.rets.len(),
+                        bin.read.rets.len()
+                    );
+                    Seen::Hooked
+                }
+                Err(e) => {
+                    log::warn!(
+                        "TLS: cannot hook Go binary {} ({who}): {e}; {plain}",
+                        m.path
+                    );
+                    Seen::Skipped
+                }
+            },
+        }
     }
 }
 
@@ -418,6 +475,10 @@ garbage
     struct Fake(Vec<PathBuf>);
     impl TlsAttach for Fake {
         fn attach_tls(&mut self, target: &Path, _: &SslSymbols) -> Result<(), String> {
+            self.0.push(target.to_path_buf());
+            Ok(())
+        }
+        fn attach_go_tls(&mut self, target: &Path, _: &GoTlsBinary) -> Result<(), String> {
             self.0.push(target.to_path_buf());
             Ok(())
         }

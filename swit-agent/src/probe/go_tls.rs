@@ -1,0 +1,336 @@
+//! Go crypto/tls in a Go executable: where to hook and how to find the fd.
+//!
+//! - Symbols: `crypto/tls.(*Conn).Write` and `(*Conn).Read` from the ELF
+//!   `.symtab` (Go exports nothing dynamically). A stripped binary has no
+//!   `.symtab`: its connections are traced as plaintext only.
+//! - Return sites: Go must not get uretprobes (they replace the return
+//!   address on a goroutine stack, which the runtime copies when it grows:
+//!   the process dies), so each RET instruction of the two functions gets
+//!   an ordinary uprobe. The code is decoded with `iced-x86` (decoder
+//!   feature only): a maintained, exact x86-64 decoder, since a uprobe
+//!   placed inside an instruction would corrupt the traced program. Any
+//!   byte sequence that does not decode refuses the whole binary.
+//! - Field offsets from tls.Conn to the fd (see [`GoTlsParams`]): read from
+//!   the binary's DWARF with `gimli`, so a Go release that reorders these
+//!   structs is followed. A binary without DWARF is not hooked.
+use std::{borrow::Cow, collections::HashMap, fs, path::Path};
+
+use iced_x86::{Decoder, DecoderOptions, Mnemonic};
+use object::{Object, ObjectSection, ObjectSymbol, SectionKind, read::ReadCache};
+use swit_ebpf_common::GoTlsParams;
+
+pub const WRITE_SYMBOL: &str = "crypto/tls.(*Conn).Write";
+pub const READ_SYMBOL: &str = "crypto/tls.(*Conn).Read";
+/// The itab that says "this net.Conn holds a *net.TCPConn" (Go 1.20 renamed
+/// the `go.` prefix to `go:`).
+const TCP_CONN_ITAB: [&str; 2] = [
+    "go.itab.*net.TCPConn,net.Conn",
+    "go:itab.*net.TCPConn,net.Conn",
+];
+/// RET sites hooked per function, at most: crypto/tls's have a handful; a
+/// function with more is not what this code expects, so it is refused.
+pub const MAX_RETS: usize = 64;
+/// Function bytes decoded at most (Read and Write are ~2 KiB).
+const MAX_FUNC_BYTES: u64 = 64 * 1024;
+
+/// One hooked function, as file offsets (what the kernel's uprobe wants).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GoFunc {
+    pub entry: u64,
+    pub rets: Vec<u64>,
+}
+
+/// What hooking one Go binary needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GoTlsBinary {
+    pub write: GoFunc,
+    pub read: GoFunc,
+    pub params: GoTlsParams,
+}
+
+/// What a file turned out to be.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GoProbe {
+    /// Not a Go executable (no `.gopclntab`).
+    NotGo,
+    /// A Go executable without crypto/tls's Conn.Read/Write in `.symtab`.
+    NoTls,
+    /// A Go executable that uses crypto/tls but cannot be hooked: why.
+    Unhookable(String),
+    Ready(GoTlsBinary),
+}
+
+/// Offsets, within `code` (whose first byte is at `ip`), of every RET
+/// instruction; an error if any instruction does not decode.
+pub fn ret_offsets(code: &[u8], ip: u64) -> Result<Vec<u64>, String> {
+    let mut dec = Decoder::with_ip(64, code, ip, DecoderOptions::NONE);
+    let mut out = Vec::new();
+    while dec.can_decode() {
+        let ins = dec.decode();
+        if ins.is_invalid() {
+            return Err(format!("undecodable instruction at {:#x}", ins.ip()));
+        }
+        if ins.mnemonic() == Mnemonic::Ret {
+            if out.len() >= MAX_RETS {
+                return Err(format!("more than {MAX_RETS} RET instructions"));
+            }
+            out.push(ins.ip() - ip);
+        }
+    }
+    Ok(out)
+}
+
+/// The DWARF struct members the fd walk needs: (struct, member).
+pub const MEMBERS: [(&str, &str); 5] = [
+    ("crypto/tls.Conn", "conn"),
+    ("net.TCPConn", "conn"),
+    ("net.conn", "fd"),
+    ("net.netFD", "pfd"),
+    ("internal/poll.FD", "Sysfd"),
+];
+
+/// The walk's offsets from the members found (keyed as in [`MEMBERS`]).
+pub fn params_from_members(
+    found: &HashMap<(String, String), u64>,
+    itab: u64,
+) -> Result<GoTlsParams, String> {
+    let get = |i: usize| -> Result<u32, String> {
+        let (s, m) = MEMBERS[i];
+        found
+            .get(&(s.to_string(), m.to_string()))
+            .and_then(|&v| u32::try_from(v).ok())
+            .filter(|&v| v < 4096)
+            .ok_or_else(|| format!("no DWARF offset for {s}.{m}"))
+    };
+    Ok(GoTlsParams {
+        conn: get(0)?,
+        tcp_fd: get(1)?.checked_add(get(2)?).ok_or("offset overflow")?,
+        sysfd: get(3)?.checked_add(get(4)?).ok_or("offset overflow")?,
+        ready: 1,
+        tcp_conn_itab: itab,
+    })
+}
+
+/// The [`MEMBERS`] offsets found in `obj`'s DWARF.
+fn dwarf_members<'d, R: object::ReadRef<'d>>(
+    obj: &object::File<'d, R>,
+) -> Result<HashMap<(String, String), u64>, String> {
+    let load = |id: gimli::SectionId| -> Result<Cow<'d, [u8]>, String> {
+        match obj.section_by_name(id.name()) {
+            Some(s) => s.uncompressed_data().map_err(|e| e.to_string()),
+            None => Ok(Cow::Borrowed(&[])),
+        }
+    };
+    let owned = gimli::DwarfSections::load(load)?;
+    let dwarf = owned.borrow(|s| gimli::EndianSlice::new(s, gimli::LittleEndian));
+    let e = |e: gimli::Error| e.to_string();
+    let mut found = HashMap::new();
+    let mut units = dwarf.units();
+    while let Some(header) = units.next().map_err(e)? {
+        let unit = dwarf.unit(header).map_err(e)?;
+        let mut entries = unit.entries();
+        // The wanted struct whose members come next, with its depth.
+        let mut current: Option<(&str, isize)> = None;
+        let mut depth = 0isize;
+        while let Some((delta, entry)) = entries.next_dfs().map_err(e)? {
+            depth += delta;
+            if current.is_some_and(|(_, d)| depth <= d) {
+                current = None;
+            }
+            let name = || -> Option<String> {
+                let v = entry.attr_value(gimli::DW_AT_name).ok()??;
+                let s = dwarf.attr_string(&unit, v).ok()?;
+                Some(s.to_string_lossy().into_owned())
+            };
+            match entry.tag() {
+                gimli::DW_TAG_structure_type => {
+                    let n = name();
+                    current = MEMBERS
+                        .iter()
+                        .find(|(s, _)| Some(*s) == n.as_deref())
+                        .map(|(s, _)| (*s, depth));
+                }
+                gimli::DW_TAG_member => {
+                    let Some((s, d)) = current else { continue };
+                    if depth != d + 1 {
+                        continue;
+                    }
+                    let Some(m) = name() else { continue };
+                    if !MEMBERS.iter().any(|&(ws, wm)| ws == s && wm == m) {
+                        continue;
+                    }
+                    let off = entry
+                        .attr_value(gimli::DW_AT_data_member_location)
+                        .ok()
+                        .flatten()
+                        .and_then(|v| v.udata_value());
+                    if let Some(off) = off {
+                        found.insert((s.to_string(), m), off);
+                    }
+                }
+                _ => {}
+            }
+        }
+        if found.len() == MEMBERS.len() {
+            break;
+        }
+    }
+    Ok(found)
+}
+
+/// Looks at the ELF file at `path` (see the module doc).
+pub fn go_tls_binary(path: &Path) -> Result<GoProbe, String> {
+    let file = fs::File::open(path).map_err(|e| e.to_string())?;
+    let cache = ReadCache::new(file);
+    let obj = object::File::parse(&cache).map_err(|e| e.to_string())?;
+    if obj.section_by_name(".gopclntab").is_none() {
+        return Ok(GoProbe::NotGo);
+    }
+    if obj.architecture() != object::Architecture::X86_64 {
+        return Ok(GoProbe::Unhookable(
+            "not x86-64 (the register ABI read here is amd64's)".into(),
+        ));
+    }
+    if obj.section_by_name(".symtab").is_none() {
+        return Ok(GoProbe::Unhookable("stripped: no .symtab".into()));
+    }
+    let mut funcs: [Option<(u64, u64, object::SectionIndex)>; 2] = [None, None];
+    let mut itab = 0u64;
+    for sym in obj.symbols() {
+        let Ok(name) = sym.name() else { continue };
+        let i = match name {
+            WRITE_SYMBOL => 0,
+            READ_SYMBOL => 1,
+            n if TCP_CONN_ITAB.contains(&n) => {
+                itab = sym.address();
+                continue;
+            }
+            _ => continue,
+        };
+        if let Some(idx) = sym.section_index() {
+            funcs[i] = Some((sym.address(), sym.size(), idx));
+        }
+    }
+    let (Some(w), Some(r)) = (funcs[0], funcs[1]) else {
+        return Ok(GoProbe::NoTls);
+    };
+    // A position-independent binary loads elsewhere: its itab address is
+    // not known here, so that check is off.
+    if obj.kind() != object::ObjectKind::Executable {
+        itab = 0;
+    }
+    let func = |(addr, size, idx): (u64, u64, object::SectionIndex)| -> Result<GoFunc, String> {
+        let sec = obj.section_by_index(idx).map_err(|e| e.to_string())?;
+        if sec.kind() != SectionKind::Text || size == 0 || size > MAX_FUNC_BYTES {
+            return Err(format!("unexpected function at {addr:#x} ({size} bytes)"));
+        }
+        let (sec_off, _) = sec.file_range().ok_or("text section without file bytes")?;
+        let code = sec
+            .data_range(addr, size)
+            .map_err(|e| e.to_string())?
+            .ok_or("function outside its section")?;
+        let entry = addr - sec.address() + sec_off;
+        let rets = ret_offsets(code, addr)?;
+        if rets.is_empty() {
+            return Err(format!("no RET in the function at {addr:#x}"));
+        }
+        Ok(GoFunc {
+            entry,
+            rets: rets.into_iter().map(|o| entry + o).collect(),
+        })
+    };
+    let (write, read) = match (func(w), func(r)) {
+        (Ok(w), Ok(r)) => (w, r),
+        (Err(e), _) | (_, Err(e)) => return Ok(GoProbe::Unhookable(e)),
+    };
+    let params = match dwarf_members(&obj).and_then(|m| params_from_members(&m, itab)) {
+        Ok(p) => p,
+        Err(e) => return Ok(GoProbe::Unhookable(format!("DWARF: {e}"))),
+    };
+    Ok(GoProbe::Ready(GoTlsBinary {
+        write,
+        read,
+        params,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ret_sites_are_found_by_decoding() {
+        // Each row: machine code, the RET offsets in it.
+        let rows: &[(&[u8], &[u64])] = &[
+            (&[0xc3], &[0]),
+            // sub rsp,0x18; add rsp,0x18; ret
+            (
+                &[0x48, 0x83, 0xec, 0x18, 0x48, 0x83, 0xc4, 0x18, 0xc3],
+                &[8],
+            ),
+            // mov eax,0xc3c3c3c3 (RET bytes inside an immediate); ret; ret 8
+            (
+                &[0xb8, 0xc3, 0xc3, 0xc3, 0xc3, 0xc3, 0xc2, 0x08, 0x00],
+                &[5, 6],
+            ),
+            // cmp r12,[r14+0x10]; jbe +0; nop; ret (a Go prologue shape)
+            (&[0x4d, 0x3b, 0x66, 0x10, 0x76, 0x00, 0x90, 0xc3], &[7]),
+            (&[0x90, 0x90], &[]),
+        ];
+        for (code, want) in rows {
+            assert_eq!(ret_offsets(code, 0x401000).unwrap(), *want, "{code:x?}");
+        }
+        // Truncated or invalid instructions refuse the function.
+        assert!(ret_offsets(&[0x48, 0x83], 0).is_err());
+        assert!(
+            ret_offsets(&[0x06], 0).is_err(),
+            "push es is invalid in 64-bit"
+        );
+        assert!(ret_offsets(&[0xc3; MAX_RETS + 1], 0).is_err());
+    }
+
+    #[test]
+    fn params_add_the_embedded_offsets() {
+        let mut m: HashMap<(String, String), u64> = HashMap::new();
+        for ((s, f), v) in MEMBERS.iter().zip([0u64, 0, 0, 0, 16]) {
+            m.insert((s.to_string(), f.to_string()), v);
+        }
+        let p = params_from_members(&m, 0x9132b8).unwrap();
+        assert_eq!((p.conn, p.tcp_fd, p.sysfd, p.ready), (0, 0, 16, 1));
+        assert_eq!(p.tcp_conn_itab, 0x9132b8);
+        m.insert(("net.netFD".into(), "pfd".into()), 8);
+        assert_eq!(params_from_members(&m, 0).unwrap().sysfd, 24);
+        m.remove(&("net.conn".to_string(), "fd".to_string()));
+        let err = params_from_members(&m, 0).unwrap_err();
+        assert!(err.contains("net.conn.fd"), "{err}");
+        m.insert(("net.conn".into(), "fd".into()), 1 << 40);
+        assert!(params_from_members(&m, 0).is_err());
+    }
+
+    #[test]
+    fn files_that_are_not_go() {
+        let me = std::env::current_exe().unwrap();
+        assert_eq!(go_tls_binary(&me).unwrap(), GoProbe::NotGo);
+        assert!(go_tls_binary(Path::new("/no/such/file")).is_err());
+    }
+
+    /// A Go binary the end-to-end tests built, when there is one (they
+    /// build it with golang-1.19; this unit test does not need Go).
+    #[test]
+    fn a_go_binary_built_by_the_tests() {
+        let bin = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/go/bin/grpcdemo");
+        if !bin.is_file() {
+            eprintln!("skipped: {} not built", bin.display());
+            return;
+        }
+        let GoProbe::Ready(b) = go_tls_binary(&bin).unwrap() else {
+            panic!("grpcdemo uses crypto/tls");
+        };
+        assert!(!b.write.rets.is_empty() && !b.read.rets.is_empty());
+        assert!(b.write.rets.iter().all(|&r| r > b.write.entry));
+        // Stable since Go 1.9: conn first in tls.Conn and in TCPConn's
+        // embedded conn; Sysfd after poll.FD's 16-byte fdMutex.
+        assert_eq!((b.params.conn, b.params.tcp_fd, b.params.sysfd), (0, 0, 16));
+        assert_ne!(b.params.tcp_conn_itab, 0);
+    }
+}
