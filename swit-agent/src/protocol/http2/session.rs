@@ -84,8 +84,16 @@ impl Session {
 }
 
 #[cfg(test)]
+#[path = "capture_replay.rs"]
+mod capture_replay;
+
+#[cfg(test)]
 #[path = "capture_tests.rs"]
 mod capture_tests;
+
+#[cfg(test)]
+#[path = "capture_resilience_tests.rs"]
+mod capture_resilience_tests;
 #[cfg(test)]
 #[path = "session_tests.rs"]
 mod tests;
