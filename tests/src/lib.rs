@@ -85,6 +85,42 @@ pub fn summary_counter(summary: &str, key: &str) -> u64 {
 
 /// `swit-agent ARGS` run as nobody with no capabilities: what an
 /// unprivileged operator has.
+/// The agent's summary line among what it printed.
+pub fn summary_line(stderr: &[String]) -> String {
+    stderr
+        .iter()
+        .find(|l| l.contains("stopped;"))
+        .cloned()
+        .expect("summary line")
+}
+
+/// Asserts that `tls` connections were parsed from TLS plaintext and that
+/// no ciphertext was: the kernel held ciphertext back, and nothing failed
+/// to parse, to be detected, or to be tied to its socket. Fed ciphertext,
+/// the parsers would fail and the spans would be missing.
+pub fn assert_tls_plaintext_only(summary: &str, tls: u64) {
+    assert!(
+        summary_counter(summary, "ciphertext_syscalls") > 0,
+        "the kernel held ciphertext back: {summary}"
+    );
+    for k in [
+        "parse_errors",
+        "undetected",
+        "orphan_responses",
+        "unbound_plaintext",
+        "go_tls_no_socket",
+    ] {
+        assert_eq!(summary_counter(summary, k), 0, "{k}: {summary}");
+    }
+    let tls_part = summary.split("| tls:").nth(1).expect("tls counters");
+    assert_eq!(
+        summary_counter(tls_part, "connections"),
+        tls,
+        "every connection parsed from plaintext: {summary}"
+    );
+    assert!(summary_counter(tls_part, "libraries") >= 1, "{summary}");
+}
+
 pub fn unprivileged_agent(args: &[&str]) -> Command {
     require_tool("setpriv");
     let mut c = Command::new("setpriv");

@@ -16,47 +16,15 @@ use std::{
 };
 
 use swit_tests::{
-    Agent, CLIENT, Client, Nginx, Proc, SERVER, Service, SpanRec, collect_lines,
+    Agent, CLIENT, Client, Nginx, Proc, SERVER, Service, SpanRec, assert_tls_plaintext_only,
+    collect_lines,
     dbs::{PASSWORD, Postgres, Redis},
     fixture, of_kind,
     pki::TestPki,
-    pyenv, require_tool, summary_counter, wait_for,
+    pyenv, require_tool, summary_line, wait_for,
 };
 
 const WAIT: Duration = Duration::from_secs(60);
-
-/// The agent's summary line.
-fn summary_line(stderr: &[String]) -> String {
-    stderr
-        .iter()
-        .find(|l| l.contains("stopped;"))
-        .cloned()
-        .expect("summary line")
-}
-
-/// Asserts that `tls` connections were parsed from TLS plaintext and that
-/// no ciphertext was parsed.
-fn assert_plaintext_only(summary: &str, tls: u64) {
-    assert!(
-        summary_counter(summary, "ciphertext_syscalls") > 0,
-        "the kernel held ciphertext back: {summary}"
-    );
-    assert_eq!(summary_counter(summary, "parse_errors"), 0, "{summary}");
-    assert_eq!(summary_counter(summary, "undetected"), 0, "{summary}");
-    assert_eq!(summary_counter(summary, "orphan_responses"), 0, "{summary}");
-    assert_eq!(
-        summary_counter(summary, "unbound_plaintext"),
-        0,
-        "{summary}"
-    );
-    let tls_part = summary.split("| tls:").nth(1).expect("tls counters");
-    assert_eq!(
-        summary_counter(tls_part, "connections"),
-        tls,
-        "every connection parsed from plaintext: {summary}"
-    );
-    assert!(summary_counter(tls_part, "libraries") >= 1, "{summary}");
-}
 
 /// Method, path and status of each span (path from url.full for clients).
 fn summary(spans: &[SpanRec]) -> Vec<(String, String, i64)> {
@@ -174,7 +142,7 @@ fn nginx_over_tls_and_curl_both_traced() {
         assert_eq!(s.trace_id, c.trace_id, "{c:?} {s:?}");
         assert_eq!(s.parent_span_id, c.span_id);
     }
-    assert_plaintext_only(&summary_line(&stopped.stderr), 2);
+    assert_tls_plaintext_only(&summary_line(&stopped.stderr), 2);
 }
 
 #[test]
@@ -238,7 +206,7 @@ fn python_ssl_server_and_client_use_the_ex_calls() {
         );
         assert_eq!(s.parent_span_id, c.span_id, "both ends linked");
     }
-    assert_plaintext_only(&summary_line(&stopped.stderr), 2);
+    assert_tls_plaintext_only(&summary_line(&stopped.stderr), 2);
 }
 
 #[test]
@@ -292,7 +260,7 @@ fn node_https_server_with_its_own_openssl() {
         servers[0].attr_int("http.response.body.size"),
         Some("hello over tls\n".len() as i64)
     );
-    assert_plaintext_only(&summary_line(&stopped.stderr), 1);
+    assert_tls_plaintext_only(&summary_line(&stopped.stderr), 1);
 }
 
 #[test]
@@ -372,7 +340,7 @@ fn postgres_over_tls_with_psycopg2s_own_libssl() {
     assert_eq!(last.attr_str("db.response.status_code"), Some("42P01"));
     let all = stopped.stderr.join("\n");
     assert!(!all.contains(PASSWORD));
-    assert_plaintext_only(&summary_line(&stopped.stderr), 1);
+    assert_tls_plaintext_only(&summary_line(&stopped.stderr), 1);
 }
 
 /// Python loads a library when a module needs it: psycopg2 (and its own
@@ -446,7 +414,7 @@ conn.close()
         Some("SELECT count(*) FROM users")
     );
     assert_eq!(spans[0].attr_int("server.port"), Some(pg.port as i64));
-    assert_plaintext_only(&summary_line(&stopped.stderr), 1);
+    assert_tls_plaintext_only(&summary_line(&stopped.stderr), 1);
 }
 
 #[test]
@@ -483,5 +451,5 @@ fn redis_cli_over_tls() {
     assert!(spans.len() <= 2, "{spans:?}");
     let out = format!("{:?}{:?}", stopped.spans, stopped.stderr);
     assert!(!out.contains(PASSWORD) && !out.contains("tls-value-qz"));
-    assert_plaintext_only(&summary_line(&stopped.stderr), 1);
+    assert_tls_plaintext_only(&summary_line(&stopped.stderr), 1);
 }

@@ -14,46 +14,14 @@ use std::{
 };
 
 use swit_tests::{
-    Agent, CLIENT, Proc, SERVER, SpanRec, collect_lines,
+    Agent, CLIENT, Proc, SERVER, SpanRec, assert_tls_plaintext_only, collect_lines,
     grpc::{GoGrpcServer, go_build, grpcdemo},
     of_kind,
     pki::TestPki,
-    summary_counter, wait_for,
+    summary_line, wait_for,
 };
 
 const WAIT: Duration = Duration::from_secs(60);
-
-fn summary_line(stderr: &[String]) -> String {
-    stderr
-        .iter()
-        .find(|l| l.contains("stopped;"))
-        .cloned()
-        .expect("summary line")
-}
-
-/// `tls` connections were parsed from Go TLS plaintext; no ciphertext was.
-fn assert_plaintext_only(summary: &str, tls: u64) {
-    assert!(
-        summary_counter(summary, "ciphertext_syscalls") > 0,
-        "the kernel held ciphertext back: {summary}"
-    );
-    for k in [
-        "parse_errors",
-        "undetected",
-        "orphan_responses",
-        "unbound_plaintext",
-        "go_tls_no_socket",
-    ] {
-        assert_eq!(summary_counter(summary, k), 0, "{k}: {summary}");
-    }
-    let tls_part = summary.split("| tls:").nth(1).expect("tls counters");
-    assert_eq!(
-        summary_counter(tls_part, "connections"),
-        tls,
-        "every connection parsed from plaintext: {summary}"
-    );
-    assert!(summary_counter(tls_part, "libraries") >= 1, "{summary}");
-}
 
 /// httpsdemo's server on a free port, serving TLS with the test PKI.
 fn https_server(pki: &TestPki) -> (Proc, u16) {
@@ -171,7 +139,7 @@ fn go_https(h1: bool) {
         assert_eq!(s.trace_id, c.trace_id, "{c:?} {s:?}");
         assert_eq!(s.parent_span_id, c.span_id);
     }
-    assert_plaintext_only(&summary_line(&stopped.stderr), 2);
+    assert_tls_plaintext_only(&summary_line(&stopped.stderr), 2);
 }
 
 #[test]
@@ -253,5 +221,5 @@ fn go_grpc_over_tls_gives_rpc_spans() {
     for (c, s) in clients.iter().zip(&servers) {
         assert_eq!(s.parent_span_id, c.span_id);
     }
-    assert_plaintext_only(&summary_line(&stopped.stderr), 2);
+    assert_tls_plaintext_only(&summary_line(&stopped.stderr), 2);
 }
