@@ -91,7 +91,8 @@ fn first_of(answers: impl IntoIterator<Item = Detect>) -> Detect {
 /// Redis command can look like `GET key`.
 pub fn detect(request_side: &[u8]) -> Detect {
     // The HTTP/2 preface begins like an HTTP/1 request line.
-    match http2::detect(request_side) {
+    let h2 = http2::detect(request_side);
+    match h2 {
         http2::H2Detect::Preface => return Detect::Match(ProtocolKind::Http2),
         http2::H2Detect::NeedMore if http2::preface_prefix(request_side) => {
             return Detect::NeedMore;
@@ -115,7 +116,7 @@ pub fn detect(request_side: &[u8]) -> Detect {
     };
     // Frames without a preface (capture began mid-connection) are the
     // weakest evidence: every other protocol is asked first.
-    let h2 = match http2::detect(request_side) {
+    let h2 = match h2 {
         http2::H2Detect::Frames {
             sender: http2::Sender::Client | http2::Sender::Unknown,
         } => Detect::Match(ProtocolKind::Http2),

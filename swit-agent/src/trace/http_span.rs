@@ -118,18 +118,6 @@ impl<'a> HttpExchange<'a> {
     }
 }
 
-/// Builds the span parts of an HTTP/1 exchange. `local` and `remote` are
-/// the traced process's endpoints.
-pub fn http1_span(
-    kind: SpanKind,
-    req: &Request,
-    resp: &Response,
-    local: SocketAddr,
-    remote: SocketAddr,
-) -> HttpSpanParts {
-    http_span(kind, &HttpExchange::http1(req, resp), local, remote)
-}
-
 /// Builds the span parts of an HTTP exchange.
 pub fn http_span(
     kind: SpanKind,
@@ -254,6 +242,16 @@ pub fn http_span(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn http1_span(
+        kind: SpanKind,
+        req: &Request,
+        resp: &Response,
+        local: SocketAddr,
+        remote: SocketAddr,
+    ) -> HttpSpanParts {
+        http_span(kind, &HttpExchange::http1(req, resp), local, remote)
+    }
     use crate::protocol::Timing;
 
     fn req(method: &str, target: &str, headers: &[(&str, &str)]) -> Request {
