@@ -336,6 +336,9 @@ impl Stage {
                 }
                 self.changes.push(change);
             }
+            Event::GoSpawn {
+                pid, parent, child, ..
+            } => self.correlator.go_spawn(pid, parent, child),
         }
         self.emit(sender);
     }
@@ -378,10 +381,11 @@ impl Stage {
 fn log_event(e: &Event) {
     match e {
         Event::Data(d) => log::trace!(
-            "data sock={:x} pid={} tid={} {:?} seq={} len={} {} -> {} {:?}",
+            "data sock={:x} pid={} tid={} g={:x} {:?} seq={} len={} {} -> {} {:?}",
             d.conn.sock,
             d.conn.pid,
             d.conn.tid,
+            d.g,
             d.direction,
             d.seq,
             d.len,
@@ -402,5 +406,8 @@ fn log_event(e: &Event) {
             conn.tuple
         ),
         Event::Proc { change, .. } => log::trace!("{change:?}"),
+        Event::GoSpawn {
+            pid, parent, child, ..
+        } => log::trace!("go pid={pid} g={parent:x} started g={child:x}"),
     }
 }

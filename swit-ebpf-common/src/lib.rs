@@ -24,6 +24,8 @@ pub mod kind {
     /// A process started listening (when the agent matches ports): `aux`
     /// is the local port.
     pub const LISTEN: u32 = 7;
+    /// A traced Go process started a goroutine: a [`GoSpawnRecord`].
+    pub const GO_SPAWN: u32 = 8;
 }
 
 /// Bits of `FILTER[0]`, set by the agent.
@@ -50,6 +52,25 @@ pub struct ProcRecord {
     pub comm: [u8; 16],
 }
 const _: () = assert!(core::mem::size_of::<ProcRecord>() == 40);
+
+/// A goroutine started by another (Go's `runtime.newproc1`): lets the agent
+/// follow a request from the goroutine that read it to the goroutines that
+/// serve it. Goroutines are named by their `g` address, which the runtime
+/// reuses: a spawn record is also the end of whatever that `g` did before.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct GoSpawnRecord {
+    /// [`kind::GO_SPAWN`].
+    pub kind: u32,
+    pub _pad: u32,
+    pub ts_ns: u64,
+    pub pid_tgid: u64,
+    /// The goroutine that ran the `go` statement.
+    pub parent_g: u64,
+    /// The new goroutine.
+    pub child_g: u64,
+}
+const _: () = assert!(core::mem::size_of::<GoSpawnRecord>() == 40);
 
 /// Which way the bytes of a DATA event went, seen from the traced process.
 pub mod direction {
@@ -205,8 +226,11 @@ pub struct DataHeader {
     pub syscall: u32,
     /// Bits of [`data_flags`].
     pub flags: u32,
+    /// In a Go process whose goroutine starts swit follows: the `g` of the
+    /// goroutine that made the call (R14 under Go's register ABI); else 0.
+    pub g: u64,
 }
-const _: () = assert!(core::mem::size_of::<DataHeader>() == 104);
+const _: () = assert!(core::mem::size_of::<DataHeader>() == 112);
 
 /// A DATA record as reserved in the ring buffer for one payload bucket.
 #[repr(C)]

@@ -213,6 +213,7 @@ pub fn go_tls_ret(ctx: ProbeContext) -> u32 {
         direction: call.dir,
         syscall: syscall::GO_TLS,
         flags: data_flags::TLS,
+        g,
     };
     read_tuple(call.sock, &mut h.hdr.tuple);
     emit_chunk(&mut h, call.buf, len, cfg.capture_bytes);

@@ -149,6 +149,7 @@ macro_rules! off {
 
 // After `off!`, which they use.
 mod go_tls;
+mod goroutines;
 mod tls;
 
 #[inline(always)]
@@ -378,6 +379,7 @@ fn exit_data(ctx: &TracePointContext) -> u32 {
         direction: rec.direction,
         syscall: rec.syscall,
         flags: 0,
+        g: goroutines::current_g(pid_tgid),
     };
     read_tuple(rec.sock, &mut h.hdr.tuple);
 
@@ -818,6 +820,7 @@ pub fn sched_process_exit(_ctx: TracePointContext) -> u32 {
         return 0;
     }
     let _ = TARGETS.remove(&tgid);
+    goroutines::forget(tgid);
     emit_proc(kind::PROC_EXIT, tgid, pid_tgid);
     0
 }

@@ -320,6 +320,7 @@ pub fn ssl_return(ctx: RetProbeContext) -> u32 {
         direction: dir,
         syscall: syscall::SSL,
         flags: data_flags::TLS,
+        g: 0,
     };
     read_tuple(sock, &mut h.hdr.tuple);
     emit_chunk(&mut h, call.buf, len, cfg.capture_bytes);

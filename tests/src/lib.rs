@@ -724,8 +724,11 @@ impl Agent {
         for p in pids {
             cmd.arg("--pid").arg(p.to_string());
         }
+        // SWIT_TEST_AGENT_LOG=trace shows every event when a test must be
+        // understood after the fact.
+        let log = std::env::var("SWIT_TEST_AGENT_LOG").unwrap_or_else(|_| "info".into());
         cmd.args(extra)
-            .env("RUST_LOG", "info")
+            .env("RUST_LOG", log)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         let mut proc = Proc::spawn("swit-agent", &mut cmd);

@@ -247,7 +247,11 @@ impl ConnTable {
         let at = Moment {
             enter_ns: chunk.enter_ns,
             exit_ns: info.ts_ns,
-            tid: info.tid,
+            worker: if chunk.g != 0 {
+                chunk.g
+            } else {
+                info.tid as u64
+            },
         };
         let Connection {
             ingress,
@@ -298,7 +302,7 @@ impl ConnTable {
             let at = Moment {
                 enter_ns: info.ts_ns,
                 exit_ns: info.ts_ns,
-                tid: info.tid,
+                worker: info.tid as u64,
             };
             s.close(at, &mut produced);
         }
@@ -471,6 +475,7 @@ mod tests {
             direction: dir,
             bytes: b.to_vec(),
             tls: false,
+            g: 0,
         }
     }
 

@@ -2,8 +2,8 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use swit_ebpf_common::{
-    AF_INET, AF_INET6, DataHeader, EventHeader, ProcRecord, SockTuple, data_flags, direction, kind,
-    role,
+    AF_INET, AF_INET6, DataHeader, EventHeader, GoSpawnRecord, ProcRecord, SockTuple, data_flags,
+    direction, kind, role,
 };
 
 use crate::target::manager::ProcChange;
@@ -65,6 +65,9 @@ pub struct DataChunk {
     /// TLS plaintext from the TLS library's hooks (`seq` counts plaintext
     /// bytes), not bytes of a syscall.
     pub tls: bool,
+    /// The goroutine that moved the bytes, in a Go process whose goroutines
+    /// are followed; else 0.
+    pub g: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -84,6 +87,13 @@ pub enum Event {
         ts_ns: u64,
         comm: String,
     },
+    /// Goroutine `parent` of process `pid` started goroutine `child`.
+    GoSpawn {
+        pid: u32,
+        parent: u64,
+        child: u64,
+        ts_ns: u64,
+    },
 }
 
 impl Event {
@@ -92,7 +102,7 @@ impl Event {
         match self {
             Event::Data(d) => d.conn.ts_ns,
             Event::Open { conn, .. } | Event::Close { conn } => conn.ts_ns,
-            Event::Proc { ts_ns, .. } => *ts_ns,
+            Event::Proc { ts_ns, .. } | Event::GoSpawn { ts_ns, .. } => *ts_ns,
         }
     }
 
@@ -142,6 +152,15 @@ pub fn decode(rec: &[u8]) -> Result<Event, DecodeError> {
             comm: String::from_utf8_lossy(&p.comm[..end]).into_owned(),
         });
     }
+    if k == kind::GO_SPAWN {
+        let s: GoSpawnRecord = read(rec)?;
+        return Ok(Event::GoSpawn {
+            pid: (s.pid_tgid >> 32) as u32,
+            parent: s.parent_g,
+            child: s.child_g,
+            ts_ns: s.ts_ns,
+        });
+    }
     let hdr: EventHeader = read(rec)?;
     let conn = ConnInfo {
         sock: hdr.sock,
@@ -168,6 +187,7 @@ pub fn decode(rec: &[u8]) -> Result<Event, DecodeError> {
                 },
                 bytes: bytes.to_vec(),
                 tls: d.flags & data_flags::TLS != 0,
+                g: d.g,
             }))
         }
         kind::OPEN => Ok(Event::Open {

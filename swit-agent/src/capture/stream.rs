@@ -181,7 +181,7 @@ mod tests {
         Moment {
             enter_ns: n,
             exit_ns: n,
-            tid: 1,
+            worker: 1,
         }
     }
 

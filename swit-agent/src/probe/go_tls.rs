@@ -111,17 +111,24 @@ pub fn params_from_members(
     })
 }
 
-/// The [`MEMBERS`] offsets found in `obj`'s DWARF.
-fn dwarf_members<'d, R: object::ReadRef<'d>>(
+/// `obj`'s DWARF sections, decompressed (Go compresses them).
+pub fn dwarf_sections<'d, R: object::ReadRef<'d>>(
     obj: &object::File<'d, R>,
-) -> Result<HashMap<(String, String), u64>, String> {
+) -> Result<gimli::DwarfSections<Cow<'d, [u8]>>, String> {
     let load = |id: gimli::SectionId| -> Result<Cow<'d, [u8]>, String> {
         match obj.section_by_name(id.name()) {
             Some(s) => s.uncompressed_data().map_err(|e| e.to_string()),
             None => Ok(Cow::Borrowed(&[])),
         }
     };
-    let owned = gimli::DwarfSections::load(load)?;
+    gimli::DwarfSections::load(load)
+}
+
+/// The [`MEMBERS`] offsets found in `obj`'s DWARF.
+fn dwarf_members<'d, R: object::ReadRef<'d>>(
+    obj: &object::File<'d, R>,
+) -> Result<HashMap<(String, String), u64>, String> {
+    let owned = dwarf_sections(obj)?;
     let dwarf = owned.borrow(|s| gimli::EndianSlice::new(s, gimli::LittleEndian));
     let e = |e: gimli::Error| e.to_string();
     let mut found = HashMap::new();
@@ -178,6 +185,34 @@ fn dwarf_members<'d, R: object::ReadRef<'d>>(
     Ok(found)
 }
 
+/// The function at `addr` (`size` bytes, in section `idx`) as file
+/// offsets of its entry and of every RET.
+pub fn go_func<'d, R: object::ReadRef<'d>>(
+    obj: &object::File<'d, R>,
+    addr: u64,
+    size: u64,
+    idx: object::SectionIndex,
+) -> Result<GoFunc, String> {
+    let sec = obj.section_by_index(idx).map_err(|e| e.to_string())?;
+    if sec.kind() != SectionKind::Text || size == 0 || size > MAX_FUNC_BYTES {
+        return Err(format!("unexpected function at {addr:#x} ({size} bytes)"));
+    }
+    let (sec_off, _) = sec.file_range().ok_or("text section without file bytes")?;
+    let code = sec
+        .data_range(addr, size)
+        .map_err(|e| e.to_string())?
+        .ok_or("function outside its section")?;
+    let entry = addr - sec.address() + sec_off;
+    let rets = ret_offsets(code, addr)?;
+    if rets.is_empty() {
+        return Err(format!("no RET in the function at {addr:#x}"));
+    }
+    Ok(GoFunc {
+        entry,
+        rets: rets.into_iter().map(|o| entry + o).collect(),
+    })
+}
+
 /// Looks at the ELF file at `path` (see the module doc).
 pub fn go_tls_binary(path: &Path) -> Result<GoProbe, String> {
     let file = fs::File::open(path).map_err(|e| e.to_string())?;
@@ -219,26 +254,7 @@ pub fn go_tls_binary(path: &Path) -> Result<GoProbe, String> {
     if obj.kind() != object::ObjectKind::Executable {
         itab = 0;
     }
-    let func = |(addr, size, idx): (u64, u64, object::SectionIndex)| -> Result<GoFunc, String> {
-        let sec = obj.section_by_index(idx).map_err(|e| e.to_string())?;
-        if sec.kind() != SectionKind::Text || size == 0 || size > MAX_FUNC_BYTES {
-            return Err(format!("unexpected function at {addr:#x} ({size} bytes)"));
-        }
-        let (sec_off, _) = sec.file_range().ok_or("text section without file bytes")?;
-        let code = sec
-            .data_range(addr, size)
-            .map_err(|e| e.to_string())?
-            .ok_or("function outside its section")?;
-        let entry = addr - sec.address() + sec_off;
-        let rets = ret_offsets(code, addr)?;
-        if rets.is_empty() {
-            return Err(format!("no RET in the function at {addr:#x}"));
-        }
-        Ok(GoFunc {
-            entry,
-            rets: rets.into_iter().map(|o| entry + o).collect(),
-        })
-    };
+    let func = |(addr, size, idx)| go_func(&obj, addr, size, idx);
     let (write, read) = match (func(w), func(r)) {
         (Ok(w), Ok(r)) => (w, r),
         (Err(e), _) | (_, Err(e)) => return Ok(GoProbe::Unhookable(e)),

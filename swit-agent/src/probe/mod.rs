@@ -3,6 +3,7 @@
 //! Dropping a [`Probe`] detaches every program and frees every map: links
 //! and maps are file descriptors held by aya, so nothing is pinned and
 //! nothing outlives the agent.
+pub mod go_runtime;
 pub mod go_tls;
 pub mod offsets;
 pub mod tls;
@@ -260,6 +261,16 @@ impl Probe {
             ("go_tls_write", bin.write.entry),
             ("go_tls_read", bin.read.entry),
         ]);
+        self.attach_at(target, points, Some(slot as u64))
+    }
+
+    /// Attaches each (program, file offset) of `points` in `target`.
+    fn attach_at<'p>(
+        &mut self,
+        target: &Path,
+        points: impl Iterator<Item = (&'p str, u64)>,
+        cookie: Option<u64>,
+    ) -> Result<(), String> {
         for (prog, offset) in points {
             let up: &mut UProbe = self
                 .ebpf
@@ -269,12 +280,29 @@ impl Probe {
                 .map_err(|e| format!("{prog}: {e}"))?;
             let point = UProbeAttachPoint {
                 location: UProbeAttachLocation::AbsoluteOffset(offset),
-                cookie: Some(slot as u64),
+                cookie,
             };
             up.attach(point, target, UProbeScope::AllProcesses)
                 .map_err(|e| format!("{prog} at {offset:#x}: {e}"))?;
         }
         Ok(())
+    }
+
+    /// Hooks `runtime.newproc1` of the Go executable `target`: its entry
+    /// (the program that reads the caller's `g` where this Go puts it) and
+    /// every RET.
+    pub fn attach_go_spawn(
+        &mut self,
+        target: &Path,
+        hook: &go_runtime::GoSpawnHook,
+    ) -> Result<(), String> {
+        let points = hook
+            .func
+            .rets
+            .iter()
+            .map(|&o| ("go_newproc1_ret", o))
+            .chain([(hook.caller_g.program(), hook.func.entry)]);
+        self.attach_at(target, points, None)
     }
 
     /// Starts tracing process `tgid`.
@@ -315,6 +343,13 @@ impl tls::TlsAttach for Probe {
     }
     fn attach_go_tls(&mut self, target: &Path, bin: &go_tls::GoTlsBinary) -> Result<(), String> {
         Probe::attach_go_tls(self, target, bin)
+    }
+    fn attach_go_spawn(
+        &mut self,
+        target: &Path,
+        hook: &go_runtime::GoSpawnHook,
+    ) -> Result<(), String> {
+        Probe::attach_go_spawn(self, target, hook)
     }
 }
 

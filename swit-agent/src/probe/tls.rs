@@ -20,7 +20,10 @@ use std::{
 
 use object::{Object, ObjectSection, ObjectSymbol, read::ReadCache};
 
-use super::go_tls::{self, GoProbe, GoTlsBinary};
+use super::{
+    go_runtime::{self, GoSpawnHook},
+    go_tls::{self, GoProbe, GoTlsBinary},
+};
 
 /// Files remembered (hooked, or looked at and left alone). Past it, new
 /// files are not looked at: counted, logged once.
@@ -166,6 +169,8 @@ pub trait TlsAttach {
     fn attach_tls(&mut self, target: &Path, syms: &SslSymbols) -> Result<(), String>;
     /// Attaches the Go crypto/tls programs to the Go executable `target`.
     fn attach_go_tls(&mut self, target: &Path, bin: &GoTlsBinary) -> Result<(), String>;
+    /// Attaches the goroutine-start programs to the Go executable `target`.
+    fn attach_go_spawn(&mut self, target: &Path, hook: &GoSpawnHook) -> Result<(), String>;
 }
 
 /// Remembers which files were looked at and hooked.
@@ -332,6 +337,24 @@ impl TlsHooks {
         probe: &mut dyn TlsAttach,
     ) -> Seen {
         let plain = "its TLS connections are traced as plaintext only (ciphertext set aside)";
+        match go_runtime::go_spawn_hook(target) {
+            Ok(None) => return Seen::Skipped,
+            Ok(Some(hook)) => match probe.attach_go_spawn(target, &hook) {
+                Ok(()) => log::info!(
+                    "Go: following goroutine starts in {} ({who}; {} return sites)",
+                    m.path,
+                    hook.func.rets.len()
+                ),
+                Err(e) => log::warn!(
+                    "Go: cannot hook goroutine starts in {} ({who}): {e}; its requests are linked by thread only",
+                    m.path
+                ),
+            },
+            Err(e) => log::info!(
+                "Go: goroutine starts in {} ({who}) not followed: {e}; its requests are linked by thread only",
+                m.path
+            ),
+        }
         match go_tls::go_tls_binary(target) {
             Ok(GoProbe::NotGo) | Ok(GoProbe::NoTls) | Err(_) => Seen::Skipped,
             Ok(GoProbe::Unhookable(why)) => {
@@ -476,6 +499,9 @@ garbage
     impl TlsAttach for Fake {
         fn attach_tls(&mut self, target: &Path, _: &SslSymbols) -> Result<(), String> {
             self.0.push(target.to_path_buf());
+            Ok(())
+        }
+        fn attach_go_spawn(&mut self, _: &Path, _: &GoSpawnHook) -> Result<(), String> {
             Ok(())
         }
         fn attach_go_tls(&mut self, target: &Path, _: &GoTlsBinary) -> Result<(), String> {

@@ -30,8 +30,10 @@ pub struct Moment {
     pub enter_ns: u64,
     /// CLOCK_MONOTONIC ns at the syscall's exit.
     pub exit_ns: u64,
-    /// Thread id (kernel tid) that made the syscall.
-    pub tid: u32,
+    /// Who made the call: in a Go process whose goroutines swit follows,
+    /// the goroutine (its `g` address, far above any thread id); else the
+    /// kernel thread id.
+    pub worker: u64,
 }
 
 /// Where a message sits in time: its first and its last chunk.

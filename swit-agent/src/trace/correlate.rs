@@ -2,8 +2,9 @@
 //!
 //! A span's parent comes from, in order (see DESIGN.md, Trace context):
 //! 1. a `traceparent` header in the request it answers;
-//! 2. for a client call: the server request in flight on the same thread
-//!    of the same process;
+//! 2. for a client call: the server request in flight on the same worker
+//!    of the same process: the thread, or in a Go process the goroutine
+//!    (and the goroutines it started for that request, see [`Serving`]);
 //! 3. for a server request: the traced client span at the other end of the
 //!    same connection on this host.
 //!
@@ -41,6 +42,10 @@ pub const MAX_OPEN_REQUESTS: usize = 65536;
 /// Client calls per connection waiting for their server side, at most
 /// (HTTP/2 multiplexes: gRPC's default limit is 100 concurrent streams).
 const MAX_PENDING_PER_TUPLE: usize = 256;
+/// Requests handed to goroutines a reader starts, held per reader at most.
+const MAX_HANDOFF: usize = 64;
+/// Goroutines that inherit one request, at most.
+const MAX_INHERITED: usize = 256;
 /// Marks HTTP/2 stream ids among a connection's request ids: after an h2c
 /// upgrade one connection carries both kinds.
 const H2_ID: u64 = 1 << 40;
@@ -155,14 +160,50 @@ impl Default for TraceOptions {
 
 const SAMPLED: u8 = 1;
 
+/// A request's key among all: (socket, request id).
+type ReqKey = (u64, u64);
+/// A worker of a process: (pid, thread id or goroutine `g`).
+type WorkerKey = (u32, u64);
+
+/// What a worker is serving.
+///
+/// A Go server may read a request on one goroutine and serve it on one it
+/// starts for it (grpc-go: one per stream). So a goroutine serves what it
+/// read itself (`depth` 0), what its reader handed it when it started (in
+/// read order: the n-th goroutine started after reading n requests gets
+/// the n-th; `depth` 0 too), or, when nothing was waiting, what its parent
+/// serves at that moment (`depth` 1: a handler's fan-out). Nothing is
+/// inherited past that: net/http's client writes from a connection
+/// goroutine two starts away from the handler that dialled it, and later
+/// requests reuse that connection; inheriting there would name a wrong
+/// parent. An entry counts only while its request is open.
+#[derive(Debug, Clone)]
+struct Serving {
+    key: ReqKey,
+    ctx: SpanCtx,
+    depth: u8,
+}
+
+/// Thread ids are below 2^22; Go's heap, where every `g` lives, is far
+/// above 2^32.
+fn is_goroutine(worker: u64) -> bool {
+    worker > u32::MAX as u64
+}
+
 pub struct Correlator {
     clock: Clock,
     opts: TraceOptions,
     resource: ResourceFn,
     /// Requests started, by (socket, request id).
-    open: HashMap<(u64, u64), SpanCtx>,
-    /// The server request each thread is serving, by (pid, tid).
-    serving: HashMap<(u32, u32), ((u64, u64), SpanCtx)>,
+    open: HashMap<ReqKey, SpanCtx>,
+    /// The server request each worker is serving.
+    serving: HashMap<WorkerKey, Serving>,
+    /// Requests a reader goroutine read and has not yet handed to a
+    /// goroutine it started, oldest first.
+    handoff: HashMap<WorkerKey, VecDeque<Serving>>,
+    /// The goroutines serving each request besides its reader, so they
+    /// stop when it is answered.
+    inherited: HashMap<ReqKey, Vec<WorkerKey>>,
     /// Client calls by the client's tuple (and HTTP/2 stream), waiting
     /// for the server side.
     calls: HashMap<Tuple, VecDeque<(Option<u32>, SpanCtx)>>,
@@ -177,6 +218,8 @@ impl Correlator {
             resource,
             open: HashMap::new(),
             serving: HashMap::new(),
+            handoff: HashMap::new(),
+            inherited: HashMap::new(),
             calls: HashMap::new(),
             stats: CorrelatorStats::default(),
         }
@@ -194,7 +237,7 @@ impl Correlator {
         match ev.event {
             ProtoEvent::Http1(h) => match h {
                 Http1Event::RequestStarted(req) => {
-                    self.request_started(&at, req.id, req.timing.first.tid, &req.headers, None)
+                    self.request_started(&at, req.id, req.timing.first.worker, &req.headers, None)
                 }
                 Http1Event::Exchange { request, response } => {
                     let (l, r) = (at.tuple.local, at.tuple.remote);
@@ -222,7 +265,7 @@ impl Correlator {
                 Http2Event::RequestStarted(req) => self.request_started(
                     &at,
                     h2_key(&req),
-                    req.timing.first.tid,
+                    req.timing.first.worker,
                     &req.headers,
                     Some(req.stream),
                 ),
@@ -260,7 +303,7 @@ impl Correlator {
         &mut self,
         at: &Conn,
         id: u64,
-        tid: u32,
+        worker: u64,
         headers: &[(String, String)],
         stream: Option<u32>,
     ) {
@@ -275,13 +318,12 @@ impl Correlator {
                     // is what the thread serves, if in that trace.
                     Some(inc) => {
                         let parent = self
-                            .serving
-                            .get(&(at.pid, tid))
-                            .filter(|(_, s)| s.trace_id == inc.parent.trace_id)
-                            .map(|(_, s)| s.span_id);
+                            .serving_ctx(at.pid, worker)
+                            .filter(|s| s.trace_id == inc.parent.trace_id)
+                            .map(|s| s.span_id);
                         self.continued(&inc, inc.parent.parent_id, parent)
                     }
-                    None => self.child_of_serving(at.pid, tid),
+                    None => self.child_of_serving(at.pid, worker),
                 };
                 let q = self.calls.entry(at.tuple).or_default();
                 if q.len() >= MAX_PENDING_PER_TUPLE {
@@ -313,7 +355,19 @@ impl Correlator {
                     },
                     (None, None) => self.root(),
                 };
-                self.serving.insert((at.pid, tid), (key, ctx.clone()));
+                let entry = Serving {
+                    key,
+                    ctx: ctx.clone(),
+                    depth: 0,
+                };
+                if is_goroutine(worker) {
+                    let q = self.handoff.entry((at.pid, worker)).or_default();
+                    if q.len() >= MAX_HANDOFF {
+                        q.pop_front();
+                    }
+                    q.push_back(entry.clone());
+                }
+                self.serving.insert((at.pid, worker), entry);
                 ctx
             }
         };
@@ -323,6 +377,8 @@ impl Correlator {
             self.stats.dropped_requests += self.open.len() as u64;
             self.open.clear();
             self.serving.clear();
+            self.handoff.clear();
+            self.inherited.clear();
             self.calls.clear();
         }
         self.open.insert(key, ctx);
@@ -350,13 +406,20 @@ impl Correlator {
             SpanKind::Server
         };
         if kind == SpanKind::Server {
-            let tid = timing.first.tid;
-            if self
-                .serving
-                .get(&(at.pid, tid))
-                .is_some_and(|(k, _)| *k == key)
-            {
-                self.serving.remove(&(at.pid, tid));
+            let w = (at.pid, timing.first.worker);
+            if self.serving.get(&w).is_some_and(|s| s.key == key) {
+                self.serving.remove(&w);
+            }
+            if let Some(q) = self.handoff.get_mut(&w) {
+                q.retain(|s| s.key != key);
+                if q.is_empty() {
+                    self.handoff.remove(&w);
+                }
+            }
+            for g in self.inherited.remove(&key).unwrap_or_default() {
+                if self.serving.get(&g).is_some_and(|s| s.key == key) {
+                    self.serving.remove(&g);
+                }
             }
         } else if let Some(q) = self.calls.get_mut(&at.tuple) {
             // The server side, when traced, has taken it by now.
@@ -407,7 +470,7 @@ impl Correlator {
             Role::Server => (SpanKind::Server, self.root(), tuple.local, tuple.remote),
             _ => (
                 SpanKind::Client,
-                self.child_of_serving(pid, call.request.first.tid),
+                self.child_of_serving(pid, call.request.first.worker),
                 tuple.remote,
                 tuple.remote,
             ),
@@ -442,9 +505,54 @@ impl Correlator {
         });
     }
 
-    fn child_of_serving(&self, pid: u32, tid: u32) -> SpanCtx {
-        match self.serving.get(&(pid, tid)) {
-            Some((_, s)) => SpanCtx {
+    /// What `worker` serves, if that request is still open.
+    fn serving_ctx(&self, pid: u32, worker: u64) -> Option<&SpanCtx> {
+        self.serving
+            .get(&(pid, worker))
+            .filter(|s| self.open.contains_key(&s.key))
+            .map(|s| &s.ctx)
+    }
+
+    /// Goroutine `parent` of `pid` started `child` (see [`Serving`]). A
+    /// `g` is reused once its goroutine ends: whatever `child` did before
+    /// is over.
+    pub fn go_spawn(&mut self, pid: u32, parent: u64, child: u64) {
+        let c = (pid, child);
+        self.serving.remove(&c);
+        self.handoff.remove(&c);
+        let p = (pid, parent);
+        let open = &self.open;
+        let handed = self.handoff.get_mut(&p).and_then(|q| {
+            while let Some(s) = q.pop_front() {
+                if open.contains_key(&s.key) {
+                    return Some(s);
+                }
+            }
+            None
+        });
+        if self.handoff.get(&p).is_some_and(|q| q.is_empty()) {
+            self.handoff.remove(&p);
+        }
+        let entry = handed.or_else(|| {
+            self.serving
+                .get(&p)
+                .filter(|s| s.depth == 0 && open.contains_key(&s.key))
+                .map(|s| Serving {
+                    depth: 1,
+                    ..s.clone()
+                })
+        });
+        let Some(e) = entry else { return };
+        let heirs = self.inherited.entry(e.key).or_default();
+        if heirs.len() < MAX_INHERITED && self.serving.len() < MAX_OPEN_REQUESTS {
+            heirs.push(c);
+            self.serving.insert(c, e);
+        }
+    }
+
+    fn child_of_serving(&self, pid: u32, worker: u64) -> SpanCtx {
+        match self.serving_ctx(pid, worker) {
+            Some(s) => SpanCtx {
                 trace_id: s.trace_id,
                 span_id: SpanId::random(),
                 parent: Some(s.span_id),
@@ -484,12 +592,20 @@ impl Correlator {
     /// Forgets the requests a closed connection left unanswered.
     pub fn forget_sock(&mut self, sock: u64) {
         self.open.retain(|(s, _), _| *s != sock);
-        self.serving.retain(|_, ((s, _), _)| *s != sock);
+        self.serving.retain(|_, v| v.key.0 != sock);
+        self.handoff.retain(|_, q| {
+            q.retain(|v| v.key.0 != sock);
+            !q.is_empty()
+        });
+        self.inherited.retain(|(s, _), _| *s != sock);
     }
 
     /// Forgets what a process that exited left open.
     pub fn forget_pid(&mut self, pid: u32) {
         self.serving.retain(|(p, _), _| *p != pid);
+        self.handoff.retain(|(p, _), _| *p != pid);
+        self.inherited
+            .retain(|_, heirs| heirs.first().is_none_or(|(p, _)| *p != pid));
         self.resource.forget(pid);
     }
 
@@ -508,7 +624,7 @@ impl Correlator {
     pub fn held(&self) -> (usize, usize, usize, usize) {
         (
             self.open.len(),
-            self.serving.len(),
+            self.serving.len() + self.handoff.len() + self.inherited.len(),
             self.calls.len(),
             self.resource.held(),
         )
@@ -530,11 +646,11 @@ mod tests {
         }
     }
 
-    fn req(id: u64, tid: u32, headers: &[(&str, &str)]) -> Request {
+    fn req(id: u64, worker: u64, headers: &[(&str, &str)]) -> Request {
         let at = Moment {
             enter_ns: 10,
             exit_ns: 20,
-            tid,
+            worker,
         };
         Request {
             id,
@@ -557,7 +673,7 @@ mod tests {
         let at = Moment {
             enter_ns: 30,
             exit_ns: 40,
-            tid: 1,
+            worker: 1,
         };
         Response {
             status: 200,
@@ -690,5 +806,93 @@ mod tests {
         // A call from another thread is not this request's child.
         let other = exchange(&mut c, 3, Role::Client, out_t, req(0, 43, &[]));
         assert_eq!(other[0].parent_span_id, None);
+    }
+
+    /// Go: g addresses, far above thread ids.
+    const READER: u64 = 0x00c0_0000_1000;
+    const H1: u64 = 0x00c0_0000_2000;
+    const H2: u64 = 0x00c0_0000_3000;
+    const FAN: u64 = 0x00c0_0000_4000;
+    const DIAL: u64 = 0x00c0_0000_5000;
+    const WRITER: u64 = 0x00c0_0000_6000;
+
+    fn server_event(id: u64, worker: u64, done: bool) -> ConnEvent {
+        let r = req(id, worker, &[]);
+        ConnEvent {
+            sock: 1,
+            pid: 7,
+            tuple: tuple("127.0.0.1:80", "127.0.0.1:5000"),
+            role: Role::Server,
+            tls: false,
+            event: ProtoEvent::Http1(if done {
+                Http1Event::Exchange {
+                    request: r,
+                    response: resp(),
+                }
+            } else {
+                Http1Event::RequestStarted(r)
+            }),
+        }
+    }
+
+    /// The parent of a client call made by `worker` (None: a root).
+    fn call_parent(c: &mut Correlator, worker: u64) -> Option<SpanId> {
+        let t = tuple("127.0.0.1:6000", "127.0.0.1:81");
+        exchange(c, 9, Role::Client, t, req(0, worker, &[]))[0].parent_span_id
+    }
+
+    fn server_span_ids(c: &mut Correlator, ids: &[u64]) -> Vec<SpanId> {
+        ids.iter()
+            .map(|&id| {
+                let mut out = vec![];
+                c.on_event(server_event(id, READER, true), &mut |s| out.push(s));
+                out[0].span_id
+            })
+            .collect()
+    }
+
+    #[test]
+    fn goroutines_a_reader_starts_serve_its_requests_in_read_order() {
+        let mut c = correlator(Sampler::AlwaysOn);
+        // Two requests in one read, then one goroutine started for each
+        // (grpc-go's stream handlers); the second handler fans out.
+        c.on_event(server_event(1, READER, false), &mut |_| {});
+        c.on_event(server_event(2, READER, false), &mut |_| {});
+        c.go_spawn(7, READER, H1);
+        c.go_spawn(7, READER, H2);
+        c.go_spawn(7, H2, FAN);
+        let p1 = call_parent(&mut c, H1);
+        let p2 = call_parent(&mut c, H2);
+        let pf = call_parent(&mut c, FAN);
+        let ids = server_span_ids(&mut c, &[1, 2]);
+        assert_eq!(p1, Some(ids[0]));
+        assert_eq!(p2, Some(ids[1]));
+        assert_eq!(pf, Some(ids[1]));
+        // Both requests answered: their goroutines serve nothing now.
+        assert_eq!(call_parent(&mut c, H1), None);
+        assert_eq!(call_parent(&mut c, FAN), None);
+    }
+
+    #[test]
+    fn nothing_is_inherited_two_starts_away_or_by_a_reused_goroutine() {
+        let mut c = correlator(Sampler::AlwaysOn);
+        // net/http: the handler runs on the goroutine that read the
+        // request; its client dials from a goroutine it starts, which
+        // starts the connection's writer. Later requests reuse that
+        // writer: it must not keep this request as its parent.
+        c.on_event(server_event(1, READER, false), &mut |_| {});
+        c.go_spawn(7, READER, H1); // net/http's background read
+        c.go_spawn(7, READER, DIAL);
+        c.go_spawn(7, DIAL, WRITER);
+        let on_reader = call_parent(&mut c, READER);
+        let dial = call_parent(&mut c, DIAL);
+        assert_eq!(call_parent(&mut c, WRITER), None);
+        // H1's g is reused by a goroutine that has nothing to do with it.
+        c.go_spawn(7, 0x00c0_0000_9900, H1);
+        assert_eq!(call_parent(&mut c, H1), None);
+        let ids = server_span_ids(&mut c, &[1]);
+        assert_eq!(on_reader, Some(ids[0]));
+        assert_eq!(dial, Some(ids[0]));
+        assert_eq!(c.held().1, 0, "no goroutine state left once answered");
     }
 }

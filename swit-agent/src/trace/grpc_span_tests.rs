@@ -11,7 +11,7 @@ fn at(ns: u64) -> Moment {
     Moment {
         enter_ns: ns,
         exit_ns: ns + 1,
-        tid: 1,
+        worker: 1,
     }
 }
 

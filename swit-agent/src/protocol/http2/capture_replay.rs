@@ -19,7 +19,7 @@ use crate::protocol::{Input, Moment, Side};
 
 /// Thread id of every chunk: the tests are about bytes and times, and one
 /// constant keeps `Timing`s comparable across replays.
-pub(super) const TID: u32 = 4242;
+pub(super) const TID: u64 = 4242;
 
 /// What the clients of the traceparent captures sent, byte for byte.
 pub(super) const TRACEPARENT: &str = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
@@ -105,7 +105,7 @@ pub(super) fn moment(secs: &str) -> Moment {
     Moment {
         enter_ns: ns,
         exit_ns: ns,
-        tid: TID,
+        worker: TID,
     }
 }
 

@@ -8,7 +8,7 @@ fn m(n: u64) -> Moment {
     Moment {
         enter_ns: n * 10,
         exit_ns: n * 10 + 1,
-        tid: n as u32,
+        worker: n,
     }
 }
 

@@ -1,0 +1,184 @@
+//! Go executables: where goroutines start (`runtime.newproc1`), so the
+//! kernel can tell the agent which goroutine started which (see
+//! swit-ebpf/src/goroutines.rs and trace/correlate.rs's `Serving`).
+//!
+//! The caller's `g` is one of newproc1's arguments; which register holds
+//! it depends on the signature, read from the binary's DWARF rather than
+//! guessed from a version string: `(fn, callergp, callerpc, ...)` since Go
+//! 1.18 (RBX under the register ABI), `(fn, argp, narg, callergp,
+//! callerpc)` in Go 1.17 (RDI). Anything else is not hooked.
+use std::{fs, path::Path};
+
+use object::{Object, ObjectSymbol, read::ReadCache};
+
+use super::go_tls::{GoFunc, dwarf_sections, go_func};
+
+pub const NEWPROC1: &str = "runtime.newproc1";
+
+/// Where newproc1's caller `g` is at its entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CallerG {
+    Rbx,
+    Rdi,
+}
+
+impl CallerG {
+    /// The entry program for this register.
+    pub fn program(self) -> &'static str {
+        match self {
+            CallerG::Rbx => "go_newproc1_rbx",
+            CallerG::Rdi => "go_newproc1_rdi",
+        }
+    }
+}
+
+/// What hooking goroutine starts in one Go executable needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GoSpawnHook {
+    pub func: GoFunc,
+    pub caller_g: CallerG,
+}
+
+/// The register of `callergp` from newproc1's parameter names, in order.
+pub fn caller_g_register(params: &[String]) -> Option<CallerG> {
+    let names: Vec<&str> = params.iter().map(String::as_str).collect();
+    match names.as_slice() {
+        ["fn", "callergp", "callerpc", ..] => Some(CallerG::Rbx),
+        ["fn", "argp", "narg", "callergp", "callerpc", ..] => Some(CallerG::Rdi),
+        _ => None,
+    }
+}
+
+/// `Ok(None)`: not a Go executable. `Err`: a Go executable whose goroutine
+/// starts cannot be hooked, and why.
+pub fn go_spawn_hook(path: &Path) -> Result<Option<GoSpawnHook>, String> {
+    let file = fs::File::open(path).map_err(|e| e.to_string())?;
+    let cache = ReadCache::new(file);
+    let obj = object::File::parse(&cache).map_err(|e| e.to_string())?;
+    if obj.section_by_name(".gopclntab").is_none() {
+        return Ok(None);
+    }
+    if obj.architecture() != object::Architecture::X86_64 {
+        return Err("not x86-64 (the register ABI read here is amd64's)".into());
+    }
+    let sym = obj
+        .symbols()
+        .find(|s| s.name() == Ok(NEWPROC1))
+        .ok_or("no runtime.newproc1 in .symtab (stripped?)")?;
+    let idx = sym
+        .section_index()
+        .ok_or("runtime.newproc1 has no section")?;
+    let func = go_func(&obj, sym.address(), sym.size(), idx)?;
+    let params = dwarf_params(&obj, NEWPROC1)?;
+    let caller_g = caller_g_register(&params).ok_or_else(|| {
+        format!(
+            "runtime.newproc1({}) is not a signature swit knows",
+            params.join(", ")
+        )
+    })?;
+    Ok(Some(GoSpawnHook { func, caller_g }))
+}
+
+/// The input parameter names of function `name`, in order, from DWARF.
+fn dwarf_params<'d, R: object::ReadRef<'d>>(
+    obj: &object::File<'d, R>,
+    name: &str,
+) -> Result<Vec<String>, String> {
+    let owned = dwarf_sections(obj)?;
+    let dwarf = owned.borrow(|s| gimli::EndianSlice::new(s, gimli::LittleEndian));
+    let e = |e: gimli::Error| e.to_string();
+    let mut units = dwarf.units();
+    while let Some(header) = units.next().map_err(e)? {
+        let unit = dwarf.unit(header).map_err(e)?;
+        let mut entries = unit.entries();
+        let mut depth = 0isize;
+        // Depth of the wanted subprogram while inside it.
+        let mut inside: Option<isize> = None;
+        let mut params = Vec::new();
+        while let Some((delta, entry)) = entries.next_dfs().map_err(e)? {
+            depth += delta;
+            if let Some(d) = inside
+                && depth <= d
+            {
+                return Ok(params);
+            }
+            let entry_name = || -> Option<String> {
+                let v = entry.attr_value(gimli::DW_AT_name).ok()??;
+                let s = dwarf.attr_string(&unit, v).ok()?;
+                Some(s.to_string_lossy().into_owned())
+            };
+            match (entry.tag(), inside) {
+                (gimli::DW_TAG_subprogram, None) if entry_name().as_deref() == Some(name) => {
+                    inside = Some(depth);
+                }
+                (gimli::DW_TAG_formal_parameter, Some(d)) if depth == d + 1 => {
+                    // Results are parameters marked variable (Go's ~r0).
+                    let result = matches!(
+                        entry.attr_value(gimli::DW_AT_variable_parameter),
+                        Ok(Some(gimli::AttributeValue::Flag(true)))
+                    );
+                    if !result {
+                        params.push(entry_name().unwrap_or_default());
+                    }
+                }
+                _ => {}
+            }
+        }
+        if inside.is_some() {
+            return Ok(params);
+        }
+    }
+    Err(format!("no DWARF for {name}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn the_callers_register_follows_the_signature() {
+        let cases: [(&[&str], Option<CallerG>); 5] = [
+            (&["fn", "callergp", "callerpc"], Some(CallerG::Rbx)),
+            (
+                &["fn", "callergp", "callerpc", "parked", "waitreason"],
+                Some(CallerG::Rbx),
+            ),
+            (
+                &["fn", "argp", "narg", "callergp", "callerpc"],
+                Some(CallerG::Rdi),
+            ),
+            (&["fn", "argp", "narg", "callerpc"], None),
+            (&[], None),
+        ];
+        for (params, want) in cases {
+            assert_eq!(caller_g_register(&names(params)), want, "{params:?}");
+        }
+    }
+
+    #[test]
+    fn files_that_are_not_go() {
+        assert_eq!(go_spawn_hook(Path::new("/bin/sh")), Ok(None));
+        assert!(go_spawn_hook(Path::new("/nonexistent")).is_err());
+    }
+
+    /// The Go 1.19 binary the end-to-end tests build, when it is there.
+    #[test]
+    fn a_go_binary_built_by_the_tests() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/go/bin");
+        let Ok(dir) = fs::read_dir(&root) else {
+            eprintln!("no Go binaries under {} yet: skipped", root.display());
+            return;
+        };
+        for bin in dir.flatten() {
+            let hook = go_spawn_hook(&bin.path())
+                .unwrap_or_else(|e| panic!("{}: {e}", bin.path().display()))
+                .expect("a Go binary");
+            assert_eq!(hook.caller_g, CallerG::Rbx, "{}", bin.path().display());
+            assert!(!hook.func.rets.is_empty());
+        }
+    }
+}
