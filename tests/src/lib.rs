@@ -869,6 +869,7 @@ impl TryWaitRef for Child {
 }
 
 pub mod dbs;
+pub mod deploy;
 pub mod grpc;
 pub mod h2load;
 pub mod otel_python;
