@@ -9,10 +9,13 @@
 #   examples/shop/run.sh --iterations 20   # loadgen flags are passed on
 #   examples/shop/run.sh --duration 60
 #   examples/shop/run.sh --serve           # no load: serve until Ctrl-C
+#   examples/shop/run.sh --wait ...        # wait for a line on stdin before the load
 #
 # Ports (env): AUTH_ADDR USER_ADDR ORDER_ADDR PAYMENT_ADDR INVENTORY_ADDR
 # (127.0.0.1:18081..18085), PG_PORT (15433), REDIS_PORT (16390).
 # SHOP_WORK=DIR keeps the scratch directory (logs, data) in DIR.
+# SHOP_CGROUP=DIR starts each service in that cgroup v2 directory (so a
+# tracer can follow the five services by cgroup: `cargo xtask demo`).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 build=${SHOP_BUILD:-$here/../../target/shop}
@@ -26,8 +29,11 @@ PG_PORT=${PG_PORT:-15433}
 REDIS_PORT=${REDIS_PORT:-16390}
 PG_BIN=/usr/lib/postgresql/15/bin
 
-serve=0
-[ "${1:-}" = --serve ] && { serve=1; shift; }
+serve=0 wait=0
+case ${1:-} in
+    --serve) serve=1; shift ;;
+    --wait) wait=1; shift ;;
+esac
 
 "$here/setup.sh"
 build=$(cd "$build" && pwd)
@@ -95,7 +101,10 @@ wait_tcp redis "$REDIS_ADDR"
 # start NAME ADDR COMMAND...: one service, named for swit by OTEL_SERVICE_NAME.
 start() {
     local name=$1 addr=$2; shift 2
-    OTEL_SERVICE_NAME=$name "$@" >"$work/logs/$name.log" 2>&1 &
+    (
+        [ -z "${SHOP_CGROUP:-}" ] || echo $BASHPID >"$SHOP_CGROUP/cgroup.procs"
+        OTEL_SERVICE_NAME=$name exec "$@"
+    ) >"$work/logs/$name.log" 2>&1 &
     pids+=($!)
     wait_tcp "$name" "$addr" $!
     printf 'shop: %-9s pid %-7s %s\n' "$name" "$!" "$addr"
@@ -111,6 +120,10 @@ echo "shop: PostgreSQL $PG_DSN, Redis $REDIS_ADDR, logs in $work/logs"
 if [ $serve = 1 ]; then
     echo "shop: serving; stop with Ctrl-C (or kill $$)"
     while sleep 1; do :; done
+fi
+if [ $wait = 1 ]; then
+    echo "shop: ready; the load starts after a line on stdin"
+    read -r _
 fi
 echo "shop: load generator $*"
 OTEL_SERVICE_NAME=loadgen python3 "$here/loadgen/loadgen.py" "$@"

@@ -17,7 +17,7 @@ use std::{
     io::{BufRead, BufReader, Write},
     net::{TcpListener, TcpStream},
     path::{Path, PathBuf},
-    process::{Child, Command, Stdio},
+    process::{Command, Stdio},
     sync::{Arc, Mutex},
     time::{Duration, Instant},
 };
@@ -25,54 +25,9 @@ use std::{
 use anyhow::{Context, Result, bail};
 use serde_json::{Value, json};
 
-use crate::root;
+use crate::{root, term::Term};
 
 const PG_BIN: &str = "/usr/lib/postgresql/15/bin";
-
-/// Stops the child with SIGTERM (nginx's master then stops its workers),
-/// SIGKILL after 10 s.
-struct Term(Child);
-
-impl Term {
-    fn spawn(cmd: &mut Command) -> Result<Term> {
-        Ok(Term(
-            cmd.spawn()
-                .with_context(|| format!("cannot start {cmd:?}"))?,
-        ))
-    }
-    fn pid(&self) -> u32 {
-        self.0.id()
-    }
-    fn signal(&self, sig: &str) {
-        let _ = Command::new("kill")
-            .args([sig, &self.pid().to_string()])
-            .status();
-    }
-    /// Waits up to `timeout` for the child to exit.
-    fn wait(&mut self, timeout: Duration) -> bool {
-        let end = Instant::now() + timeout;
-        while Instant::now() < end {
-            if let Ok(Some(_)) = self.0.try_wait() {
-                return true;
-            }
-            std::thread::park_timeout(Duration::from_millis(20));
-        }
-        false
-    }
-}
-
-impl Drop for Term {
-    fn drop(&mut self) {
-        if let Ok(Some(_)) = self.0.try_wait() {
-            return;
-        }
-        self.signal("-TERM");
-        if !self.wait(Duration::from_secs(10)) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-}
 
 fn free_port() -> Result<u16> {
     Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
@@ -209,7 +164,7 @@ impl Agent {
         let mut proc = Term::spawn(&mut cmd)?;
         let lines = Arc::new(Mutex::new(Vec::new()));
         let (tx, rx) = std::sync::mpsc::channel();
-        let (out, sink) = (proc.0.stderr.take().expect("stderr"), lines.clone());
+        let (out, sink) = (proc.child.stderr.take().expect("stderr"), lines.clone());
         std::thread::spawn(move || {
             for l in BufReader::new(out).lines().map_while(Result::ok) {
                 if l.contains("hooks attached") {
@@ -459,9 +414,9 @@ fn pgbench(bin: &Path, pg: &Postgres, mode: Mode, seconds: u64, otlp: u16) -> Re
         Mode::Untraced => None,
         m => Some(Agent::start(bin, sh.pid(), m, otlp)?),
     };
-    sh.0.stdin.take().expect("stdin").write_all(b"go\n")?;
+    sh.child.stdin.take().expect("stdin").write_all(b"go\n")?;
     let mut text = String::new();
-    std::io::Read::read_to_string(&mut sh.0.stdout.take().expect("stdout"), &mut text)?;
+    std::io::Read::read_to_string(&mut sh.child.stdout.take().expect("stdout"), &mut text)?;
     sh.wait(Duration::from_secs(30));
     let mut run = Run::default();
     for l in text.lines() {

@@ -3,15 +3,15 @@
 //! - `setup`  installs what building and testing need, idempotently
 //! - `build`  builds the agent (kernel programs included)
 //! - `test`   setup, lint, unit tests, root end-to-end tests
-//! - `demo`   two uninstrumented Python services and a client, traced live
+//! - `demo`   the five-service shop of examples/shop, traced live (`--minimal`: two services)
 //! - `bench`  traced against untraced: docs/benchmarks.md, target/bench/results.json
 mod bench;
+mod demo;
+mod term;
 
 use std::{
-    io::{BufRead, BufReader},
     path::{Path, PathBuf},
-    process::{Child, Command, Stdio},
-    time::{Duration, Instant},
+    process::{Command, Stdio},
 };
 
 use anyhow::{Context, Result, bail};
@@ -41,11 +41,19 @@ enum Cmd {
         /// Only run tests whose name contains this.
         filter: Option<String>,
     },
-    /// Trace two uninstrumented Python services and print their traces.
+    /// Trace the five uninstrumented services of examples/shop and print
+    /// their traces (root: it loads eBPF programs).
     Demo {
-        /// How long to run.
-        #[arg(long, default_value_t = 10)]
-        seconds: u64,
+        /// Seconds of load [default: 60, 10 with --minimal].
+        #[arg(long)]
+        seconds: Option<u64>,
+        /// Two Python services (examples/http-demo) instead of the shop.
+        #[arg(long)]
+        minimal: bool,
+        /// Send the spans to this OTLP/gRPC collector (Jaeger:
+        /// http://localhost:4317) instead of printing them.
+        #[arg(long, value_name = "URL")]
+        otlp: Option<String>,
     },
     /// Measure tracing's cost and completeness (writes docs/benchmarks.md).
     Bench {
@@ -84,6 +92,9 @@ const APT_PACKAGES: &[&str] = &[
     "nghttp2-client",
     "golang-1.19-go",
     "golang-google-grpc-dev",
+    // The shop demo's Go services (examples/shop: user and inventory use
+    // lib/pq); its node service needs npm too (see `setup`).
+    "golang-github-lib-pq-dev",
     // The TLS tests' node https server (any node whose OpenSSL exports
     // SSL_read/SSL_write: Debian's links libssl, nodesource's its own).
     "nodejs",
@@ -125,11 +136,16 @@ fn is_root() -> bool {
 }
 
 fn setup() -> Result<()> {
-    let missing: Vec<&str> = APT_PACKAGES
+    let mut missing: Vec<&str> = APT_PACKAGES
         .iter()
         .copied()
         .filter(|p| !succeeds(Command::new("dpkg").args(["-s", p])))
         .collect();
+    // Debian's nodejs comes without npm, nodesource's with it (and conflicts
+    // with Debian's npm package): ask for the command, not the package.
+    if !succeeds(Command::new("npm").arg("--version")) {
+        missing.push("npm");
+    }
     if !missing.is_empty() {
         if !is_root() {
             bail!("missing packages {missing:?}: run as root (sudo cargo xtask setup)");
@@ -171,11 +187,14 @@ fn setup() -> Result<()> {
     Ok(())
 }
 
-fn build(release: bool) -> Result<PathBuf> {
+fn build(release: bool, quiet: bool) -> Result<PathBuf> {
     let mut c = Command::new("cargo");
     c.current_dir(root()).args(["build", "-p", "swit-agent"]);
     if release {
         c.arg("--release");
+    }
+    if quiet {
+        c.arg("--quiet");
     }
     run(&mut c)?;
     Ok(root()
@@ -198,7 +217,7 @@ fn test(no_lint: bool, filter: Option<String>) -> Result<()> {
             "warnings",
         ]))?;
     }
-    let bin = build(false)?;
+    let bin = build(false, false)?;
     if !is_root() {
         eprintln!(
             "xtask: end-to-end tests load eBPF programs and need root; run `sudo cargo xtask test`"
@@ -214,106 +233,34 @@ fn test(no_lint: bool, filter: Option<String>) -> Result<()> {
     run(&mut c)
 }
 
-/// Kills the child when dropped, so a failing demo leaves nothing behind.
-struct Guard(Child);
-
-impl Drop for Guard {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn start_service(script: &Path, args: &[String]) -> Result<(Guard, u16)> {
-    let mut child = Command::new("python3")
-        .arg(script)
-        .args(args)
-        .stdout(Stdio::piped())
-        .spawn()
-        .with_context(|| format!("cannot start {}", script.display()))?;
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut line)?;
-    let port = line
-        .trim()
-        .strip_prefix("listening ")
-        .and_then(|p| p.parse().ok())
-        .with_context(|| format!("{} did not start: {line:?}", script.display()))?;
-    Ok((Guard(child), port))
-}
-
-fn demo(seconds: u64) -> Result<()> {
-    if !is_root() {
-        bail!("the demo loads eBPF programs: run it as root (sudo cargo xtask demo)");
-    }
-    setup()?;
-    let bin = build(false)?;
-    let dir = root().join("examples/http-demo");
-    let (backend, bport) = start_service(&dir.join("backend.py"), &[])?;
-    let (frontend, fport) = start_service(
-        &dir.join("frontend.py"),
-        &["--backend".into(), format!("127.0.0.1:{bport}")],
-    )?;
-    eprintln!("xtask: frontend on :{fport} calls backend on :{bport}; attaching swit-agent");
-    let mut agent = Guard(
-        Command::new(&bin)
-            .args([
-                "run",
-                "--pid",
-                &frontend.0.id().to_string(),
-                "--pid",
-                &backend.0.id().to_string(),
-            ])
-            .stderr(Stdio::piped())
-            .spawn()
-            .context("cannot start swit-agent")?,
-    );
-    // Start the load only once the agent says it is tracing.
-    let stderr = agent.0.stderr.take().expect("stderr");
-    let mut lines = BufReader::new(stderr).lines();
-    for line in lines.by_ref() {
-        let line = line?;
-        eprintln!("{line}");
-        if line.contains("tracing ") {
-            break;
-        }
-    }
-    std::thread::spawn(move || {
-        for line in lines.map_while(Result::ok) {
-            eprintln!("{line}");
-        }
-    });
-    let client = Guard(
-        Command::new("python3")
-            .arg(dir.join("client.py"))
-            .arg(format!("127.0.0.1:{fport}"))
-            .stdout(Stdio::null())
-            .spawn()
-            .context("cannot start the demo client")?,
-    );
-    let end = Instant::now() + Duration::from_secs(seconds);
-    while Instant::now() < end {
-        std::thread::park_timeout(end - Instant::now());
-    }
-    drop(client);
-    // SIGINT lets the agent print what it still holds.
-    run(Command::new("kill").args(["-INT", &agent.0.id().to_string()]))?;
-    let _ = agent.0.wait();
-    drop(frontend);
-    drop(backend);
-    Ok(())
-}
-
 fn main() -> Result<()> {
     match Cli::parse().cmd {
         Cmd::Setup => setup(),
-        Cmd::Build { release } => build(release).map(|_| ()),
+        Cmd::Build { release } => build(release, false).map(|_| ()),
         Cmd::Test { no_lint, filter } => test(no_lint, filter),
-        Cmd::Demo { seconds } => demo(seconds),
+        Cmd::Demo {
+            seconds,
+            minimal,
+            otlp,
+        } => {
+            if !is_root() {
+                eprintln!(
+                    "xtask: the demo loads eBPF programs: run it as root (sudo cargo xtask demo)"
+                );
+                std::process::exit(2);
+            }
+            setup()?;
+            let bin = build(false, true)?;
+            match minimal {
+                true => demo::minimal(&bin, seconds.unwrap_or(10), otlp.as_deref()),
+                false => demo::shop(&bin, seconds.unwrap_or(60), otlp.as_deref()),
+            }
+        }
         Cmd::Bench { seconds, rounds } => {
             if !is_root() {
                 bail!("the bench loads eBPF programs: run it as root");
             }
-            bench::bench(&build(true)?, seconds, rounds)
+            bench::bench(&build(true, false)?, seconds, rounds)
         }
     }
 }
