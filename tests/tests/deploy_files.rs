@@ -477,6 +477,16 @@ fn the_systemd_unit_runs_swit_agent_with_flags_it_has() {
         .lines()
         .find_map(|l| l.strip_prefix("ExecStart="))
         .expect("ExecStart=");
+    // `/bin/sh -c '...'` adds --pid only when the old SWIT_PID is set.
+    let exec = exec
+        .strip_prefix("/bin/sh -c '")
+        .and_then(|e| e.strip_suffix('\''))
+        .expect("ExecStart=/bin/sh -c '...'");
+    let exec = exec.strip_prefix("exec ").expect("the shell execs the agent");
+    assert!(
+        exec.contains("$${SWIT_PID:+--pid $$SWIT_PID}") && exec.ends_with("$$SWIT_ARGS"),
+        "SWIT_PID and SWIT_ARGS both reach the agent: {exec}"
+    );
     let argv: Vec<&str> = exec.split_whitespace().collect();
     assert!(
         argv[0].starts_with('/') && argv[0].ends_with("/swit-agent"),
