@@ -877,3 +877,4 @@ pub mod otlp_receiver;
 pub mod pki;
 pub mod pyenv;
 pub mod rotel;
+pub mod shop;

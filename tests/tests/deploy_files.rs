@@ -482,7 +482,9 @@ fn the_systemd_unit_runs_swit_agent_with_flags_it_has() {
         .strip_prefix("/bin/sh -c '")
         .and_then(|e| e.strip_suffix('\''))
         .expect("ExecStart=/bin/sh -c '...'");
-    let exec = exec.strip_prefix("exec ").expect("the shell execs the agent");
+    let exec = exec
+        .strip_prefix("exec ")
+        .expect("the shell execs the agent");
     assert!(
         exec.contains("$${SWIT_PID:+--pid $$SWIT_PID}") && exec.ends_with("$$SWIT_ARGS"),
         "SWIT_PID and SWIT_ARGS both reach the agent: {exec}"

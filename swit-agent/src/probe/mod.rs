@@ -74,6 +74,7 @@ pub struct Probe {
     // Holds the programs and their links; dropping it detaches them.
     ebpf: Ebpf,
     targets: HashMap<MapData, u32, u32>,
+    go_procs: HashMap<MapData, u32, u32>,
     cgroups: HashMap<MapData, u64, u32>,
     filter: Array<MapData, u32>,
     counters: PerCpuArray<MapData, u64>,
@@ -166,6 +167,11 @@ impl Probe {
                 name: "TARGETS",
                 source,
             })?;
+        let go_procs =
+            HashMap::try_from(map(&mut ebpf, "GO_PROCS")?).map_err(|source| ProbeError::Map {
+                name: "GO_PROCS",
+                source,
+            })?;
         let cgroups =
             HashMap::try_from(map(&mut ebpf, "CGROUPS")?).map_err(|source| ProbeError::Map {
                 name: "CGROUPS",
@@ -190,6 +196,7 @@ impl Probe {
         Ok(Probe {
             ebpf,
             targets,
+            go_procs,
             cgroups,
             filter,
             counters,
@@ -350,6 +357,11 @@ impl tls::TlsAttach for Probe {
         hook: &go_runtime::GoSpawnHook,
     ) -> Result<(), String> {
         Probe::attach_go_spawn(self, target, hook)
+    }
+    fn mark_go(&mut self, pid: u32) {
+        if let Err(e) = self.go_procs.insert(pid, 1, 0) {
+            log::warn!("Go: PID {pid}'s goroutines not followed: GO_PROCS: {e}");
+        }
     }
 }
 

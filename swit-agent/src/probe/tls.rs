@@ -12,7 +12,7 @@
 //! Libraries load late (Python imports `ssl` when a module needs it), so the
 //! owner rescans its targets' maps every few seconds and at exec.
 use std::{
-    collections::HashMap,
+    collections::{HashMap, HashSet},
     fs,
     os::unix::fs::MetadataExt,
     path::{Path, PathBuf},
@@ -171,12 +171,19 @@ pub trait TlsAttach {
     fn attach_go_tls(&mut self, target: &Path, bin: &GoTlsBinary) -> Result<(), String>;
     /// Attaches the goroutine-start programs to the Go executable `target`.
     fn attach_go_spawn(&mut self, target: &Path, hook: &GoSpawnHook) -> Result<(), String>;
+    /// Process `pid` runs a Go executable whose goroutine starts are
+    /// hooked: its syscalls carry their goroutine from now on, not only
+    /// from its next goroutine start (a connection older than the agent
+    /// may bring a request before any goroutine starts).
+    fn mark_go(&mut self, _pid: u32) {}
 }
 
 /// Remembers which files were looked at and hooked.
 #[derive(Debug, Default)]
 pub struct TlsHooks {
     seen: HashMap<((u32, u32), u64), Seen>,
+    /// Go executables whose goroutine starts are hooked.
+    go_files: HashSet<((u32, u32), u64)>,
     hooked: usize,
     full_logged: bool,
     /// The last PID a periodic rescan read; the next one starts after it.
@@ -243,6 +250,9 @@ impl TlsHooks {
             let root = PathBuf::from(format!("/proc/{pid}/root"));
             for m in parse_maps(&text) {
                 self.consider(pid, &root, &m, probe);
+                if self.go_files.contains(&(m.dev, m.inode)) {
+                    probe.mark_go(pid);
+                }
             }
         }
     }
@@ -340,11 +350,14 @@ impl TlsHooks {
         match go_runtime::go_spawn_hook(target) {
             Ok(None) => return Seen::Skipped,
             Ok(Some(hook)) => match probe.attach_go_spawn(target, &hook) {
-                Ok(()) => log::info!(
-                    "Go: following goroutine starts in {} ({who}; {} return sites)",
-                    m.path,
-                    hook.func.rets.len()
-                ),
+                Ok(()) => {
+                    self.go_files.insert((m.dev, m.inode));
+                    log::info!(
+                        "Go: following goroutine starts in {} ({who}; {} return sites)",
+                        m.path,
+                        hook.func.rets.len()
+                    )
+                }
                 Err(e) => log::warn!(
                     "Go: cannot hook goroutine starts in {} ({who}): {e}; its requests are linked by thread only",
                     m.path
