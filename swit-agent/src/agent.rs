@@ -260,12 +260,22 @@ pub fn run(settings: Settings, reload: Option<Reload>) -> Result<(), AgentError>
 /// `3 process(es) (PIDs 1 2 3), cgroup /sys/fs/cgroup/x, exe nginx, port 80`
 fn describe_targets(t: &Targets, m: &TargetManager) -> String {
     let pids: Vec<String> = m.traced().iter().map(|p| p.to_string()).collect();
-    let mut parts = vec![format!(
-        "{} process(es) (PIDs {})",
-        pids.len(),
-        pids.join(" ")
-    )];
-    parts.extend(t.cgroups.iter().map(|c| format!("cgroup {}", c.display())));
+    let mut parts = Vec::new();
+    // With only cgroup, exe or port targets, "0 processes" would read as
+    // "nothing traced".
+    if !pids.is_empty() || (t.cgroups.is_empty() && t.exes.is_empty() && t.ports.is_empty()) {
+        parts.push(format!(
+            "{} process(es) (PIDs {})",
+            pids.len(),
+            pids.join(" ")
+        ));
+    }
+    parts.extend(t.cgroups.iter().map(|c| {
+        let now = std::fs::read_to_string(c.join("cgroup.procs"))
+            .map(|procs| procs.lines().count())
+            .unwrap_or(0);
+        format!("cgroup {} ({now} process(es) in it now)", c.display())
+    }));
     parts.extend(t.exes.iter().map(|e| format!("exe {e}")));
     parts.extend(t.ports.iter().map(|p| format!("port {p}")));
     parts.join(", ")
