@@ -220,6 +220,8 @@ pub fn run(settings: Settings, reload: Option<Reload>) -> Result<(), AgentError>
         reader_dropped: reader_counters.dropped.load(Ordering::Relaxed),
         connections: stage.conns.stats.opened,
         gap_bytes: stage.conns.stats.gap_bytes,
+        stale_chunks: stage.conns.stats.stale_chunks,
+        late_events: stage.reorder.late,
         undetected: stage.conns.stats.undetected,
         parse_errors: stage.correlator.stats.parse_errors,
         orphan_responses: stage.correlator.stats.orphan_responses,

@@ -50,6 +50,9 @@ pub struct Snapshot {
     pub reader_dropped: u64,
     pub connections: u64,
     pub gap_bytes: u64,
+    pub stale_chunks: u64,
+    /// Events that came after the reorder window had let later ones go.
+    pub late_events: u64,
     pub undetected: u64,
     pub parse_errors: u64,
     pub orphan_responses: u64,
@@ -115,8 +118,8 @@ impl fmt::Display for Snapshot {
         )?;
         write!(
             f,
-            " unsampled={} dropped_requests={}",
-            self.unsampled, self.dropped_requests
+            " unsampled={} dropped_requests={} late_events={} stale_chunks={}",
+            self.unsampled, self.dropped_requests, self.late_events, self.stale_chunks
         )?;
         let h = &self.held;
         write!(

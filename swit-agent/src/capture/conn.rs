@@ -35,6 +35,9 @@ pub struct ConnStats {
     pub evicted: u64,
     pub undetected: u64,
     pub gap_bytes: u64,
+    /// Chunks that came again, or behind what was already handed on (a
+    /// record later than the reorder window): dropped.
+    pub stale_chunks: u64,
     /// Connections whose TLS plaintext arrived (parsed from then on).
     pub tls: u64,
     /// Connections whose first bytes were TLS records: set aside as
@@ -269,12 +272,14 @@ impl ConnTable {
             Direction::Egress => egress,
         };
         let before = stream.stats.gap_bytes;
+        let stale_before = stream.stats.stale_chunks;
         let mut produced = Vec::new();
         let mut counts = RouteCounts::default();
         stream.push(chunk.seq, chunk.len, chunk.bytes, at, &mut |input| {
             route(parse, side, input, &mut produced, &mut counts);
         });
         let gaps = stream.stats.gap_bytes - before;
+        self.stats.stale_chunks += stream.stats.stale_chunks - stale_before;
         let (pid, tuple, role, tls) = (*pid, *tuple, *role, *tls);
         self.role_hint = hint;
         self.stats.gap_bytes += gaps;

@@ -6,12 +6,19 @@
 //! that caused it. Holding events for a short window and releasing them by
 //! [`Event::causal_ns`] (a send at its start, a receive at its end) restores
 //! cause before effect.
+//!
+//! The window widens by itself when events arrive later than it allows (a
+//! thread preempted between its syscall and the hook's record, on a loaded
+//! host): such an event is still handed on, counted as late, and the window
+//! becomes half again as long as it was late by, up to [`MAX_WINDOW_NS`].
 use std::{cmp::Reverse, collections::BinaryHeap};
 
 use super::event::Event;
 
-/// How long an event is held for earlier events to catch up.
+/// How long an event is held for earlier events to catch up, at first.
 pub const WINDOW_NS: u64 = 20_000_000;
+/// The longest the window grows to.
+pub const MAX_WINDOW_NS: u64 = 500_000_000;
 /// Events held at most; past it the oldest are released early.
 pub const MAX_HELD: usize = 100_000;
 
@@ -38,11 +45,28 @@ impl Ord for Held {
     }
 }
 
-#[derive(Default)]
 pub struct Reorder {
     heap: BinaryHeap<Reverse<Held>>,
     seq: u64,
     newest: u64,
+    /// The latest key released so far: an event pushed behind it is late.
+    released: u64,
+    window: u64,
+    /// Events that came after a later one was released.
+    pub late: u64,
+}
+
+impl Default for Reorder {
+    fn default() -> Self {
+        Reorder {
+            heap: BinaryHeap::new(),
+            seq: 0,
+            newest: 0,
+            released: 0,
+            window: WINDOW_NS,
+            late: 0,
+        }
+    }
 }
 
 impl Reorder {
@@ -50,9 +74,27 @@ impl Reorder {
         Self::default()
     }
 
+    /// How long events are held now.
+    pub fn window_ns(&self) -> u64 {
+        self.window
+    }
+
     pub fn push(&mut self, event: Event) {
         let key = event.causal_ns();
         self.newest = self.newest.max(event.ts_ns());
+        if key < self.released {
+            self.late += 1;
+            let behind = self.newest.saturating_sub(key);
+            let wanted = (behind + behind / 2).min(MAX_WINDOW_NS);
+            if wanted > self.window {
+                log::info!(
+                    "an event came {} ms behind newer ones (a loaded host): events are held {} ms for order from now on",
+                    behind / 1_000_000,
+                    wanted / 1_000_000
+                );
+                self.window = wanted;
+            }
+        }
         self.seq += 1;
         self.heap.push(Reverse(Held {
             key,
@@ -64,12 +106,14 @@ impl Reorder {
     /// Releases, in causal order, every event older than the window (by the
     /// newest timestamp seen or by `now_ns`, whichever is later).
     pub fn release(&mut self, now_ns: u64, out: &mut impl FnMut(Event)) {
-        let horizon = self.newest.max(now_ns).saturating_sub(WINDOW_NS);
+        self.newest = self.newest.max(now_ns);
+        let horizon = self.newest.saturating_sub(self.window);
         while let Some(Reverse(top)) = self.heap.peek() {
             if top.key > horizon && self.heap.len() <= MAX_HELD {
                 break;
             }
             let Reverse(h) = self.heap.pop().expect("peeked");
+            self.released = self.released.max(h.key);
             out(h.event);
         }
     }
@@ -116,6 +160,33 @@ mod tests {
         );
         r.release(7 * WINDOW_NS, &mut |e| out.push(e.ts_ns()));
         assert_eq!(out, vec![4 * WINDOW_NS, 5 * WINDOW_NS]);
+    }
+
+    #[test]
+    fn a_late_event_is_handed_on_counted_and_widens_the_window() {
+        let mut r = Reorder::new();
+        let mut out = vec![];
+        r.push(close(10 * WINDOW_NS));
+        r.release(12 * WINDOW_NS, &mut |e| out.push(e.ts_ns()));
+        assert_eq!(out, vec![10 * WINDOW_NS]);
+        // Three windows behind the clock when it comes, after a later
+        // event went out: handed on all the same, and counted.
+        r.push(close(9 * WINDOW_NS));
+        assert_eq!(r.late, 1);
+        assert_eq!(r.window_ns(), 9 * WINDOW_NS / 2);
+        r.release(20 * WINDOW_NS, &mut |e| out.push(e.ts_ns()));
+        assert_eq!(out, vec![10 * WINDOW_NS, 9 * WINDOW_NS]);
+        // Held that long from now on: four windows late is in time.
+        r.push(close(20 * WINDOW_NS));
+        r.release(24 * WINDOW_NS, &mut |e| out.push(e.ts_ns()));
+        assert_eq!(out.len(), 2, "the new window holds it");
+        r.push(close(19 * WINDOW_NS));
+        r.drain(&mut |e| out.push(e.ts_ns()));
+        assert_eq!(out[2..], [19 * WINDOW_NS, 20 * WINDOW_NS]);
+        assert_eq!(r.late, 1);
+        // Never past the cap.
+        r.push(close(0));
+        assert_eq!(r.window_ns(), MAX_WINDOW_NS);
     }
 
     #[test]
