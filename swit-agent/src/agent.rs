@@ -351,6 +351,7 @@ impl Stage {
             Event::GoSpawn {
                 pid, parent, child, ..
             } => self.correlator.go_spawn(pid, parent, child),
+            Event::GoHandoff { pid, from, to, .. } => self.correlator.go_handoff(pid, from, to),
         }
         self.emit(sender);
     }
@@ -421,5 +422,8 @@ fn log_event(e: &Event) {
         Event::GoSpawn {
             pid, parent, child, ..
         } => log::trace!("go pid={pid} g={parent:x} started g={child:x}"),
+        Event::GoHandoff { pid, from, to, .. } => {
+            log::trace!("go pid={pid} g={from:x} hands a request to g={to:x}")
+        }
     }
 }

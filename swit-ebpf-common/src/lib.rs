@@ -26,6 +26,10 @@ pub mod kind {
     pub const LISTEN: u32 = 7;
     /// A traced Go process started a goroutine: a [`GoSpawnRecord`].
     pub const GO_SPAWN: u32 = 8;
+    /// A goroutine of a traced Go process handed an HTTP request to the
+    /// connection goroutine that writes it (net/http's client): a
+    /// [`GoSpawnRecord`] whose `parent_g` hands to `child_g`.
+    pub const GO_HANDOFF: u32 = 9;
 }
 
 /// Bits of `FILTER[0]`, set by the agent.

@@ -21,6 +21,7 @@ pub struct Shop {
     pub pids: HashMap<String, u32>,
     pub auth_url: String,
     pub order_url: String,
+    pub user_url: String,
 }
 
 impl Shop {
@@ -79,6 +80,7 @@ impl Shop {
             pids,
             auth_url: format!("http://{}", addrs[0]),
             order_url: format!("http://{}", addrs[2]),
+            user_url: format!("http://{}", addrs[1]),
         }
     }
 

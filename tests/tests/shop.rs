@@ -31,13 +31,13 @@ CLIENT loadgen POST /orders
         CLIENT inventory UPDATE items
 ";
 
-/// The client's POST /orders spans, in the order they were made: the
-/// warm-up round's three, then the checked round's.
-fn order_calls(spans: &[SpanRec], client: u32) -> Vec<SpanRec> {
+/// The client's calls to `path`, in the order they were made: the
+/// warm-up round's, then the checked round's.
+fn calls_to(spans: &[SpanRec], client: u32, path: &str) -> Vec<SpanRec> {
     let mut v: Vec<SpanRec> = spans
         .iter()
         .filter(|s| s.pid() == Some(client as i64) && s.kind == CLIENT)
-        .filter(|s| http_path(s) == Some("/orders"))
+        .filter(|s| http_path(s) == Some(path))
         .cloned()
         .collect();
     v.sort_by_key(|s| s.start);
@@ -67,7 +67,7 @@ fn each_order_is_one_trace_across_five_services() {
     let shop = Shop::start();
     let mut cmd = Command::new("python3");
     cmd.arg(fixture("shop_client.py"))
-        .args([&shop.auth_url, &shop.order_url])
+        .args([&shop.auth_url, &shop.order_url, &shop.user_url])
         .env("OTEL_SERVICE_NAME", "loadgen")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped());
@@ -81,19 +81,24 @@ fn each_order_is_one_trace_across_five_services() {
     pids.push(client.pid());
     let agent = Agent::start(&pids, &[]);
     writeln!(stdin, "go").unwrap();
-    let statuses: Vec<String> = (0..3).map(|_| next()).collect();
-    assert_eq!(statuses, ["placed 201", "declined 402", "sold-out 409"]);
+    let statuses: Vec<String> = (0..4).map(|_| next()).collect();
+    assert_eq!(
+        statuses,
+        ["placed 201", "declined 402", "sold-out 409", "users 200"]
+    );
     assert_eq!(next(), "done");
 
     let cpid = client.pid();
     // The client's span of an order ends after every span inside it, and
     // stopping the agent flushes what it holds: all the trees are in.
-    agent.wait_spans("the client's six order spans", WAIT, |s| {
-        order_calls(s, cpid).len() >= 6
-    });
+    agent.wait_spans(
+        "the client's six order spans and two user calls",
+        WAIT,
+        |s| calls_to(s, cpid, "/orders").len() >= 6 && calls_to(s, cpid, "/users").len() >= 2,
+    );
     let spans = agent.stop().spans;
     eprintln!("{}", all_trees(&spans));
-    let calls = order_calls(&spans, cpid);
+    let calls = calls_to(&spans, cpid, "/orders");
     assert_eq!(calls.len(), 6, "{calls:?}");
     let calls = &calls[3..];
     for c in calls {
@@ -163,6 +168,21 @@ fn each_order_is_one_trace_across_five_services() {
     assert_eq!(call.status_code, ERROR);
     assert_ne!(served.status_code, ERROR);
     assert_eq!(sold_out.attr_int("http.response.status_code"), Some(409));
+    // user is Go: its handler's call to auth is written by net/http's
+    // connection goroutine, which the handler hands the request to.
+    let users = calls_to(&spans, cpid, "/users");
+    assert_eq!(
+        tree(&spans, &users[1]),
+        "\
+CLIENT loadgen GET /users
+  SERVER user GET /users
+    CLIENT user GET /verify
+      SERVER auth GET /verify
+        CLIENT auth GET 0
+    CLIENT user SELECT users
+",
+        "a Go handler's calls"
+    );
     drop(client);
     drop(shop);
 }

@@ -164,6 +164,9 @@ fn a_server_forked_by_a_traced_parent_is_traced() {
     hello(port);
     let spans = agent.wait_spans("the child's server span", WAIT, |s| !s.is_empty());
     agent.stop();
+    // Killing the shell (when `sh` drops) would orphan its child.
+    // SAFETY: kill(2) of the python this test started.
+    unsafe { libc::kill(py as i32, libc::SIGKILL) };
     assert_eq!(of_kind(&spans, py, SERVER).len(), 1, "{spans:?}");
 }
 

@@ -94,6 +94,14 @@ pub enum Event {
         child: u64,
         ts_ns: u64,
     },
+    /// Goroutine `from` handed a request to goroutine `to`, which writes
+    /// it (net/http's client).
+    GoHandoff {
+        pid: u32,
+        from: u64,
+        to: u64,
+        ts_ns: u64,
+    },
 }
 
 impl Event {
@@ -102,7 +110,9 @@ impl Event {
         match self {
             Event::Data(d) => d.conn.ts_ns,
             Event::Open { conn, .. } | Event::Close { conn } => conn.ts_ns,
-            Event::Proc { ts_ns, .. } | Event::GoSpawn { ts_ns, .. } => *ts_ns,
+            Event::Proc { ts_ns, .. }
+            | Event::GoSpawn { ts_ns, .. }
+            | Event::GoHandoff { ts_ns, .. } => *ts_ns,
         }
     }
 
@@ -152,13 +162,23 @@ pub fn decode(rec: &[u8]) -> Result<Event, DecodeError> {
             comm: String::from_utf8_lossy(&p.comm[..end]).into_owned(),
         });
     }
-    if k == kind::GO_SPAWN {
+    if k == kind::GO_SPAWN || k == kind::GO_HANDOFF {
         let s: GoSpawnRecord = read(rec)?;
-        return Ok(Event::GoSpawn {
-            pid: (s.pid_tgid >> 32) as u32,
-            parent: s.parent_g,
-            child: s.child_g,
-            ts_ns: s.ts_ns,
+        let pid = (s.pid_tgid >> 32) as u32;
+        return Ok(if k == kind::GO_SPAWN {
+            Event::GoSpawn {
+                pid,
+                parent: s.parent_g,
+                child: s.child_g,
+                ts_ns: s.ts_ns,
+            }
+        } else {
+            Event::GoHandoff {
+                pid,
+                from: s.parent_g,
+                to: s.child_g,
+                ts_ns: s.ts_ns,
+            }
         });
     }
     let hdr: EventHeader = read(rec)?;

@@ -14,6 +14,10 @@ use object::{Object, ObjectSymbol, read::ReadCache};
 use super::go_tls::{GoFunc, dwarf_sections, go_func};
 
 pub const NEWPROC1: &str = "runtime.newproc1";
+/// net/http's client: the caller hands a request to the connection...
+pub const ROUND_TRIP: &str = "net/http.(*persistConn).roundTrip";
+/// ...whose writer goroutine runs this.
+pub const WRITE_LOOP: &str = "net/http.(*persistConn).writeLoop";
 
 /// Where newproc1's caller `g` is at its entry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,6 +41,9 @@ impl CallerG {
 pub struct GoSpawnHook {
     pub func: GoFunc,
     pub caller_g: CallerG,
+    /// Entries of [`ROUND_TRIP`] and [`WRITE_LOOP`], when the binary has
+    /// net/http's client.
+    pub http_client: Option<(u64, u64)>,
 }
 
 /// The register of `callergp` from newproc1's parameter names, in order.
@@ -61,14 +68,23 @@ pub fn go_spawn_hook(path: &Path) -> Result<Option<GoSpawnHook>, String> {
     if obj.architecture() != object::Architecture::X86_64 {
         return Err("not x86-64 (the register ABI read here is amd64's)".into());
     }
-    let sym = obj
-        .symbols()
-        .find(|s| s.name() == Ok(NEWPROC1))
-        .ok_or("no runtime.newproc1 in .symtab (stripped?)")?;
-    let idx = sym
-        .section_index()
-        .ok_or("runtime.newproc1 has no section")?;
-    let func = go_func(&obj, sym.address(), sym.size(), idx)?;
+    let mut found: [Option<GoFunc>; 3] = [None, None, None];
+    for sym in obj.symbols() {
+        let i = match sym.name() {
+            Ok(NEWPROC1) => 0,
+            Ok(ROUND_TRIP) => 1,
+            Ok(WRITE_LOOP) => 2,
+            _ => continue,
+        };
+        let idx = sym.section_index().ok_or("a function without a section")?;
+        found[i] = Some(go_func(&obj, sym.address(), sym.size(), idx)?);
+    }
+    let [func, round_trip, write_loop] = found;
+    let func = func.ok_or("no runtime.newproc1 in .symtab (stripped?)")?;
+    let http_client = match (round_trip, write_loop) {
+        (Some(r), Some(w)) => Some((r.entry, w.entry)),
+        _ => None,
+    };
     let params = dwarf_params(&obj, NEWPROC1)?;
     let caller_g = caller_g_register(&params).ok_or_else(|| {
         format!(
@@ -76,7 +92,11 @@ pub fn go_spawn_hook(path: &Path) -> Result<Option<GoSpawnHook>, String> {
             params.join(", ")
         )
     })?;
-    Ok(Some(GoSpawnHook { func, caller_g }))
+    Ok(Some(GoSpawnHook {
+        func,
+        caller_g,
+        http_client,
+    }))
 }
 
 /// The input parameter names of function `name`, in order, from DWARF.

@@ -309,7 +309,16 @@ impl Probe {
             .iter()
             .map(|&o| ("go_newproc1_ret", o))
             .chain([(hook.caller_g.program(), hook.func.entry)]);
-        self.attach_at(target, points, None)
+        let http = hook
+            .http_client
+            .iter()
+            .flat_map(|&(round_trip, write_loop)| {
+                [
+                    ("go_http_round_trip", round_trip),
+                    ("go_http_write_loop", write_loop),
+                ]
+            });
+        self.attach_at(target, points.chain(http), None)
     }
 
     /// Starts tracing process `tgid`.

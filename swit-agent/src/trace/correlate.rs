@@ -167,6 +167,10 @@ type WorkerKey = (u32, u64);
 
 /// What a worker is serving.
 ///
+/// A request is served by the worker that read the end of its head: the
+/// first bytes may have come through another (net/http's background read
+/// of one byte, waiting for the next request on a keep-alive connection).
+///
 /// A Go server may read a request on one goroutine and serve it on one it
 /// starts for it (grpc-go: one per stream). So a goroutine serves what it
 /// read itself (`depth` 0), what its reader handed it when it started (in
@@ -201,6 +205,8 @@ pub struct Correlator {
     /// Requests a reader goroutine read and has not yet handed to a
     /// goroutine it started, oldest first.
     handoff: HashMap<WorkerKey, VecDeque<Serving>>,
+    /// The worker that read each open server request's head.
+    read_by: HashMap<ReqKey, u64>,
     /// The goroutines serving each request besides its reader, so they
     /// stop when it is answered.
     inherited: HashMap<ReqKey, Vec<WorkerKey>>,
@@ -220,6 +226,7 @@ impl Correlator {
             serving: HashMap::new(),
             handoff: HashMap::new(),
             inherited: HashMap::new(),
+            read_by: HashMap::new(),
             calls: HashMap::new(),
             stats: CorrelatorStats::default(),
         }
@@ -237,7 +244,7 @@ impl Correlator {
         match ev.event {
             ProtoEvent::Http1(h) => match h {
                 Http1Event::RequestStarted(req) => {
-                    self.request_started(&at, req.id, req.timing.first.worker, &req.headers, None)
+                    self.request_started(&at, req.id, req.timing.last.worker, &req.headers, None)
                 }
                 Http1Event::Exchange { request, response } => {
                     let (l, r) = (at.tuple.local, at.tuple.remote);
@@ -265,7 +272,7 @@ impl Correlator {
                 Http2Event::RequestStarted(req) => self.request_started(
                     &at,
                     h2_key(&req),
-                    req.timing.first.worker,
+                    req.timing.last.worker,
                     &req.headers,
                     Some(req.stream),
                 ),
@@ -368,6 +375,7 @@ impl Correlator {
                     q.push_back(entry.clone());
                 }
                 self.serving.insert((at.pid, worker), entry);
+                self.read_by.insert(key, worker);
                 ctx
             }
         };
@@ -379,6 +387,7 @@ impl Correlator {
             self.serving.clear();
             self.handoff.clear();
             self.inherited.clear();
+            self.read_by.clear();
             self.calls.clear();
         }
         self.open.insert(key, ctx);
@@ -406,7 +415,7 @@ impl Correlator {
             SpanKind::Server
         };
         if kind == SpanKind::Server {
-            let w = (at.pid, timing.first.worker);
+            let w = (at.pid, self.read_by.remove(&key).unwrap_or(0));
             if self.serving.get(&w).is_some_and(|s| s.key == key) {
                 self.serving.remove(&w);
             }
@@ -542,11 +551,36 @@ impl Correlator {
                     ..s.clone()
                 })
         });
-        let Some(e) = entry else { return };
+        if let Some(e) = entry {
+            self.inherit(c, e);
+        }
+    }
+
+    /// Goroutine `from` of `pid` hands the request it is making to `to`,
+    /// which writes it (net/http's connection writer): `to` acts for
+    /// `from` until the next hand-off, serving whatever `from` serves, or
+    /// nothing.
+    pub fn go_handoff(&mut self, pid: u32, from: u64, to: u64) {
+        let t = (pid, to);
+        let entry = self
+            .serving
+            .get(&(pid, from))
+            .filter(|s| self.open.contains_key(&s.key))
+            .cloned();
+        match entry {
+            Some(e) => self.inherit(t, e),
+            None => {
+                self.serving.remove(&t);
+            }
+        }
+    }
+
+    /// `worker` serves `e`'s request too, until it is answered.
+    fn inherit(&mut self, worker: WorkerKey, e: Serving) {
         let heirs = self.inherited.entry(e.key).or_default();
         if heirs.len() < MAX_INHERITED && self.serving.len() < MAX_OPEN_REQUESTS {
-            heirs.push(c);
-            self.serving.insert(c, e);
+            heirs.push(worker);
+            self.serving.insert(worker, e);
         }
     }
 
@@ -598,6 +632,7 @@ impl Correlator {
             !q.is_empty()
         });
         self.inherited.retain(|(s, _), _| *s != sock);
+        self.read_by.retain(|(s, _), _| *s != sock);
     }
 
     /// Forgets what a process that exited left open.
@@ -624,7 +659,7 @@ impl Correlator {
     pub fn held(&self) -> (usize, usize, usize, usize) {
         (
             self.open.len(),
-            self.serving.len() + self.handoff.len() + self.inherited.len(),
+            self.serving.len() + self.handoff.len() + self.inherited.len() + self.read_by.len(),
             self.calls.len(),
             self.resource.held(),
         )
@@ -894,5 +929,21 @@ mod tests {
         assert_eq!(on_reader, Some(ids[0]));
         assert_eq!(dial, Some(ids[0]));
         assert_eq!(c.held().1, 0, "no goroutine state left once answered");
+    }
+
+    #[test]
+    fn a_connection_writer_acts_for_the_goroutine_that_handed_it_a_request() {
+        let mut c = correlator(Sampler::AlwaysOn);
+        // net/http's client: the handler (READER, which read request 1)
+        // hands its call to the connection's writer.
+        c.on_event(server_event(1, READER, false), &mut |_| {});
+        c.go_handoff(7, READER, WRITER);
+        let linked = call_parent(&mut c, WRITER);
+        // Then a goroutine serving nothing uses the same connection.
+        c.go_handoff(7, FAN, WRITER);
+        assert_eq!(call_parent(&mut c, WRITER), None);
+        let ids = server_span_ids(&mut c, &[1]);
+        assert_eq!(linked, Some(ids[0]));
+        assert_eq!(c.held().1, 0);
     }
 }
