@@ -285,8 +285,13 @@ pub struct CaptureConfig {
     /// Non-zero: hooks filter and return without emitting anything (the
     /// benchmark's hook-floor mode).
     pub hooks_only: u32,
+    /// Records are queued without waking the agent, which polls every few
+    /// milliseconds, until this many bytes wait in the ring; then the
+    /// record wakes it. A wake-up is an interrupt to another CPU per record
+    /// otherwise. Zero: wake on every record.
+    pub wakeup_bytes: u32,
 }
-const _: () = assert!(core::mem::size_of::<CaptureConfig>() == 8);
+const _: () = assert!(core::mem::size_of::<CaptureConfig>() == 12);
 
 /// Go binaries whose crypto/tls the agent hooks, at most: the size of
 /// the kernel's `GO_TLS_BINS` array, indexed by the uprobes' cookie.

@@ -31,7 +31,7 @@ use aya_ebpf::{
 };
 use swit_ebpf_common::{GoSpawnRecord, counter, kind};
 
-use crate::{EVENTS, count, is_traced};
+use crate::{EVENTS, count, is_traced, wakeup};
 
 /// Traced processes seen starting a goroutine (so: Go), by tgid.
 #[map]
@@ -177,7 +177,7 @@ fn emit(k: u32, pid_tgid: u64, from: u64, to: u64) {
         parent_g: from,
         child_g: to,
     };
-    if EVENTS.output(rec, 0).is_err() {
+    if EVENTS.output(rec, wakeup()).is_err() {
         count(counter::RINGBUF_FULL);
     }
 }

@@ -69,6 +69,7 @@ static OFFSETS: KernelOffsets = KernelOffsets {
 static CONFIG: CaptureConfig = CaptureConfig {
     capture_bytes: MAX_CAPTURE,
     hooks_only: 0,
+    wakeup_bytes: 0,
 };
 
 /// Traced processes: tgid -> reserved flags. Filled by the agent.
@@ -156,6 +157,23 @@ mod tls;
 fn config() -> CaptureConfig {
     // SAFETY: as for `offsets`.
     unsafe { core::ptr::read_volatile(&CONFIG) }
+}
+
+const BPF_RB_NO_WAKEUP: u64 = 1;
+const BPF_RB_FORCE_WAKEUP: u64 = 2;
+const BPF_RB_AVAIL_DATA: u64 = 0;
+
+/// Flags for a ring-buffer submit (see [`CaptureConfig::wakeup_bytes`]).
+#[inline(always)]
+fn wakeup() -> u64 {
+    let limit = config().wakeup_bytes as u64;
+    if limit == 0 {
+        0
+    } else if EVENTS.query(BPF_RB_AVAIL_DATA) >= limit {
+        BPF_RB_FORCE_WAKEUP
+    } else {
+        BPF_RB_NO_WAKEUP
+    }
 }
 
 #[inline(always)]
@@ -496,7 +514,7 @@ fn emit_iov(h: &mut DataHeader, iov: u64, iovcnt: u32, len: u32, limit: u32) {
     }
     // SAFETY: header and n <= MAX_CAPTURE payload bytes lie inside `Gather`.
     let record = unsafe { core::slice::from_raw_parts(g as *const u8, (hdr + n) as usize) };
-    if EVENTS.output::<[u8]>(record, 0).is_ok() {
+    if EVENTS.output::<[u8]>(record, wakeup()).is_ok() {
         count(counter::DATA_EVENTS);
     } else {
         count(counter::RINGBUF_FULL);
@@ -568,7 +586,7 @@ fn emit_bucket<const N: usize>(h: &mut DataHeader, src: u64, want: u32) {
     h.captured = captured;
     // SAFETY: the header fits in the reserved record.
     unsafe { core::ptr::write(&mut (*ev).header, *h) };
-    entry.submit(0);
+    entry.submit(wakeup());
     count(counter::DATA_EVENTS);
 }
 
@@ -589,7 +607,7 @@ fn emit_conn(k: u32, r: u32, pid_tgid: u64, sk: u64) {
     };
     read_tuple(sk, &mut h.tuple);
     entry.write(h);
-    entry.submit(0);
+    entry.submit(wakeup());
     count(counter::CONN_EVENTS);
 }
 
@@ -756,7 +774,7 @@ fn emit_proc(k: u32, aux: u32, pid_tgid: u64) {
         pid_tgid,
         comm: aya_ebpf::helpers::bpf_get_current_comm().unwrap_or([0; 16]),
     };
-    if EVENTS.output(rec, 0).is_err() {
+    if EVENTS.output(rec, wakeup()).is_err() {
         count(counter::RINGBUF_FULL);
     } else {
         count(counter::CONN_EVENTS);

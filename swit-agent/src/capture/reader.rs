@@ -18,6 +18,8 @@ use super::event::{Event, decode};
 pub const QUEUE_BATCHES: usize = 4096;
 /// Records per batch, at most.
 const BATCH: usize = 256;
+/// How often the reader looks at the ring when the kernel did not wake it.
+const POLL_MS: i32 = 5;
 
 #[derive(Debug, Default)]
 pub struct ReaderCounters {
@@ -90,8 +92,11 @@ fn run(
             events: libc::POLLIN,
             revents: 0,
         };
-        // SAFETY: one valid pollfd; the timeout bounds how long a stop waits.
-        unsafe { libc::poll(&mut pfd, 1, 100) };
+        // The kernel queues records without waking this thread until the
+        // ring holds an eighth of its size: the timeout is what picks up a
+        // quiet trickle (and bounds how long a stop waits).
+        // SAFETY: one valid pollfd.
+        unsafe { libc::poll(&mut pfd, 1, POLL_MS) };
     }
 }
 

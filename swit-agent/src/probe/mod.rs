@@ -97,6 +97,8 @@ impl Probe {
         let cfg = CaptureConfig {
             capture_bytes: opts.capture_bytes.min(MAX_CAPTURE),
             hooks_only: opts.hooks_only as u32,
+            // An eighth of the ring: the reader's poll comes long before.
+            wakeup_bytes: opts.ring_bytes / 8,
         };
         let mut ebpf = EbpfLoader::new()
             .override_global("OFFSETS", &offsets, true)
