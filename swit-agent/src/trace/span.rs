@@ -8,12 +8,50 @@ pub struct TraceId(pub [u8; 16]);
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub struct SpanId(pub [u8; 8]);
 
+/// Random ids without a system call each: a per-thread xoshiro256++ seeded
+/// once from the kernel's generator. Ids must be unique and unpredictable
+/// enough not to collide across hosts, not secret (the OpenTelemetry SDKs
+/// make them the same way).
+fn next_u64() -> u64 {
+    use std::cell::Cell;
+    thread_local! {
+        static STATE: Cell<[u64; 4]> = Cell::new({
+            let mut b = [0u8; 32];
+            while b == [0; 32] {
+                getrandom::fill(&mut b).expect("getrandom");
+            }
+            std::array::from_fn(|i| u64::from_le_bytes(b[i * 8..i * 8 + 8].try_into().unwrap()))
+        });
+    }
+    STATE.with(|st| {
+        let mut s = st.get();
+        let out = (s[0].wrapping_add(s[3])).rotate_left(23).wrapping_add(s[0]);
+        let t = s[1] << 17;
+        s[2] ^= s[0];
+        s[3] ^= s[1];
+        s[1] ^= s[2];
+        s[0] ^= s[3];
+        s[2] ^= t;
+        s[3] = s[3].rotate_left(45);
+        st.set(s);
+        out
+    })
+}
+
+fn nonzero_u64() -> u64 {
+    loop {
+        let v = next_u64();
+        if v != 0 {
+            return v;
+        }
+    }
+}
+
 impl TraceId {
     pub fn random() -> Self {
         let mut b = [0u8; 16];
-        while b == [0; 16] {
-            getrandom::fill(&mut b).expect("getrandom");
-        }
+        b[..8].copy_from_slice(&nonzero_u64().to_le_bytes());
+        b[8..].copy_from_slice(&next_u64().to_le_bytes());
         TraceId(b)
     }
     pub fn to_hex(&self) -> String {
@@ -23,11 +61,7 @@ impl TraceId {
 
 impl SpanId {
     pub fn random() -> Self {
-        let mut b = [0u8; 8];
-        while b == [0; 8] {
-            getrandom::fill(&mut b).expect("getrandom");
-        }
-        SpanId(b)
+        SpanId(nonzero_u64().to_le_bytes())
     }
     pub fn to_hex(&self) -> String {
         hex(&self.0)
@@ -135,5 +169,31 @@ impl Span {
             .iter()
             .find(|(k, _)| k == key)
             .map(|(_, v)| v)
+    }
+}
+
+#[cfg(test)]
+mod id_tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    #[test]
+    fn ids_are_never_zero_and_do_not_repeat_within_or_across_threads() {
+        let draw = || {
+            (0..50_000)
+                .map(|_| (TraceId::random().0, SpanId::random().0))
+                .collect::<Vec<_>>()
+        };
+        let other = std::thread::spawn(draw);
+        let mine = draw();
+        let theirs = other.join().unwrap();
+        let mut traces = HashSet::new();
+        let mut spans = HashSet::new();
+        for (t, s) in mine.iter().chain(&theirs) {
+            assert_ne!(*t, [0; 16]);
+            assert_ne!(*s, [0; 8]);
+            assert!(traces.insert(*t), "a trace id repeated");
+            assert!(spans.insert(*s), "a span id repeated");
+        }
     }
 }
