@@ -8,7 +8,8 @@
 //! - a gap step whose bits 6–7 are not 0 is a control step on socket
 //!   (bits 4–5): 1 open (role `n % 3`, TLS plaintext from now on if
 //!   `n & 4`, another tuple at the same socket if `n & 8`), 2 close,
-//!   3 tick `n` × 10 s later (idle connections go);
+//!   3 tick `n` × 10 s later (idle connections go), or with `n` 0 the
+//!   socket's process exits;
 //! - a data step's bits 2–3 say how its chunk travels: 0 in order, 1 held
 //!   back until after the next chunk of its direction, 2 sent again from
 //!   up to `payload[0]` bytes before the current position, 3 captured only
@@ -292,6 +293,8 @@ pub fn conn_table(data: &[u8]) {
                     *senders = [Sender::new(0), Sender::new(0)];
                 }
                 2 => t.close(&info, &mut out),
+                // The socket's process exited.
+                _ if st.n == 0 => t.forget_pid(info.pid),
                 _ => {
                     now += st.n as u64 * 10_000_000_000;
                     t.tick(now, &mut out);
