@@ -5,8 +5,10 @@
 //! - `test`   setup, lint, unit tests, root end-to-end tests
 //! - `demo`   the five-service shop of examples/shop, traced live (`--minimal`: two services)
 //! - `bench`  traced against untraced: docs/benchmarks.md, target/bench/results.json
+//! - `fuzz`   every fuzz target for a while (docs/fuzzing.md)
 mod bench;
 mod demo;
+mod fuzz;
 mod term;
 
 use std::{
@@ -64,7 +66,19 @@ enum Cmd {
         #[arg(long, default_value_t = 3)]
         rounds: u32,
     },
+    /// Fuzz the protocol parsers and the reassembler (cargo-fuzz, nightly),
+    /// seeded from the unit tests: see docs/fuzzing.md.
+    Fuzz {
+        /// Seconds per target.
+        #[arg(long, default_value_t = 60)]
+        seconds: u64,
+        /// Only these targets (default: all).
+        targets: Vec<String>,
+    },
 }
+
+/// Seconds each fuzz target runs in `cargo xtask test` (CI).
+const CI_FUZZ_SECONDS: u64 = 20;
 
 /// Debian packages for building (LLVM for bpf-linker) and for the tests'
 /// real peers.
@@ -157,6 +171,36 @@ fn setup() -> Result<()> {
             .args(&missing)
             .env("DEBIAN_FRONTEND", "noninteractive"))?;
     }
+    setup_nightly()?;
+    let linker_ok = Command::new("bpf-linker")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| {
+            o.status.success() && String::from_utf8_lossy(&o.stdout).contains(BPF_LINKER_VERSION)
+        });
+    if !linker_ok {
+        eprintln!("xtask: installing bpf-linker {BPF_LINKER_VERSION} (about a minute)");
+        run(Command::new("cargo")
+            .args(["install", "bpf-linker", "--version", BPF_LINKER_VERSION])
+            .args(["--no-default-features", "--features", "llvm-22", "--force"])
+            .env("LLVM_PREFIX", LLVM_PREFIX))?;
+    }
+    Ok(())
+}
+
+/// Nightly with rust-src: the kernel programs (`-Z build-std`) and the
+/// fuzz targets (coverage instrumentation) build with it.
+fn setup_nightly() -> Result<()> {
+    if !succeeds(Command::new("cargo").args(["+nightly", "--version"])) {
+        eprintln!("xtask: installing the nightly toolchain");
+        run(Command::new("rustup").args([
+            "toolchain",
+            "install",
+            "nightly",
+            "--profile",
+            "minimal",
+        ]))?;
+    }
     let has_src = Command::new("rustup")
         .args(["component", "list", "--toolchain", "nightly", "--installed"])
         .output()
@@ -170,19 +214,6 @@ fn setup() -> Result<()> {
             "--toolchain",
             "nightly",
         ]))?;
-    }
-    let linker_ok = Command::new("bpf-linker")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| {
-            o.status.success() && String::from_utf8_lossy(&o.stdout).contains(BPF_LINKER_VERSION)
-        });
-    if !linker_ok {
-        eprintln!("xtask: installing bpf-linker {BPF_LINKER_VERSION} (about a minute)");
-        run(Command::new("cargo")
-            .args(["install", "bpf-linker", "--version", BPF_LINKER_VERSION])
-            .args(["--no-default-features", "--features", "llvm-22", "--force"])
-            .env("LLVM_PREFIX", LLVM_PREFIX))?;
     }
     Ok(())
 }
@@ -223,14 +254,22 @@ fn test(no_lint: bool, filter: Option<String>) -> Result<()> {
             "xtask: end-to-end tests load eBPF programs and need root; run `sudo cargo xtask test`"
         );
     }
+    let fuzz_too = filter.is_none();
+    let _ = std::fs::remove_dir_all(fuzz::raw_seeds());
     let mut c = Command::new("cargo");
     c.current_dir(root())
         .args(["test", "--workspace", "--exclude", "swit-ebpf"])
-        .env("SWIT_AGENT_BIN", &bin);
+        .env("SWIT_AGENT_BIN", &bin)
+        // The protocol tests write the fuzz targets' seeds as they run.
+        .env("SWIT_FUZZ_SEEDS", fuzz::raw_seeds());
     if let Some(f) = filter {
         c.arg("--").arg(f);
     }
-    run(&mut c)
+    run(&mut c)?;
+    if fuzz_too {
+        fuzz::fuzz(CI_FUZZ_SECONDS, &[], true)?;
+    }
+    Ok(())
 }
 
 fn main() -> Result<()> {
@@ -255,6 +294,10 @@ fn main() -> Result<()> {
                 true => demo::minimal(&bin, seconds.unwrap_or(10), otlp.as_deref()),
                 false => demo::shop(&bin, seconds.unwrap_or(60), otlp.as_deref()),
             }
+        }
+        Cmd::Fuzz { seconds, targets } => {
+            setup_nightly()?;
+            fuzz::fuzz(seconds, &targets, false)
         }
         Cmd::Bench { seconds, rounds } => {
             if !is_root() {

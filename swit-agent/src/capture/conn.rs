@@ -458,7 +458,7 @@ mod tests {
     use super::*;
     use crate::protocol::http1::Http1Event;
 
-    fn info(ts: u64) -> ConnInfo {
+    pub(super) fn info(ts: u64) -> ConnInfo {
         ConnInfo {
             sock: 0xabc,
             pid: 10,
@@ -471,7 +471,7 @@ mod tests {
         }
     }
 
-    fn chunk(ts: u64, dir: Direction, seq: u32, b: &[u8]) -> DataChunk {
+    pub(super) fn chunk(ts: u64, dir: Direction, seq: u32, b: &[u8]) -> DataChunk {
         DataChunk {
             conn: info(ts),
             enter_ns: ts,
@@ -591,3 +591,7 @@ mod tests {
         assert_eq!((t.stats.ciphertext, t.stats.undetected), (1, 0));
     }
 }
+
+#[cfg(test)]
+#[path = "hostile_tests.rs"]
+mod hostile_tests;

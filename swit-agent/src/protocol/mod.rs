@@ -10,6 +10,9 @@ pub mod http2;
 pub mod mysql;
 pub mod postgres;
 pub mod redis;
+pub mod script;
+#[cfg(test)]
+mod seeds;
 pub mod sql;
 
 /// One step of one direction of a connection, in stream order.

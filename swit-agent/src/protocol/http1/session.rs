@@ -228,6 +228,8 @@ impl Session {
 
     /// Feeds the next input of one side.
     pub fn feed(&mut self, side: Side, input: Input<'_>, emit: &mut dyn FnMut(Http1Event)) {
+        #[cfg(test)]
+        crate::protocol::seeds::input("http1", side, input);
         if self.tunnel {
             return;
         }

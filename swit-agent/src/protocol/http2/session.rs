@@ -49,6 +49,8 @@ impl Session {
     }
 
     pub fn feed(&mut self, side: Side, input: Input<'_>, emit: &mut dyn FnMut(Http2Event)) {
+        #[cfg(test)]
+        crate::protocol::seeds::input("http2", side, input);
         let framer = match side {
             Side::Request => self.req.get_or_insert_with(|| {
                 let from_start = match input {

@@ -213,6 +213,8 @@ impl Session {
 
     /// Feeds the next input of one side.
     pub fn feed(&mut self, side: Side, input: Input<'_>, out: &mut dyn FnMut(DbEvent)) {
+        #[cfg(test)]
+        crate::protocol::seeds::input("mysql", side, input);
         match input {
             Input::Data { bytes, at } => {
                 let mut off = 0;

@@ -209,6 +209,8 @@ impl Session {
 
     /// Feeds the next input of one side.
     pub fn feed(&mut self, side: Side, input: Input<'_>, out: &mut dyn FnMut(DbEvent)) {
+        #[cfg(test)]
+        crate::protocol::seeds::input("postgres", side, input);
         if self.stopped {
             return;
         }

@@ -182,6 +182,8 @@ impl Session {
 
     /// Feeds the next input of one side.
     pub fn feed(&mut self, side: Side, input: Input<'_>, out: &mut dyn FnMut(DbEvent)) {
+        #[cfg(test)]
+        crate::protocol::seeds::input("redis", side, input);
         if self.push_mode {
             return;
         }

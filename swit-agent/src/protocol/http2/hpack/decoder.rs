@@ -94,6 +94,8 @@ impl Decoder {
         block: &[u8],
         out: &mut Vec<HeaderField>,
     ) -> Result<BlockStats, HpackError> {
+        #[cfg(test)]
+        crate::protocol::seeds::header_block(block);
         let start = out.len();
         let mut stats = BlockStats::default();
         let result = self.decode_block(block, &mut |field| match field {
