@@ -15,8 +15,9 @@ use std::{
 
 use crate::{
     capture::{
+        closing::Closing,
         conn::ConnTable,
-        event::Event,
+        event::{ConnInfo, Event},
         listening::ListenCache,
         reader::{Reader, ReaderCounters},
         reorder::Reorder,
@@ -286,6 +287,8 @@ fn describe_targets(t: &Targets, m: &TargetManager) -> String {
 /// Reorder, connections, protocols, correlator: the single-threaded middle.
 struct Stage {
     reorder: Reorder,
+    /// Closes released by `reorder`, taking effect a little later.
+    closing: Closing,
     conns: ConnTable,
     correlator: Correlator,
     scratch: Vec<crate::capture::conn::ConnEvent>,
@@ -314,6 +317,7 @@ impl Stage {
         conns.set_role_hint(Box::new(move |pid, tuple| listening.role_of(pid, tuple)));
         Stage {
             reorder: Reorder::new(),
+            closing: Closing::default(),
             conns,
             correlator: Correlator::new(Clock::now(), opts, Box::new(resources)),
             scratch: Vec::new(),
@@ -333,11 +337,14 @@ impl Stage {
         }
         match e {
             Event::Data(d) => self.conns.data(d, &mut self.scratch),
-            Event::Open { conn, role } => self.conns.open(&conn, role),
+            Event::Open { conn, role } => {
+                if let Some(old) = self.closing.reopened(conn.sock) {
+                    self.close_now(&old, sender);
+                }
+                self.conns.open(&conn, role)
+            }
             Event::Close { conn } => {
-                self.conns.close(&conn, &mut self.scratch);
-                self.emit(sender);
-                self.correlator.forget_sock(conn.sock);
+                self.closing.push(conn);
                 return;
             }
             // In order with the process's syscalls: its exit comes after
@@ -370,6 +377,17 @@ impl Stage {
         for e in out {
             self.handle(e, sender);
         }
+        let mut due = Vec::new();
+        self.closing.due(now, &mut |c| due.push(c));
+        for c in due {
+            self.close_now(&c, sender);
+        }
+    }
+
+    fn close_now(&mut self, conn: &ConnInfo, sender: &SpanSender) {
+        self.conns.close(conn, &mut self.scratch);
+        self.emit(sender);
+        self.correlator.forget_sock(conn.sock);
     }
 
     fn tick(&mut self, now: u64, sender: &SpanSender) {
@@ -387,6 +405,11 @@ impl Stage {
         self.reorder.drain(&mut |e| out.push(e));
         for e in out {
             self.handle(e, sender);
+        }
+        let mut due = Vec::new();
+        self.closing.drain(&mut |c| due.push(c));
+        for c in due {
+            self.close_now(&c, sender);
         }
     }
 }

@@ -1,4 +1,5 @@
 //! From ring-buffer records to ordered per-connection byte streams.
+pub mod closing;
 pub mod conn;
 pub mod event;
 pub mod listening;
