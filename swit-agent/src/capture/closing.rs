@@ -64,19 +64,9 @@ impl Closing {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::capture::event::Tuple;
 
     fn info(sock: u64, ts: u64) -> ConnInfo {
-        ConnInfo {
-            sock,
-            pid: 1,
-            tid: 1,
-            ts_ns: ts,
-            tuple: Tuple {
-                local: "127.0.0.1:1".parse().unwrap(),
-                remote: "127.0.0.1:2".parse().unwrap(),
-            },
-        }
+        ConnInfo::loopback(sock, ts)
     }
 
     fn due(c: &mut Closing, now: u64) -> Vec<u64> {

@@ -52,6 +52,23 @@ pub struct ConnInfo {
     pub tuple: Tuple,
 }
 
+#[cfg(test)]
+impl ConnInfo {
+    /// A connection of process 1 on 127.0.0.1, for tests.
+    pub fn loopback(sock: u64, ts_ns: u64) -> ConnInfo {
+        ConnInfo {
+            sock,
+            pid: 1,
+            tid: 1,
+            ts_ns,
+            tuple: Tuple {
+                local: "127.0.0.1:1".parse().unwrap(),
+                remote: "127.0.0.1:2".parse().unwrap(),
+            },
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DataChunk {
     pub conn: ConnInfo,

@@ -129,20 +129,11 @@ impl Reorder {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::capture::event::{ConnInfo, Tuple};
+    use crate::capture::event::ConnInfo;
 
     fn close(ts: u64) -> Event {
         Event::Close {
-            conn: ConnInfo {
-                sock: ts,
-                pid: 1,
-                tid: 1,
-                ts_ns: ts,
-                tuple: Tuple {
-                    local: "127.0.0.1:1".parse().unwrap(),
-                    remote: "127.0.0.1:2".parse().unwrap(),
-                },
-            },
+            conn: ConnInfo::loopback(ts, ts),
         }
     }
 
