@@ -142,6 +142,8 @@ pub fn run(settings: Settings, reload: Option<Reload>) -> Result<(), AgentError>
     loop {
         let stopping = stop.load(Ordering::Relaxed);
         match rx.recv_timeout(Duration::from_millis(50)) {
+            // --capture-only: read and decoded, then dropped.
+            Ok(_) if cfg.capture_only => {}
             Ok(batch) => stage.push(batch),
             Err(RecvTimeoutError::Timeout) => {}
             Err(RecvTimeoutError::Disconnected) => break,

@@ -103,6 +103,10 @@ struct RunArgs {
     /// alone cost (cargo xtask bench).
     #[arg(long)]
     hooks_only: bool,
+    /// Capture and read every record, then drop it: measures what capture
+    /// costs without parsing or export (cargo xtask bench).
+    #[arg(long, conflicts_with = "hooks_only")]
+    capture_only: bool,
 }
 
 impl RunArgs {
@@ -125,6 +129,7 @@ impl RunArgs {
             sampler: self.sampler.clone(),
             sample_rate: self.sample_rate,
             hooks_only: self.hooks_only,
+            capture_only: self.capture_only,
         }
     }
 }

@@ -195,6 +195,10 @@ pub struct AgentSettings {
     /// Attach the kernel hooks but capture nothing (`--hooks-only`): what
     /// the hooks alone cost, for the benchmark. Command line only.
     pub hooks_only: bool,
+    /// Capture and read records, then drop them (`--capture-only`): what
+    /// capture costs without parsing or export, for the benchmark.
+    /// Command line only.
+    pub capture_only: bool,
 }
 
 /// Which processes to trace. More selectors (cgroups, executables, ports)
@@ -300,6 +304,8 @@ pub struct Overrides {
     pub sample_rate: Option<f64>,
     /// `--hooks-only`.
     pub hooks_only: bool,
+    /// `--capture-only`.
+    pub capture_only: bool,
 }
 
 /// Where no layer gives a value: a file's defaults, or the friendlier ones
@@ -521,6 +527,7 @@ impl Settings {
         match validate::resolve(&layered, base, text) {
             Ok(mut s) if problems.is_empty() => {
                 s.agent.hooks_only = cli.hooks_only;
+                s.agent.capture_only = cli.capture_only;
                 Ok(s)
             }
             Ok(_) => Err(invalid(problems)),

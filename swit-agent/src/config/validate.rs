@@ -436,6 +436,7 @@ fn agent(c: &mut Check) -> AgentSettings {
         console_format,
         export_queue,
         hooks_only: false,
+        capture_only: false,
     }
 }
 

@@ -114,6 +114,9 @@ impl Agent {
             Mode::HooksOnly => {
                 cmd.arg("--hooks-only");
             }
+            Mode::CaptureOnly => {
+                cmd.arg("--capture-only");
+            }
             Mode::Traced => {
                 cmd.args(["--exporter", "otlp", "--protocol", "grpc"])
                     .args(["--endpoint", &format!("http://127.0.0.1:{otlp_port}")])

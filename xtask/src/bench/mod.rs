@@ -34,6 +34,8 @@ use crate::root;
 enum Mode {
     Untraced,
     HooksOnly,
+    /// Captured into the ring and read by the agent, then dropped.
+    CaptureOnly,
     Traced,
     /// The OpenTelemetry Python SDK inside the service (scenario 2).
     Sdk,
@@ -44,6 +46,7 @@ impl Mode {
         match self {
             Mode::Untraced => "untraced",
             Mode::HooksOnly => "hooks-only",
+            Mode::CaptureOnly => "capture-only",
             Mode::Traced => "traced",
             Mode::Sdk => "otel-sdk",
         }

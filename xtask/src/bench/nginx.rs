@@ -63,7 +63,12 @@ pub fn run(bin: &Path, rotel: &Rotel, out: &Path, seconds: u64, rounds: u32) -> 
     let (nginx, port) = nginx(&out.join("nginx"))?;
     wrk(port, "/ok", 10, 1)?; // warm-up
     for round in 1..=rounds {
-        for mode in [Mode::Untraced, Mode::HooksOnly, Mode::Traced] {
+        for mode in [
+            Mode::Untraced,
+            Mode::HooksOnly,
+            Mode::CaptureOnly,
+            Mode::Traced,
+        ] {
             eprintln!("xtask bench: nginx round {round}/{rounds}, {}", mode.name());
             let before = rotel.spans();
             let agent = match mode {
