@@ -317,6 +317,13 @@ pub fn write(
         (h - c) / u * 100.0,
         (c - t) / u * 100.0
     ));
+    if [u - h, h - c, c - t].iter().any(|d| *d < 0.0) {
+        md.push_str(
+            "A negative share means a later mode ran faster than an earlier one: the \
+             difference is inside the run-to-run spread (see the min–max in the table), \
+             not a cost.\n",
+        );
+    }
     md.push_str(SCENARIO_2);
     table(&mut md, py);
     md.push_str(SCENARIO_3);
