@@ -28,7 +28,8 @@ use crate::{
         otlp::OtlpError,
         pipeline::{ExportCounters, ExportPipeline, SpanSender},
     },
-    metrics::{Held, Snapshot, TlsSnapshot},
+    memory::{self, Budget, BudgetError},
+    metrics::{Held, MemorySnapshot, Snapshot, TlsSnapshot},
     preflight::{self, PreflightError},
     probe::{Probe, ProbeError, ProbeOptions, tls::TlsHooks},
     target::{
@@ -54,6 +55,8 @@ pub enum AgentError {
     Exporter(#[from] OtlpError),
     #[error("export: {0}")]
     Export(anyhow::Error),
+    #[error(transparent)]
+    Memory(#[from] BudgetError),
 }
 
 impl AgentError {
@@ -63,7 +66,8 @@ impl AgentError {
             AgentError::Config(_)
             | AgentError::Preflight(_)
             | AgentError::Target(_)
-            | AgentError::Exporter(_) => 2,
+            | AgentError::Exporter(_)
+            | AgentError::Memory(_) => 2,
             AgentError::Probe(
                 ProbeError::Offsets(_) | ProbeError::Tracefs(_) | ProbeError::NoObject,
             ) => 2,
@@ -71,6 +75,9 @@ impl AgentError {
         }
     }
 }
+
+/// How long a stop works off records already read before dropping them.
+const STOP_DRAIN: Duration = Duration::from_secs(5);
 
 /// How often traced processes' maps are read again for TLS libraries.
 const TLS_RESCAN: Duration = Duration::from_secs(2);
@@ -119,7 +126,20 @@ pub fn run(settings: Settings, reload: Option<Reload>) -> Result<(), AgentError>
     }
     signal_hook::flag::register(signal_hook::consts::SIGHUP, hup.clone())
         .map_err(|e| AgentError::Export(e.into()))?;
+    // Measured now: what the process holds before any traffic.
+    let (resident, _) = memory::resident().unwrap_or_default();
+    let budget = Budget::new(cfg.memory_limit, resident, cfg.ring_bytes as u64)?;
+    log::info!(
+        "memory: {} MiB at start and the {} MiB ring (mapped twice); agent.limits.memory {} MiB leaves {} MiB for traffic",
+        resident >> 20,
+        cfg.ring_bytes >> 20,
+        budget.limit >> 20,
+        budget.heap >> 20
+    );
     let reader_counters = Arc::new(ReaderCounters::default());
+    reader_counters
+        .queue_limit
+        .store(budget.reader_queue(), Ordering::Relaxed);
     let ring = probe.take_ring().expect("ring taken once");
     let (rx, reader) = Reader::start(ring, stop.clone(), reader_counters.clone());
     let export_counters = Arc::new(ExportCounters::default());
@@ -143,8 +163,11 @@ pub fn run(settings: Settings, reload: Option<Reload>) -> Result<(), AgentError>
         let stopping = stop.load(Ordering::Relaxed);
         match rx.recv_timeout(Duration::from_millis(50)) {
             // --capture-only: read and decoded, then dropped.
-            Ok(_) if cfg.capture_only => {}
-            Ok(batch) => stage.push(batch),
+            Ok(batch) if cfg.capture_only => reader_counters.taken(&batch),
+            Ok(batch) => {
+                reader_counters.taken(&batch);
+                stage.push(batch);
+            }
             Err(RecvTimeoutError::Timeout) => {}
             Err(RecvTimeoutError::Disconnected) => break,
         }
@@ -166,6 +189,7 @@ pub fn run(settings: Settings, reload: Option<Reload>) -> Result<(), AgentError>
         if last_tick.elapsed() >= Duration::from_millis(100) {
             last_tick = Instant::now();
             stage.tick(mono_now(), &sender);
+            stage.keep_to(&budget);
         }
         if last_check.elapsed() >= Duration::from_secs(1) {
             last_check = Instant::now();
@@ -208,8 +232,22 @@ pub fn run(settings: Settings, reload: Option<Reload>) -> Result<(), AgentError>
     // The reader drains the ring once more after seeing the stop flag.
     stop.store(true, Ordering::Relaxed);
     reader.join();
-    while let Ok(batch) = rx.try_recv() {
+    // A backlog (a burst the agent was behind on) is worked off for a
+    // while; then its payloads are counted as dropped, since a stop must
+    // not take minutes, and only opens, closes and process changes are
+    // still taken in (cheap, and they settle what is held).
+    let drain_until = Instant::now() + STOP_DRAIN;
+    while let Ok(mut batch) = rx.try_recv() {
+        reader_counters.taken(&batch);
+        if Instant::now() > drain_until {
+            let before = batch.len();
+            batch.retain(|e| !matches!(e, Event::Data(_)));
+            reader_counters
+                .dropped
+                .fetch_add((before - batch.len()) as u64, Ordering::Relaxed);
+        }
         stage.push(batch);
+        stage.release(mono_now(), &sender);
     }
     stage.finish(&sender);
     drop(sender);
@@ -234,6 +272,12 @@ pub fn run(settings: Settings, reload: Option<Reload>) -> Result<(), AgentError>
         export_dropped: export_counters.dropped.load(Ordering::Relaxed),
         export_failed: export_counters.failed.load(Ordering::Relaxed),
         unsampled: stage.correlator.stats.unsampled,
+        memory_shed: stage.conns.stats.shed,
+        memory: MemorySnapshot {
+            heap_bytes: memory::heap_bytes(),
+            peak_rss_bytes: memory::resident().map_or(0, |(_, peak)| peak),
+            limit_bytes: budget.limit,
+        },
         otlp: otlp_counters.as_deref().map(Into::into),
         held: Held {
             targets: manager.traced().len(),
@@ -296,6 +340,8 @@ struct Stage {
     scratch: Vec<crate::capture::conn::ConnEvent>,
     /// Process changes released in order, for the target manager.
     changes: Vec<ProcChange>,
+    /// Connections shed in the current memory episode, if one is going on.
+    shedding: Option<u64>,
 }
 
 impl Stage {
@@ -315,6 +361,7 @@ impl Stage {
             propagators: t.propagators.clone(),
         };
         let mut conns = ConnTable::new();
+        conns.set_idle_ns(settings.agent.idle_timeout.as_nanos() as u64);
         let mut listening = ListenCache::default();
         conns.set_role_hint(Box::new(move |pid, tuple| listening.role_of(pid, tuple)));
         Stage {
@@ -324,6 +371,7 @@ impl Stage {
             correlator: Correlator::new(Clock::now(), opts, Box::new(resources)),
             scratch: Vec::new(),
             changes: Vec::new(),
+            shedding: None,
         }
     }
 
@@ -393,8 +441,57 @@ impl Stage {
     }
 
     fn tick(&mut self, now: u64, sender: &SpanSender) {
+        let evicted = self.conns.stats.evicted;
         self.conns.tick(now, &mut self.scratch);
+        if self.conns.stats.evicted > evicted {
+            log::debug!(
+                "forgot {} idle connection(s); {} held",
+                self.conns.stats.evicted - evicted,
+                self.conns.len()
+            );
+        }
         self.emit(sender);
+        self.forget_forgotten();
+    }
+
+    /// Past the high mark the least recently active eighth of the
+    /// connections goes, each tick, until the heap is under the low mark
+    /// (or nothing is left to forget).
+    fn keep_to(&mut self, budget: &Budget) {
+        let heap = memory::heap_bytes();
+        if !budget.shed(heap, self.shedding.is_some()) {
+            if let Some(n) = self.shedding.take() {
+                log::info!(
+                    "memory: back under the bound (heap {} MiB) after forgetting {n} connections",
+                    heap >> 20,
+                );
+            }
+            return;
+        }
+        if self.shedding.is_none() {
+            log::warn!(
+                "memory: heap {} MiB is past 80% of the {} MiB agent.limits.memory leaves for traffic; \
+                 forgetting the least recently active connections (their requests in flight are lost; \
+                 raise agent.limits.memory to keep them)",
+                heap >> 20,
+                budget.heap >> 20
+            );
+        }
+        // With nothing left to forget, what holds the heap is not
+        // connection state (spans waiting for the collector, records
+        // waiting for order), which has bounds of its own; the episode
+        // stays open, so the warning is not repeated.
+        let n = self.conns.shed((self.conns.len() / 8).max(1));
+        *self.shedding.get_or_insert(0) += n as u64;
+        self.forget_forgotten();
+    }
+
+    /// Connections the table let go without a close: the correlator's
+    /// requests on them will never be answered.
+    fn forget_forgotten(&mut self) {
+        for sock in self.conns.take_forgotten() {
+            self.correlator.forget_sock(sock);
+        }
     }
 
     fn forget_pid(&mut self, pid: u32) {

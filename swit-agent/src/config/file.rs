@@ -70,6 +70,7 @@ pub struct RawAgent {
     pub capture: RawCapture,
     pub console: RawConsole,
     pub export: RawExport,
+    pub limits: RawLimits,
 }
 
 /// Which processes to trace. One field per kind of selector; cgroups,
@@ -116,6 +117,14 @@ pub struct RawCapture {
 #[serde(deny_unknown_fields, default)]
 pub struct RawConsole {
     pub format: Option<String>,
+}
+
+#[derive(Debug, Default, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawLimits {
+    /// Bytes, or a number with KiB, MiB or GiB.
+    pub memory: Option<ScalarString>,
+    pub idle_timeout: Option<String>,
 }
 
 #[derive(Debug, Default, Clone, PartialEq, Deserialize)]

@@ -548,6 +548,7 @@ agent:
   capture: { bytes: 4096, ring_bytes: 1048576 }
   console: { format: otlp-json }
   export: { queue_spans: 1000 }
+  limits: { memory: 512MiB, idle_timeout: 90s }
 "#;
 
 #[test]
@@ -595,6 +596,8 @@ fn a_complete_file_parses_to_the_expected_settings() {
             ring_bytes: 1 << 20,
             console_format: ConsoleFormat::OtlpJson,
             export_queue: 1000,
+            memory_limit: 512 << 20,
+            idle_timeout: Duration::from_secs(90),
         },
     };
     assert_eq!(s, want);
