@@ -4,7 +4,8 @@
 //! files) are read with a small Rust lexer; every message literal is
 //! taken: `log::warn!`/`log::error!`, `eprintln!`, `#[error("...")]`,
 //! `anyhow!`/`bail!`/`.context(...)` (they end up in those lines), and the
-//! configuration problems of `c.add(KEY, ...)` and `Problem::at(KEY, ...)`.
+//! configuration problems of `c.add(KEY, ...)` and `Problem::at(KEY, ...)`,
+//! and what `swit-agent check`'s FAIL lines say was seen.
 //! Each literal's fixed text (before its first `{}` placeholder, or its
 //! longest fixed run when that start is too short to name the message)
 //! must appear in the doc, whitespace-insensitively. Literals with no fixed
@@ -459,6 +460,19 @@ fn scan_source(src: &str) -> Scan {
         {
             found = first_str_in_group(&toks, open, true);
         }
+        // `swit-agent check`'s FAIL lines: line(FEATURE, Status::Missing, "seen", ...)
+        if ident(i, "line")
+            && punct(i + 1, '(')
+            && str_at(i + 2).is_some()
+            && punct(i + 3, ',')
+            && ident(i + 4, "Status")
+            && punct(i + 5, ':')
+            && punct(i + 6, ':')
+            && ident(i + 7, "Missing")
+            && punct(i + 8, ',')
+        {
+            found = str_at(i + 9);
+        }
         if let Some(text) = found {
             scan.messages.push((line, text));
         }
@@ -612,6 +626,8 @@ fn test_code_is_left_out_and_test_files_are_named() {
             let _ = Problem::at(var, format!("{item:?} is not key=value"));
             let _ = foo.context("flushing span sink");
             anyhow::bail!("gone: {e}");
+            line("BTF", Status::Missing, "no /sys/kernel/btf/vmlinux", "needs BTF");
+            line("uprobes", Status::No, "not needed here", "fine");
         }
     "#;
     let scan = scan_source(src);
@@ -626,6 +642,7 @@ fn test_code_is_left_out_and_test_files_are_named() {
             "{item:?} is not key=value",
             "flushing span sink",
             "gone: {e}",
+            "no /sys/kernel/btf/vmlinux",
         ]
     );
     assert_eq!(
