@@ -67,6 +67,8 @@ pub const VARIABLES: &[&str] = &[
     "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
     "OTEL_EXPORTER_OTLP_PROTOCOL",
     "OTEL_EXPORTER_OTLP_HEADERS",
+    "OTEL_EXPORTER_OTLP_COMPRESSION",
+    "OTEL_EXPORTER_OTLP_TRACES_COMPRESSION",
     "OTEL_TRACES_SAMPLER",
     "OTEL_TRACES_SAMPLER_ARG",
     "OTEL_PROPAGATORS",
@@ -152,6 +154,17 @@ pub(crate) fn apply(l: &mut Layered, lookup: Lookup, problems: &mut Vec<Problem>
             "tracing.exporter.protocol",
             "OTEL_EXPORTER_OTLP_PROTOCOL".into(),
         );
+    }
+    // The signal-specific variable wins, as for the endpoint.
+    for var in [
+        "OTEL_EXPORTER_OTLP_TRACES_COMPRESSION",
+        "OTEL_EXPORTER_OTLP_COMPRESSION",
+    ] {
+        if let Some(v) = get(var) {
+            e.compression = Some(v.trim().to_owned());
+            l.origins.insert("tracing.exporter.compression", var.into());
+            break;
+        }
     }
     if let Some(v) = get("OTEL_EXPORTER_OTLP_HEADERS") {
         match parse_pairs("OTEL_EXPORTER_OTLP_HEADERS", &v) {

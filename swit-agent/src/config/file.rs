@@ -49,6 +49,7 @@ pub struct RawExporter {
     pub protocol: Option<String>,
     pub headers: Option<BTreeMap<String, String>>,
     pub timeout: Option<String>,
+    pub compression: Option<String>,
     pub tls: RawTls,
 }
 

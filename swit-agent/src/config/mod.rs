@@ -130,6 +130,8 @@ pub struct Exporter {
     pub protocol: Protocol,
     pub headers: BTreeMap<String, String>,
     pub timeout: Duration,
+    /// gzip request bodies (`compression: gzip`, the default) or not.
+    pub gzip: bool,
     pub tls: Tls,
 }
 

@@ -535,6 +535,7 @@ tracing:
     protocol: grpc
     headers: { authorization: "Bearer ${TOKEN}" }
     timeout: "10s"
+    compression: none
     tls: { ca_file: "", cert_file: "", key_file: "", insecure: false }
   resource_attributes:
     environment: development
@@ -566,6 +567,7 @@ fn a_complete_file_parses_to_the_expected_settings() {
                 protocol: Protocol::Grpc,
                 headers: [("authorization".to_owned(), "Bearer t0k".to_owned())].into(),
                 timeout: Duration::from_secs(10),
+                gzip: false,
                 tls: Tls::default(),
             },
             resource_attributes: [
@@ -609,4 +611,38 @@ fn a_complete_file_parses_to_the_expected_settings() {
         .and_then(|b| b.split("```").next())
         .expect("a yaml example in docs/configuration.md");
     settings(Some(example), &[], &Overrides::default());
+}
+
+#[test]
+fn compression_from_file_and_variables() {
+    let gzip = |file: &str, env: &[(&str, &str)]| {
+        settings(Some(file), env, &Overrides::default())
+            .tracing
+            .exporter
+            .gzip
+    };
+    assert!(gzip("tracing: {}", &[]), "gzip by default");
+    assert!(!gzip("tracing: { exporter: { compression: none } }", &[]));
+    assert!(!gzip(
+        "tracing: {}",
+        &[("OTEL_EXPORTER_OTLP_COMPRESSION", "none")]
+    ));
+    // The traces variable wins over the general one.
+    assert!(gzip(
+        "tracing: { exporter: { compression: none } }",
+        &[
+            ("OTEL_EXPORTER_OTLP_TRACES_COMPRESSION", "gzip"),
+            ("OTEL_EXPORTER_OTLP_COMPRESSION", "none"),
+        ]
+    ));
+    let p = problems(
+        None,
+        &[("OTEL_EXPORTER_OTLP_COMPRESSION", "zstd")],
+        &Overrides::default(),
+    );
+    assert_eq!(p.len(), 1, "{p:?}");
+    assert!(
+        p[0].contains("OTEL_EXPORTER_OTLP_COMPRESSION") && p[0].contains("gzip or none"),
+        "{p:?}"
+    );
 }

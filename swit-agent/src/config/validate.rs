@@ -167,6 +167,17 @@ fn exporter(c: &mut Check) -> Exporter {
             Protocol::Grpc
         }
     };
+    let gzip = match e.compression.as_deref().unwrap_or("gzip") {
+        "gzip" => true,
+        "none" => false,
+        other => {
+            c.add(
+                "tracing.exporter.compression",
+                format!("unknown compression {other:?} (expected gzip or none)"),
+            );
+            true
+        }
+    };
     let endpoint = endpoint(c, protocol);
     let timeout = match e.timeout.as_deref() {
         None => DEFAULT_TIMEOUT,
@@ -215,6 +226,7 @@ fn exporter(c: &mut Check) -> Exporter {
         protocol,
         headers,
         timeout,
+        gzip,
         tls: Tls {
             ca_file,
             cert_file,

@@ -33,6 +33,7 @@ pub fn otlp_options(settings: &Settings) -> OtlpOptions {
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect(),
         timeout: e.timeout,
+        gzip: e.gzip,
         tls: OtlpTls {
             ca_file: e.tls.ca_file.clone(),
             cert_file: e.tls.cert_file.clone(),
