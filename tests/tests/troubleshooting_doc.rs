@@ -4,7 +4,8 @@
 //! files) are read with a small Rust lexer; every message literal is
 //! taken: `log::warn!`/`log::error!`, `eprintln!`, `#[error("...")]`,
 //! `anyhow!`/`bail!`/`.context(...)` (they end up in those lines), and the
-//! configuration problems of `c.add(KEY, ...)` and `Problem::at(KEY, ...)`,
+//! configuration problems of `c.add(KEY, ...)`, `Problem::at(KEY, ...)`
+//! and `problems.push((KEY, ...))`,
 //! and what `swit-agent check`'s FAIL lines say was seen.
 //! Each literal's fixed text (before its first `{}` placeholder, or its
 //! longest fixed run when that start is too short to name the message)
@@ -460,6 +461,15 @@ fn scan_source(src: &str) -> Scan {
         {
             found = first_str_in_group(&toks, open, true);
         }
+        // problems.push((KEY, "..." / format!("...")))
+        if ident(i, "problems")
+            && punct(i + 1, '.')
+            && ident(i + 2, "push")
+            && punct(i + 3, '(')
+            && punct(i + 4, '(')
+        {
+            found = first_str_in_group(&toks, i + 4, true);
+        }
         // `swit-agent check`'s FAIL lines: line(FEATURE, Status::Missing, "seen", ...)
         if ident(i, "line")
             && punct(i + 1, '(')
@@ -625,6 +635,7 @@ fn test_code_is_left_out_and_test_files_are_named() {
             c.add(&format!("a[{i}]"), "must not be empty".into());
             let _ = Problem::at(var, format!("{item:?} is not key=value"));
             let _ = foo.context("flushing span sink");
+            problems.push((format!("{key}[{i}]"), format!("{n:?} is not a header name")));
             anyhow::bail!("gone: {e}");
             line("BTF", Status::Missing, "no /sys/kernel/btf/vmlinux", "needs BTF");
             line("uprobes", Status::No, "not needed here", "fine");
@@ -641,6 +652,7 @@ fn test_code_is_left_out_and_test_files_are_named() {
             "must not be empty",
             "{item:?} is not key=value",
             "flushing span sink",
+            "{n:?} is not a header name",
             "gone: {e}",
             "no /sys/kernel/btf/vmlinux",
         ]
