@@ -28,6 +28,9 @@ pub struct ReaderCounters {
     pub malformed: AtomicU64,
     /// Records dropped because the pipeline was behind.
     pub dropped: AtomicU64,
+    /// Batches sent and not yet received (a gauge); the receiver counts
+    /// them down.
+    pub queued: AtomicU64,
 }
 
 pub struct Reader {
@@ -102,9 +105,12 @@ fn run(
 
 fn send(tx: &SyncSender<Vec<Event>>, batch: Vec<Event>, counters: &ReaderCounters) {
     let n = batch.len() as u64;
+    // Counted before the send so the receiver never counts below zero.
+    counters.queued.fetch_add(1, Ordering::Relaxed);
     match tx.try_send(batch) {
         Ok(()) => {}
         Err(TrySendError::Full(_)) | Err(TrySendError::Disconnected(_)) => {
+            counters.queued.fetch_sub(1, Ordering::Relaxed);
             counters.dropped.fetch_add(n, Ordering::Relaxed);
         }
     }
