@@ -5,6 +5,7 @@
 //! and, when asked for, the metrics server and the OTLP metrics push. Every
 //! queue between them is bounded and drops with a count.
 mod session;
+mod totals;
 
 use std::{
     io::{self, Write},
@@ -17,7 +18,10 @@ use std::{
 
 use swit_ebpf_common::counter;
 
-use self::session::{Session, Step};
+use self::{
+    session::{Session, Step},
+    totals::Totals,
+};
 use crate::{
     capture::{
         closing::Closing,
@@ -30,11 +34,10 @@ use crate::{
     config::{ConfigError, Settings, Targets},
     export::{
         build,
-        otlp::{OtlpCounters, OtlpError, metrics::MetricsClient},
+        otlp::{OtlpError, metrics::MetricsClient},
         pipeline::{ExportCounters, ExportPipeline, SpanSender},
     },
     metrics::{
-        self, Held, Snapshot, TlsSnapshot,
         board::Board,
         push::OtlpPush,
         server::{self, MetricsServer},
@@ -110,66 +113,6 @@ pub type Reload = Box<dyn Fn() -> Result<Settings, ConfigError>>;
 /// How often the main loop publishes its counters for the metrics
 /// endpoint and the OTLP metrics thread.
 const PUBLISH_EVERY: Duration = Duration::from_secs(1);
-
-/// The counters that outlive a tracing session.
-struct Totals {
-    reader: Arc<ReaderCounters>,
-    export: Arc<ExportCounters>,
-    otlp: Option<Arc<OtlpCounters>>,
-    /// Kernel counters of sessions already ended (a new probe starts at 0).
-    kernel_before: [u64; counter::COUNT as usize],
-}
-
-impl Totals {
-    fn snapshot(&self, stage: &Stage, session: Option<&Session>) -> Snapshot {
-        let mut kernel = self.kernel_before;
-        if let Some(s) = session {
-            for (k, now) in kernel.iter_mut().zip(s.kernel()) {
-                *k += now;
-            }
-        }
-        let l = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed);
-        let (open, serving, calls, resources) = stage.correlator.held();
-        Snapshot {
-            kernel,
-            records: l(&self.reader.records),
-            malformed_records: l(&self.reader.malformed),
-            reader_dropped: l(&self.reader.dropped),
-            connections: stage.conns.stats.opened,
-            gap_bytes: stage.conns.stats.gap_bytes,
-            stale_chunks: stage.conns.stats.stale_chunks,
-            late_events: stage.reorder.late,
-            undetected: stage.conns.stats.undetected,
-            parse_errors: stage.correlator.stats.parse_errors,
-            parse_errors_by: stage.correlator.stats.parse_errors_by,
-            orphan_responses: stage.correlator.stats.orphan_responses,
-            dropped_requests: stage.correlator.stats.dropped_requests,
-            spans: stage.correlator.stats.spans,
-            exported: l(&self.export.exported),
-            export_dropped: l(&self.export.dropped),
-            export_failed: l(&self.export.failed),
-            unsampled: stage.correlator.stats.unsampled,
-            otlp: self.otlp.as_deref().map(Into::into),
-            held: Held {
-                targets: session.map_or(0, |s| s.manager.traced().len()),
-                cgroups: session.map_or(0, |s| s.manager.cgroups()),
-                connections: stage.conns.len(),
-                open_requests: open + serving + calls,
-                resources,
-            },
-            tls: TlsSnapshot {
-                libraries: session.map_or(0, |s| s.tls.hooked()),
-                connections: stage.conns.stats.tls,
-                ciphertext_connections: stage.conns.stats.ciphertext,
-            },
-            reader_queue: l(&self.reader.queued),
-            export_queue: l(&self.export.queued),
-            tracing_enabled: session.is_some(),
-            attached: session.map_or(0, |s| s.probe.attached()),
-            rss_bytes: metrics::rss_bytes(),
-        }
-    }
-}
 
 /// Runs with resolved settings (see `config`); the caller has already
 /// handled `tracing.enabled: false` at start. `reload`, when given, is
@@ -280,47 +223,16 @@ pub fn run(settings: Settings, reload: Option<Reload>) -> Result<(), AgentError>
         if usr1.swap(false, Ordering::Relaxed) {
             want = Some((session.is_none(), "SIGUSR1"));
         }
-        if hup.swap(false, Ordering::Relaxed) {
-            match reload.as_ref().map(|r| r()) {
-                None => log::warn!(
-                    "SIGHUP: no configuration file to re-read (start with --config FILE)"
-                ),
-                Some(Err(e)) => log::warn!("SIGHUP: keeping the current targets: {e}"),
-                Some(Ok(new)) => {
-                    let on = new.tracing.enabled;
-                    let retarget = match session.as_mut() {
-                        Some(s) if on => s
-                            .manager
-                            .reload(new.agent.targets.clone(), &mut s.probe)
-                            .map(|w| w.iter().for_each(|w| log::warn!("{w}"))),
-                        _ => Ok(()),
-                    };
-                    match retarget {
-                        Ok(()) => {
-                            targets = new.agent.targets.clone();
-                            if let (Some(s), true) = (session.as_ref(), on) {
-                                log::info!(
-                                    "SIGHUP: now tracing {}",
-                                    describe_targets(&targets, &s.manager)
-                                );
-                            }
-                        }
-                        Err(e) => log::warn!("SIGHUP: keeping the current targets: {e}"),
-                    }
-                    if on != session.is_some() {
-                        want = Some((on, "SIGHUP, tracing.enabled"));
-                    }
-                }
-            }
+        if hup.swap(false, Ordering::Relaxed)
+            && let Some(on) = reread(reload.as_ref(), session.as_mut(), &mut targets)
+        {
+            want = Some((on, "SIGHUP, tracing.enabled"));
         }
         match want {
             Some((false, why)) if !stopping => {
                 if let Some(s) = session.take() {
                     board.switching();
-                    let kernel = s.stop(&mut stage, &sender, cfg.capture_only);
-                    for (k, n) in totals.kernel_before.iter_mut().zip(kernel) {
-                        *k += n;
-                    }
+                    totals.end(s, &mut stage, &sender, cfg.capture_only);
                     stage.reset(&settings);
                     last_publish = None;
                     log::info!("tracing switched off ({why}): every probe detached");
@@ -356,10 +268,7 @@ pub fn run(settings: Settings, reload: Option<Reload>) -> Result<(), AgentError>
         }
     }
     if let Some(s) = session.take() {
-        let kernel = s.stop(&mut stage, &sender, cfg.capture_only);
-        for (k, n) in totals.kernel_before.iter_mut().zip(kernel) {
-            *k += n;
-        }
+        totals.end(s, &mut stage, &sender, cfg.capture_only);
     }
     drop(sender);
     let export_result = pipeline.shutdown();
@@ -381,6 +290,45 @@ pub fn run(settings: Settings, reload: Option<Reload>) -> Result<(), AgentError>
         log::warn!("export at shutdown: {e:#}");
     }
     Ok(())
+}
+
+/// SIGHUP: re-reads the file, applies its targets (now, or at the next
+/// switch-on), and returns its `tracing.enabled` when that differs from
+/// whether tracing is on.
+fn reread(
+    reload: Option<&Reload>,
+    session: Option<&mut Session>,
+    targets: &mut Targets,
+) -> Option<bool> {
+    let new = match reload.map(|r| r()) {
+        None => {
+            log::warn!("SIGHUP: no configuration file to re-read (start with --config FILE)");
+            return None;
+        }
+        Some(Err(e)) => {
+            log::warn!("SIGHUP: keeping the current targets: {e}");
+            return None;
+        }
+        Some(Ok(new)) => new,
+    };
+    let on = new.tracing.enabled;
+    let tracing = session.is_some();
+    match session {
+        Some(s) if on => match s.manager.reload(new.agent.targets.clone(), &mut s.probe) {
+            Ok(warnings) => {
+                warnings.iter().for_each(|w| log::warn!("{w}"));
+                *targets = new.agent.targets;
+                log::info!(
+                    "SIGHUP: now tracing {}",
+                    describe_targets(targets, &s.manager)
+                );
+            }
+            Err(e) => log::warn!("SIGHUP: keeping the current targets: {e}"),
+        },
+        // Checked when tracing is switched on.
+        _ => *targets = new.agent.targets,
+    }
+    (on != tracing).then_some(on)
 }
 
 /// The "tracing ..." line (scripts and tests wait for it) and the stable

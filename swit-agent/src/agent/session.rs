@@ -5,6 +5,13 @@
 //! probe is dropped, which detaches every program and closes every map
 //! (they are file descriptors aya holds; nothing is pinned). Switching it
 //! on starts a new one, as at startup.
+//!
+//! Why not keep the loaded programs and detach only their links: the maps
+//! would keep what they held at the switch (in-flight syscalls, TLS
+//! records, Go binary slots, target PIDs that may be reused meanwhile) and
+//! need clearing one by one; a new probe starts empty by construction and
+//! shares the startup path. The cost is verifying the programs again, a
+//! few seconds, which a switch can afford.
 use std::sync::{
     Arc,
     atomic::{AtomicBool, Ordering},
