@@ -37,6 +37,7 @@ use crate::{
         otlp::{OtlpError, metrics::MetricsClient},
         pipeline::{ExportCounters, ExportPipeline, SpanSender},
     },
+    memory::{self, Budget, BudgetError},
     metrics::{
         board::Board,
         push::OtlpPush,
@@ -67,6 +68,8 @@ pub enum AgentError {
     Exporter(#[from] OtlpError),
     #[error("export: {0}")]
     Export(anyhow::Error),
+    #[error(transparent)]
+    Memory(#[from] BudgetError),
     #[error(
         "metrics address {addr}: cannot listen: {source} (choose another --metrics-addr or agent.metrics_addr)"
     )]
@@ -85,6 +88,7 @@ impl AgentError {
             | AgentError::Preflight(_)
             | AgentError::Target(_)
             | AgentError::Exporter(_)
+            | AgentError::Memory(_)
             | AgentError::MetricsAddr { .. } => 2,
             AgentError::Probe(
                 ProbeError::Offsets(_) | ProbeError::Tracefs(_) | ProbeError::NoObject,
@@ -93,6 +97,9 @@ impl AgentError {
         }
     }
 }
+
+/// How long a stop works off records already read before dropping them.
+const STOP_DRAIN: Duration = Duration::from_secs(5);
 
 /// How often traced processes' maps are read again for TLS libraries.
 const TLS_RESCAN: Duration = Duration::from_secs(2);
@@ -166,9 +173,26 @@ pub fn run(settings: Settings, reload: Option<Reload>) -> Result<(), AgentError>
         export: Arc::new(ExportCounters::default()),
         otlp: built.otlp.clone(),
         kernel_before: [0; counter::COUNT as usize],
+        memory_limit: 0,
     };
     let mut targets = cfg.targets.clone();
     let mut session = Some(Session::start(cfg, &targets, totals.reader.clone())?);
+    // Measured now: what the process holds before any traffic (the probe
+    // loaded). A session started again later is bound by the same budget.
+    let (resident, _) = memory::resident().unwrap_or_default();
+    let budget = Budget::new(cfg.memory_limit, resident, cfg.ring_bytes as u64)?;
+    log::info!(
+        "memory: {} MiB at start and the {} MiB ring (mapped twice); agent.limits.memory {} MiB leaves {} MiB for traffic",
+        resident >> 20,
+        cfg.ring_bytes >> 20,
+        budget.limit >> 20,
+        budget.heap >> 20
+    );
+    totals
+        .reader
+        .queue_limit
+        .store(budget.reader_queue(), Ordering::Relaxed);
+    totals.memory_limit = budget.limit;
     let (sender, pipeline) =
         ExportPipeline::start(built.sink, cfg.export_queue, totals.export.clone());
     let description = built.description;
@@ -206,6 +230,7 @@ pub fn run(settings: Settings, reload: Option<Reload>) -> Result<(), AgentError>
         if last_tick.elapsed() >= Duration::from_millis(100) {
             last_tick = Instant::now();
             stage.tick(mono_now(), &sender);
+            stage.keep_to(&budget);
         }
         if last_check.elapsed() >= Duration::from_secs(1) {
             last_check = Instant::now();
@@ -380,6 +405,8 @@ struct Stage {
     scratch: Vec<crate::capture::conn::ConnEvent>,
     /// Process changes released in order, for the target manager.
     changes: Vec<ProcChange>,
+    /// Connections shed in the current memory episode, if one is going on.
+    shedding: Option<u64>,
 }
 
 impl Stage {
@@ -399,6 +426,7 @@ impl Stage {
             propagators: t.propagators.clone(),
         };
         let mut conns = ConnTable::new();
+        conns.set_idle_ns(settings.agent.idle_timeout.as_nanos() as u64);
         let mut listening = ListenCache::default();
         conns.set_role_hint(Box::new(move |pid, tuple| listening.role_of(pid, tuple)));
         Stage {
@@ -408,6 +436,7 @@ impl Stage {
             correlator: Correlator::new(Clock::now(), opts, Box::new(resources)),
             scratch: Vec::new(),
             changes: Vec::new(),
+            shedding: None,
         }
     }
 
@@ -486,8 +515,57 @@ impl Stage {
     }
 
     fn tick(&mut self, now: u64, sender: &SpanSender) {
+        let evicted = self.conns.stats.evicted;
         self.conns.tick(now, &mut self.scratch);
+        if self.conns.stats.evicted > evicted {
+            log::debug!(
+                "forgot {} idle connection(s); {} held",
+                self.conns.stats.evicted - evicted,
+                self.conns.len()
+            );
+        }
         self.emit(sender);
+        self.forget_forgotten();
+    }
+
+    /// Past the high mark the least recently active eighth of the
+    /// connections goes, each tick, until the heap is under the low mark
+    /// (or nothing is left to forget).
+    fn keep_to(&mut self, budget: &Budget) {
+        let heap = memory::heap_bytes();
+        if !budget.shed(heap, self.shedding.is_some()) {
+            if let Some(n) = self.shedding.take() {
+                log::info!(
+                    "memory: back under the bound (heap {} MiB) after forgetting {n} connections",
+                    heap >> 20,
+                );
+            }
+            return;
+        }
+        if self.shedding.is_none() {
+            log::warn!(
+                "memory: heap {} MiB is past 80% of the {} MiB agent.limits.memory leaves for traffic; \
+                 forgetting the least recently active connections (their requests in flight are lost; \
+                 raise agent.limits.memory to keep them)",
+                heap >> 20,
+                budget.heap >> 20
+            );
+        }
+        // With nothing left to forget, what holds the heap is not
+        // connection state (spans waiting for the collector, records
+        // waiting for order), which has bounds of its own; the episode
+        // stays open, so the warning is not repeated.
+        let n = self.conns.shed((self.conns.len() / 8).max(1));
+        *self.shedding.get_or_insert(0) += n as u64;
+        self.forget_forgotten();
+    }
+
+    /// Connections the table let go without a close: the correlator's
+    /// requests on them will never be answered.
+    fn forget_forgotten(&mut self) {
+        for sock in self.conns.take_forgotten() {
+            self.correlator.forget_sock(sock);
+        }
     }
 
     fn forget_pid(&mut self, pid: u32) {

@@ -5,6 +5,7 @@ pub mod capture;
 pub mod check;
 pub mod config;
 pub mod export;
+pub mod memory;
 pub mod metrics;
 pub mod preflight;
 pub mod probe;

@@ -3,10 +3,15 @@
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
+use swit_agent::memory::CountingAlloc;
 use swit_agent::{
     agent,
     config::{self, ConsoleFormat, Overrides, Settings},
 };
+
+// The memory bound (agent.limits.memory) is kept by the heap's exact size.
+#[global_allocator]
+static ALLOC: CountingAlloc = CountingAlloc;
 
 #[derive(Parser)]
 #[command(
@@ -80,6 +85,10 @@ struct RunArgs {
     /// Kernel ring buffer size in bytes (a power of two) [default: 16777216].
     #[arg(long)]
     ring_bytes: Option<u32>,
+    /// The agent's resident size, at most: bytes or e.g. 256MiB, 1GiB
+    /// [default: 256MiB].
+    #[arg(long, value_name = "SIZE")]
+    memory_limit: Option<String>,
     /// Exporter: otlp, jaeger or console.
     #[arg(long, value_name = "TYPE")]
     exporter: Option<String>,
@@ -126,6 +135,7 @@ impl RunArgs {
             }),
             capture_bytes: self.capture_bytes,
             ring_bytes: self.ring_bytes,
+            memory_limit: self.memory_limit.clone(),
             exporter: self.exporter.clone(),
             endpoint: self.endpoint.clone(),
             protocol: self.protocol.clone(),

@@ -292,20 +292,20 @@ enum H2 {
 
 impl Nginx {
     pub fn start() -> Nginx {
-        Self::start_with(H2::None, None)
+        Self::start_with(H2::None, None, false)
     }
 
     /// As [`Nginx::start`], but `port` speaks TLS with the PKI's server
     /// certificate (nginx links the system libssl).
     pub fn start_tls(pki: &pki::TestPki) -> Nginx {
-        Self::start_with(H2::None, Some(pki))
+        Self::start_with(H2::None, Some(pki), false)
     }
 
     /// With an HTTP/2 cleartext (prior knowledge) server on
     /// [`Nginx::h2_port`], as `h2load http://127.0.0.1:PORT/` or
     /// `nghttp` speak it.
     pub fn start_h2() -> Nginx {
-        Self::start_with(H2::Cleartext, None)
+        Self::start_with(H2::Cleartext, None, false)
     }
 
     /// With an HTTP/2 over TLS server on [`Nginx::h2_port`], presenting
@@ -317,7 +317,14 @@ impl Nginx {
                 key: key.to_path_buf(),
             },
             None,
+            false,
         )
+    }
+
+    /// As [`Nginx::start`], sized for load tests: 30,000 connections per
+    /// worker, and request heads may take 300 s and 128 KiB to arrive.
+    pub fn start_for_load() -> Nginx {
+        Self::start_with(H2::None, None, true)
     }
 
     /// The HTTP/2 port; panics when nginx was started without one.
@@ -326,7 +333,7 @@ impl Nginx {
             .expect("nginx was started without HTTP/2: use Nginx::start_h2")
     }
 
-    fn start_with(h2: H2, tls: Option<&pki::TestPki>) -> Nginx {
+    fn start_with(h2: H2, tls: Option<&pki::TestPki>, load: bool) -> Nginx {
         require_tool("nginx");
         let dir =
             root()
@@ -339,6 +346,7 @@ impl Nginx {
         std::fs::write(dir.join("html/file.bin"), vec![b'z'; 300_000]).expect("file.bin");
         let port = free_port();
         let listen = match tls {
+            None if load => format!("listen 127.0.0.1:{port} backlog=4096;"),
             None => format!("listen 127.0.0.1:{port};"),
             Some(pki) => format!(
                 "listen 127.0.0.1:{port} ssl; ssl_certificate {}; ssl_certificate_key {};",
@@ -360,11 +368,18 @@ impl Nginx {
                 ),
             ),
         };
+        let (events, limits) = match load {
+            false => ("worker_connections 256;", ""),
+            true => (
+                "worker_connections 30000;",
+                "keepalive_timeout 300s; client_header_timeout 300s; large_client_header_buffers 8 16k;",
+            ),
+        };
         let conf = format!(
-            "daemon off; worker_processes 2; pid {d}/nginx.pid; error_log {d}/logs/error.log;
-events {{ worker_connections 256; }}
+            "daemon off; worker_processes 2; worker_rlimit_nofile 65536; pid {d}/nginx.pid; error_log {d}/logs/error.log;
+events {{ {events} }}
 http {{
-  access_log off; sendfile on; keepalive_requests 1000000;
+  access_log off; sendfile on; keepalive_requests 1000000; {limits}
   client_body_temp_path {d}/tmp; proxy_temp_path {d}/tmp; fastcgi_temp_path {d}/tmp;
   uwsgi_temp_path {d}/tmp; scgi_temp_path {d}/tmp;
   server {{
@@ -441,7 +456,7 @@ impl Drop for Nginx {
 }
 
 /// As [`wait_for`], but gives up quietly.
-fn wait_for_opt<T>(timeout: Duration, mut f: impl FnMut() -> Option<T>) -> Option<T> {
+pub fn wait_for_opt<T>(timeout: Duration, mut f: impl FnMut() -> Option<T>) -> Option<T> {
     let deadline = Instant::now() + timeout;
     loop {
         if let Some(v) = f() {
@@ -889,8 +904,10 @@ impl TryWaitRef for Child {
 
 pub mod dbs;
 pub mod deploy;
+pub mod faults;
 pub mod grpc;
 pub mod h2load;
+pub mod load;
 pub mod otel_python;
 pub mod otlp_receiver;
 pub mod pki;

@@ -17,11 +17,11 @@ use std::sync::{
     atomic::{AtomicBool, Ordering},
     mpsc::{Receiver, RecvTimeoutError},
 };
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use swit_ebpf_common::counter;
 
-use super::Stage;
+use super::{STOP_DRAIN, Stage, mono_now};
 use crate::{
     agent::AgentError,
     capture::{
@@ -93,7 +93,7 @@ impl Session {
     pub fn recv(&self, wait: Duration) -> Step {
         match self.rx.recv_timeout(wait) {
             Ok(batch) => {
-                self.counters.queued.fetch_sub(1, Ordering::Relaxed);
+                self.counters.taken(&batch);
                 Step::Batch(batch)
             }
             Err(RecvTimeoutError::Timeout) => Step::Idle,
@@ -153,11 +153,25 @@ impl Session {
     ) -> [u64; counter::COUNT as usize] {
         self.reader_stop.store(true, Ordering::Relaxed);
         self.reader.join();
-        while let Ok(batch) = self.rx.try_recv() {
-            self.counters.queued.fetch_sub(1, Ordering::Relaxed);
-            if !capture_only {
-                stage.push(batch);
+        // A backlog (a burst the agent was behind on) is worked off for a
+        // while; then its payloads are counted as dropped, since a stop must
+        // not take minutes, and only opens, closes and process changes are
+        // still taken in (cheap, and they settle what is held).
+        let drain_until = Instant::now() + STOP_DRAIN;
+        while let Ok(mut batch) = self.rx.try_recv() {
+            self.counters.taken(&batch);
+            if capture_only {
+                continue;
             }
+            if Instant::now() > drain_until {
+                let before = batch.len();
+                batch.retain(|e| !matches!(e, Event::Data(_)));
+                self.counters
+                    .dropped
+                    .fetch_add((before - batch.len()) as u64, Ordering::Relaxed);
+            }
+            stage.push(batch);
+            stage.release(mono_now(), sender);
         }
         stage.finish(sender);
         let kernel = self.probe.counters();

@@ -14,7 +14,8 @@ use crate::{
         otlp::OtlpCounters,
         pipeline::{ExportCounters, SpanSender},
     },
-    metrics::{self, Held, Snapshot, TlsSnapshot},
+    memory,
+    metrics::{self, Held, MemorySnapshot, Snapshot, TlsSnapshot},
 };
 
 /// The counters that outlive a tracing session.
@@ -24,6 +25,8 @@ pub struct Totals {
     pub otlp: Option<Arc<OtlpCounters>>,
     /// Kernel counters of sessions already ended (a new probe starts at 0).
     pub kernel_before: [u64; counter::COUNT as usize],
+    /// `agent.limits.memory` as the budget resolved it.
+    pub memory_limit: u64,
 }
 
 impl Totals {
@@ -69,6 +72,12 @@ impl Totals {
             export_dropped: l(&self.export.dropped),
             export_failed: l(&self.export.failed),
             unsampled: stage.correlator.stats.unsampled,
+            memory_shed: stage.conns.stats.shed,
+            memory: MemorySnapshot {
+                heap_bytes: memory::heap_bytes(),
+                peak_rss_bytes: memory::resident().map_or(0, |(_, peak)| peak),
+                limit_bytes: self.memory_limit,
+            },
             otlp: self.otlp.as_deref().map(Into::into),
             held: Held {
                 targets: session.map_or(0, |s| s.manager.traced().len()),
@@ -82,7 +91,7 @@ impl Totals {
                 connections: stage.conns.stats.tls,
                 ciphertext_connections: stage.conns.stats.ciphertext,
             },
-            reader_queue: l(&self.reader.queued),
+            reader_queue_bytes: l(&self.reader.queued_bytes),
             export_queue: l(&self.export.queued),
             tracing_enabled: session.is_some(),
             attached: session.map_or(0, |s| s.probe.attached()),

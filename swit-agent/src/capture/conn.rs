@@ -14,7 +14,8 @@ pub const MAX_CONNECTIONS: usize = 65536;
 /// Request-side chunks looked at before a connection is declared not to
 /// speak any known protocol.
 const DETECT_ATTEMPTS: u32 = 8;
-/// Connections with no activity for this long are forgotten.
+/// Connections with no activity for this long are forgotten, unless
+/// [`ConnTable::set_idle_ns`] says otherwise (`agent.limits.idle_timeout`).
 pub const IDLE_NS: u64 = 300 * 1_000_000_000;
 
 /// A protocol event together with the connection it happened on.
@@ -38,6 +39,8 @@ pub struct ConnStats {
     /// Chunks that came again, or behind what was already handed on (a
     /// record later than the reorder window): dropped.
     pub stale_chunks: u64,
+    /// Connections forgotten to keep the memory bound.
+    pub shed: u64,
     /// Connections whose TLS plaintext arrived (parsed from then on).
     pub tls: u64,
     /// Connections whose first bytes were TLS records: set aside as
@@ -154,6 +157,11 @@ pub struct ConnTable {
     conns: HashMap<u64, Connection>,
     pub stats: ConnStats,
     role_hint: Option<RoleHint>,
+    /// 0 means [`IDLE_NS`].
+    idle_ns: u64,
+    /// Sockets forgotten without a close (idle, evicted, shed), for the
+    /// correlator to forget too: see [`ConnTable::take_forgotten`].
+    forgotten: Vec<u64>,
 }
 
 impl std::fmt::Debug for ConnTable {
@@ -168,6 +176,38 @@ impl std::fmt::Debug for ConnTable {
 impl ConnTable {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Connections silent for `ns` are forgotten at the next tick.
+    pub fn set_idle_ns(&mut self, ns: u64) {
+        self.idle_ns = ns;
+    }
+
+    /// Sockets forgotten since the last call without being closed.
+    pub fn take_forgotten(&mut self) -> Vec<u64> {
+        std::mem::take(&mut self.forgotten)
+    }
+
+    /// Forgets the `n` least recently active connections (the memory bound
+    /// is near); returns how many went.
+    pub fn shed(&mut self, n: usize) -> usize {
+        let n = n.min(self.conns.len());
+        if n == 0 {
+            return 0;
+        }
+        let mut by_age: Vec<(u64, u64)> = self.conns.iter().map(|(&k, c)| (c.last_ns, k)).collect();
+        by_age.select_nth_unstable(n - 1);
+        for &(_, sock) in &by_age[..n] {
+            self.conns.remove(&sock);
+            self.forgotten.push(sock);
+        }
+        self.stats.shed += n as u64;
+        // The map keeps its slots after removals: give them back too, or
+        // forgetting would free only what the connections pointed to.
+        if self.conns.len() < self.conns.capacity() / 4 {
+            self.conns.shrink_to_fit();
+        }
+        n
     }
 
     /// Where to ask for the role of a connection older than the agent
@@ -205,11 +245,13 @@ impl ConnTable {
             .or_insert_with(|| Connection::new(info, role))
     }
 
+    /// The table is full: the least recently active sixteenth goes at
+    /// once, so a flood of new connections costs one scan per many.
     fn evict_oldest(&mut self) {
-        if let Some((&k, _)) = self.conns.iter().min_by_key(|(_, c)| c.last_ns) {
-            self.conns.remove(&k);
-            self.stats.evicted += 1;
-        }
+        let before = self.stats.shed;
+        let n = self.shed((self.conns.len() / 16).max(1));
+        self.stats.shed = before;
+        self.stats.evicted += n as u64;
     }
 
     /// A traced process accepted or connected: a fresh connection.
@@ -341,9 +383,20 @@ impl ConnTable {
             }));
         }
         out.extend(produced);
+        let idle = if self.idle_ns == 0 {
+            IDLE_NS
+        } else {
+            self.idle_ns
+        };
+        let forgotten = &mut self.forgotten;
         let before = self.conns.len();
-        self.conns
-            .retain(|_, c| now_ns.saturating_sub(c.last_ns) < IDLE_NS);
+        self.conns.retain(|&sock, c| {
+            let keep = now_ns.saturating_sub(c.last_ns) < idle;
+            if !keep {
+                forgotten.push(sock);
+            }
+            keep
+        });
         self.stats.evicted += (before - self.conns.len()) as u64;
     }
 
@@ -569,6 +622,86 @@ mod tests {
         assert_eq!(exchanges(&out), vec![("/hello".to_string(), 200)]);
         assert!(out.iter().all(|e| e.tls), "marked TLS for the span");
         assert_eq!((t.stats.tls, t.stats.undetected), (1, 0));
+    }
+
+    /// Connection `sock` (its own port) opened at `ts`, with a request head
+    /// still waiting for its end.
+    fn half_request(t: &mut ConnTable, sock: u64, ts: u64) {
+        // Connections are told apart by socket; the tuple may repeat.
+        let conn = ConnInfo { sock, ..info(ts) };
+        t.open(&conn, Role::Server);
+        t.data(
+            DataChunk {
+                conn,
+                ..chunk(
+                    ts,
+                    Direction::Ingress,
+                    0,
+                    b"GET /slow HTTP/1.1\r\nHost: x\r\n",
+                )
+            },
+            &mut vec![],
+        );
+    }
+
+    #[test]
+    fn shedding_forgets_the_least_recently_active_and_says_which() {
+        let mut t = ConnTable::new();
+        for sock in 1..=10 {
+            // Socket 7 was the first to go quiet, then 3, then the rest.
+            let ts = match sock {
+                7 => 1,
+                3 => 2,
+                s => 100 + s,
+            };
+            half_request(&mut t, sock, ts);
+        }
+        assert_eq!(t.shed(2), 2);
+        let mut gone = t.take_forgotten();
+        gone.sort();
+        assert_eq!(gone, vec![3, 7]);
+        assert_eq!((t.len(), t.stats.shed, t.stats.evicted), (8, 2, 0));
+        assert!(t.take_forgotten().is_empty(), "said once");
+        assert_eq!(t.shed(100), 8);
+        assert_eq!(t.shed(1), 0);
+        assert!(t.is_empty());
+    }
+
+    #[test]
+    fn idle_connections_go_after_the_configured_timeout() {
+        let mut t = ConnTable::new();
+        t.set_idle_ns(1_000);
+        half_request(&mut t, 1, 100);
+        half_request(&mut t, 2, 600);
+        let mut out = vec![];
+        t.tick(1_099, &mut out);
+        assert_eq!(t.len(), 2);
+        t.tick(1_100, &mut out);
+        assert_eq!((t.len(), t.take_forgotten()), (1, vec![1]));
+        t.tick(1_600, &mut out);
+        assert_eq!((t.len(), t.take_forgotten()), (0, vec![2]));
+        assert_eq!((t.stats.evicted, t.stats.shed), (2, 0));
+    }
+
+    #[test]
+    fn a_full_table_makes_room_by_a_sixteenth() {
+        let mut t = ConnTable::new();
+        for sock in 0..MAX_CONNECTIONS as u64 {
+            half_request(&mut t, sock + 1, sock + 1);
+        }
+        assert_eq!(t.len(), MAX_CONNECTIONS);
+        half_request(&mut t, u64::MAX, u64::MAX);
+        let gone = t.take_forgotten();
+        assert_eq!(gone.len(), MAX_CONNECTIONS / 16);
+        assert!(
+            gone.iter().all(|&s| s <= (MAX_CONNECTIONS / 16) as u64),
+            "the oldest"
+        );
+        assert_eq!(t.len(), MAX_CONNECTIONS - MAX_CONNECTIONS / 16 + 1);
+        assert_eq!(
+            (t.stats.evicted, t.stats.shed),
+            ((MAX_CONNECTIONS / 16) as u64, 0)
+        );
     }
 
     #[test]

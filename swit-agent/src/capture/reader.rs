@@ -28,9 +28,32 @@ pub struct ReaderCounters {
     pub malformed: AtomicU64,
     /// Records dropped because the pipeline was behind.
     pub dropped: AtomicU64,
-    /// Batches sent and not yet received (a gauge); the receiver counts
-    /// them down.
-    pub queued: AtomicU64,
+    /// Bytes handed on and not yet taken (see [`ReaderCounters::taken`]).
+    pub queued_bytes: AtomicU64,
+    /// Most bytes queued at once (0: no bound but the batch count): a
+    /// stalled pipeline must not hold the memory the bound gives the rest.
+    pub queue_limit: AtomicU64,
+}
+
+impl ReaderCounters {
+    /// The pipeline took `batch` off the queue.
+    pub fn taken(&self, batch: &[Event]) {
+        self.queued_bytes
+            .fetch_sub(batch_bytes(batch), Ordering::Relaxed);
+    }
+}
+
+/// What a batch holds in memory, near enough: the events and their payloads.
+fn batch_bytes(batch: &[Event]) -> u64 {
+    let payload: usize = batch
+        .iter()
+        .map(|e| match e {
+            Event::Data(d) => d.bytes.capacity(),
+            Event::Proc { comm, .. } => comm.capacity(),
+            _ => 0,
+        })
+        .sum();
+    (payload + std::mem::size_of_val(batch)) as u64
 }
 
 pub struct Reader {
@@ -65,6 +88,11 @@ fn run(
     tx: SyncSender<Vec<Event>>,
 ) {
     let fd = ring.as_raw_fd();
+    let mut queue = Queue {
+        tx,
+        counters: counters.clone(),
+        carry: Vec::new(),
+    };
     loop {
         let stopping = stop.load(Ordering::Relaxed);
         let mut batch = Vec::with_capacity(BATCH);
@@ -77,17 +105,14 @@ fn run(
                 }
             }
             if batch.len() >= BATCH {
-                send(
-                    &tx,
-                    std::mem::replace(&mut batch, Vec::with_capacity(BATCH)),
-                    &counters,
-                );
+                queue.send(std::mem::replace(&mut batch, Vec::with_capacity(BATCH)));
             }
         }
-        if !batch.is_empty() {
-            send(&tx, batch, &counters);
+        if !batch.is_empty() || !queue.carry.is_empty() {
+            queue.send(batch);
         }
         if stopping {
+            queue.finish();
             return;
         }
         let mut pfd = libc::pollfd {
@@ -103,15 +128,158 @@ fn run(
     }
 }
 
-fn send(tx: &SyncSender<Vec<Event>>, batch: Vec<Event>, counters: &ReaderCounters) {
-    let n = batch.len() as u64;
-    // Counted before the send so the receiver never counts below zero.
-    counters.queued.fetch_add(1, Ordering::Relaxed);
-    match tx.try_send(batch) {
-        Ok(()) => {}
-        Err(TrySendError::Full(_)) | Err(TrySendError::Disconnected(_)) => {
-            counters.queued.fetch_sub(1, Ordering::Relaxed);
-            counters.dropped.fetch_add(n, Ordering::Relaxed);
+/// Control events kept while the pipeline is behind, at most.
+const MAX_CARRY: usize = 65536;
+
+/// The reader's side of the queue. When the pipeline is behind, payloads
+/// go first: opens, closes and process changes are kept (carried to the
+/// next batch if need be), since losing one leaks a connection's state or
+/// loses a process, while a lost payload is a gap the parsers resync from.
+struct Queue {
+    tx: SyncSender<Vec<Event>>,
+    counters: Arc<ReaderCounters>,
+    carry: Vec<Event>,
+}
+
+impl Queue {
+    fn send(&mut self, mut batch: Vec<Event>) {
+        if !self.carry.is_empty() {
+            let mut c = std::mem::take(&mut self.carry);
+            c.append(&mut batch);
+            batch = c;
         }
+        let c = &self.counters;
+        let limit = c.queue_limit.load(Ordering::Relaxed);
+        if limit > 0 && c.queued_bytes.load(Ordering::Relaxed) + batch_bytes(&batch) > limit {
+            self.drop_payloads(&mut batch);
+        }
+        if batch.is_empty() {
+            return;
+        }
+        let bytes = batch_bytes(&batch);
+        // Counted before the send: the pipeline may take it at once.
+        c.queued_bytes.fetch_add(bytes, Ordering::Relaxed);
+        match self.tx.try_send(batch) {
+            Ok(()) => {}
+            Err(TrySendError::Full(mut b)) => {
+                c.queued_bytes.fetch_sub(bytes, Ordering::Relaxed);
+                self.drop_payloads(&mut b);
+                let room = MAX_CARRY.saturating_sub(self.carry.len());
+                if b.len() > room {
+                    c.dropped
+                        .fetch_add((b.len() - room) as u64, Ordering::Relaxed);
+                    b.truncate(room);
+                }
+                self.carry = b;
+            }
+            Err(TrySendError::Disconnected(b)) => {
+                c.queued_bytes.fetch_sub(bytes, Ordering::Relaxed);
+                c.dropped.fetch_add(b.len() as u64, Ordering::Relaxed);
+            }
+        }
+    }
+
+    fn drop_payloads(&self, batch: &mut Vec<Event>) {
+        let before = batch.len();
+        batch.retain(|e| !matches!(e, Event::Data(_)));
+        self.counters
+            .dropped
+            .fetch_add((before - batch.len()) as u64, Ordering::Relaxed);
+    }
+
+    /// At stop: what is still carried goes if there is room, else counts.
+    fn finish(mut self) {
+        if !self.carry.is_empty() {
+            self.send(Vec::new());
+        }
+        let left = self.carry.len() as u64;
+        self.counters.dropped.fetch_add(left, Ordering::Relaxed);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::capture::event::{ConnInfo, DataChunk, Direction, Tuple};
+
+    fn conn(sock: u64) -> ConnInfo {
+        ConnInfo {
+            sock,
+            pid: 1,
+            tid: 1,
+            ts_ns: sock,
+            tuple: Tuple {
+                local: "127.0.0.1:80".parse().unwrap(),
+                remote: "127.0.0.1:5000".parse().unwrap(),
+            },
+        }
+    }
+
+    fn data(sock: u64, n: usize) -> Event {
+        Event::Data(DataChunk {
+            conn: conn(sock),
+            enter_ns: sock,
+            seq: 0,
+            len: n as u32,
+            direction: Direction::Ingress,
+            bytes: vec![b'x'; n],
+            tls: false,
+            g: 0,
+        })
+    }
+
+    fn close(sock: u64) -> Event {
+        Event::Close { conn: conn(sock) }
+    }
+
+    fn queue(batches: usize, limit: u64) -> (Queue, Receiver<Vec<Event>>) {
+        let (tx, rx) = sync_channel(batches);
+        let counters = Arc::new(ReaderCounters::default());
+        counters.queue_limit.store(limit, Ordering::Relaxed);
+        let q = Queue {
+            tx,
+            counters,
+            carry: Vec::new(),
+        };
+        (q, rx)
+    }
+
+    #[test]
+    fn past_the_byte_bound_payloads_go_and_closes_stay() {
+        let (mut q, rx) = queue(16, 10_000);
+        q.send(vec![data(1, 4000), close(1)]);
+        // 8 KB more would pass the bound: the payload goes, the close stays.
+        q.send(vec![data(2, 8000), close(2)]);
+        let first = rx.try_recv().unwrap();
+        assert_eq!(first.len(), 2);
+        assert_eq!(rx.try_recv().unwrap(), vec![close(2)]);
+        assert_eq!(q.counters.dropped.load(Ordering::Relaxed), 1);
+        // Taken: the bytes are free again.
+        q.counters.taken(&first);
+        q.send(vec![data(3, 8000)]);
+        assert_eq!(rx.try_recv().unwrap().len(), 1);
+    }
+
+    #[test]
+    fn a_full_queue_carries_closes_to_the_next_batch() {
+        let (mut q, rx) = queue(1, 0);
+        q.send(vec![data(1, 10)]);
+        q.send(vec![data(2, 10), close(2), data(3, 10), close(3)]);
+        assert_eq!(q.carry, vec![close(2), close(3)]);
+        assert_eq!(q.counters.dropped.load(Ordering::Relaxed), 2);
+        assert_eq!(rx.try_recv().unwrap(), vec![data(1, 10)]);
+        q.send(vec![data(4, 10)]);
+        assert_eq!(
+            rx.try_recv().unwrap(),
+            vec![close(2), close(3), data(4, 10)],
+            "in order, first"
+        );
+        assert!(q.carry.is_empty());
+        // At stop, what cannot be sent is counted.
+        q.send(vec![data(5, 10)]);
+        q.send(vec![close(6)]);
+        let counters = q.counters.clone();
+        q.finish();
+        assert_eq!(counters.dropped.load(Ordering::Relaxed), 3);
     }
 }

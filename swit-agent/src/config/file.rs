@@ -74,6 +74,7 @@ pub struct RawAgent {
     pub metrics_addr: Option<String>,
     /// How often the agent's metrics go to the OTLP collector ("15s").
     pub metrics_export_interval: Option<String>,
+    pub limits: RawLimits,
 }
 
 /// Which processes to trace. One field per kind of selector; cgroups,
@@ -120,6 +121,14 @@ pub struct RawCapture {
 #[serde(deny_unknown_fields, default)]
 pub struct RawConsole {
     pub format: Option<String>,
+}
+
+#[derive(Debug, Default, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawLimits {
+    /// Bytes, or a number with KiB, MiB or GiB.
+    pub memory: Option<ScalarString>,
+    pub idle_timeout: Option<String>,
 }
 
 #[derive(Debug, Default, Clone, PartialEq, Deserialize)]

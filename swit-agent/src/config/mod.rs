@@ -192,6 +192,11 @@ pub struct AgentSettings {
     pub console_format: ConsoleFormat,
     /// Spans queued for export, at most.
     pub export_queue: usize,
+    /// `agent.limits.memory`: the agent's whole resident size, in bytes.
+    pub memory_limit: u64,
+    /// `agent.limits.idle_timeout`: a connection silent this long is
+    /// forgotten.
+    pub idle_timeout: Duration,
     /// Attach the kernel hooks but capture nothing (`--hooks-only`): what
     /// the hooks alone cost, for the benchmark. Command line only.
     pub hooks_only: bool,
@@ -294,6 +299,8 @@ pub struct Overrides {
     pub capture_bytes: Option<u32>,
     /// `--ring-bytes`
     pub ring_bytes: Option<u32>,
+    /// `--memory-limit`
+    pub memory_limit: Option<String>,
     /// `--exporter`: otlp | jaeger | console
     pub exporter: Option<String>,
     /// `--endpoint`
@@ -424,6 +431,11 @@ impl Layered {
             a.capture.ring_bytes = Some(b);
             self.origins
                 .insert("agent.capture.ring_bytes", "--ring-bytes".into());
+        }
+        if let Some(m) = &o.memory_limit {
+            a.limits.memory = Some(file::ScalarString(m.clone()));
+            self.origins
+                .insert("agent.limits.memory", "--memory-limit".into());
         }
     }
 }
@@ -618,5 +630,9 @@ pub fn validate_file(file: &Path) -> (Vec<String>, i32) {
 
 /// Builds [`AgentSettings`] defaults; shared by `validate` and tests.
 pub(crate) const DEFAULT_RING_BYTES: u32 = 16 * 1024 * 1024;
+/// The agent's resident size, at most (`agent.limits.memory`).
+pub(crate) const DEFAULT_MEMORY_LIMIT: u64 = 256 << 20;
+/// A connection silent this long is forgotten (`agent.limits.idle_timeout`).
+pub(crate) const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(300);
 pub(crate) const DEFAULT_EXPORT_QUEUE: usize = 65536;
 pub(crate) const DEFAULT_CAPTURE_BYTES: u32 = MAX_CAPTURE;

@@ -5,8 +5,9 @@ use std::{path::PathBuf, time::Duration};
 
 use super::{
     AgentSettings, Base, ConsoleFormat, DEFAULT_CAPTURE_BYTES, DEFAULT_EXPORT_QUEUE,
-    DEFAULT_RING_BYTES, Exporter, ExporterKind, Layered, Problem, ProcessMatch, Propagator,
-    Protocol, Sampler, ServiceRule, Settings, Targets, Tls, TracingSettings, file::locate_path,
+    DEFAULT_IDLE_TIMEOUT, DEFAULT_MEMORY_LIMIT, DEFAULT_RING_BYTES, Exporter, ExporterKind,
+    Layered, Problem, ProcessMatch, Propagator, Protocol, Sampler, ServiceRule, Settings, Targets,
+    Tls, TracingSettings, file::locate_path,
 };
 use swit_ebpf_common::MAX_CAPTURE;
 
@@ -16,6 +17,9 @@ pub const DEFAULT_SERVICE_NAME: &str = "swit-service";
 pub const DEFAULT_RATE: f64 = 0.1;
 /// The default `agent.metrics_export_interval`.
 pub const DEFAULT_METRICS_EXPORT_INTERVAL: Duration = Duration::from_secs(15);
+/// Below this `agent.limits.memory` cannot hold the agent itself.
+const MIN_MEMORY_LIMIT: u64 = 32 << 20;
+
 /// The default exporter timeout.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -348,6 +352,39 @@ fn agent(c: &mut Check) -> AgentSettings {
     if export_queue == 0 {
         c.add("agent.export.queue_spans", "must be at least 1".into());
     }
+    let memory_limit = match &a.limits.memory {
+        None => DEFAULT_MEMORY_LIMIT,
+        Some(m) => match crate::memory::parse_size(&m.0) {
+            Some(b) if b >= MIN_MEMORY_LIMIT => b,
+            Some(_) => {
+                c.add(
+                    "agent.limits.memory",
+                    format!("{:?} is less than 32MiB, too little to trace anything", m.0),
+                );
+                DEFAULT_MEMORY_LIMIT
+            }
+            None => {
+                c.add(
+                    "agent.limits.memory",
+                    format!("{:?} is not a size (bytes, or e.g. 256MiB, 1GiB)", m.0),
+                );
+                DEFAULT_MEMORY_LIMIT
+            }
+        },
+    };
+    let idle_timeout = match a.limits.idle_timeout.as_deref() {
+        None => DEFAULT_IDLE_TIMEOUT,
+        Some(t) => match parse_duration(t) {
+            Some(d) if d >= Duration::from_secs(1) => d,
+            _ => {
+                c.add(
+                    "agent.limits.idle_timeout",
+                    format!("{t:?} is not a duration of at least 1s (e.g. 90s, 5m)"),
+                );
+                DEFAULT_IDLE_TIMEOUT
+            }
+        },
+    };
     let console_format = match a.console.format.as_deref().unwrap_or("pretty") {
         "pretty" => ConsoleFormat::Pretty,
         "otlp-json" => ConsoleFormat::OtlpJson,
@@ -458,6 +495,8 @@ fn agent(c: &mut Check) -> AgentSettings {
         ring_bytes,
         console_format,
         export_queue,
+        memory_limit,
+        idle_timeout,
         hooks_only: false,
         capture_only: false,
         metrics_addr,

@@ -241,16 +241,34 @@ pub fn families(s: &Snapshot) -> Vec<Family> {
             s.export_queue,
         ),
         one(
-            "swit_reader_queue_batches",
+            "swit_reader_queue_bytes",
             G,
-            "Record batches waiting between the ring reader and the parsers",
-            s.reader_queue,
+            "Bytes of records waiting between the ring reader and the parsers",
+            s.reader_queue_bytes,
         ),
         one(
             "swit_memory_rss_bytes",
             G,
             "The agent's resident memory",
             s.rss_bytes,
+        ),
+        one(
+            "swit_memory_heap_bytes",
+            G,
+            "The agent's heap in use",
+            s.memory.heap_bytes,
+        ),
+        one(
+            "swit_memory_limit_bytes",
+            G,
+            "agent.limits.memory",
+            s.memory.limit_bytes,
+        ),
+        one(
+            "swit_memory_shed_connections",
+            C,
+            "Connections forgotten to keep the memory bound",
+            s.memory_shed,
         ),
     ];
     if s.otlp.is_some() {

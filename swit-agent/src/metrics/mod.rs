@@ -75,13 +75,16 @@ pub struct Snapshot {
     pub export_dropped: u64,
     pub export_failed: u64,
     pub unsampled: u64,
+    /// Connections forgotten to keep the memory bound.
+    pub memory_shed: u64,
+    pub memory: MemorySnapshot,
     pub otlp: Option<OtlpSnapshot>,
     pub held: Held,
     pub tls: TlsSnapshot,
     /// `parse_errors` by protocol, indexed as `ProtocolKind::ALL`.
     pub parse_errors_by: [u64; crate::protocol::ProtocolKind::ALL.len()],
-    /// Batches of records waiting between the ring reader and the stages.
-    pub reader_queue: u64,
+    /// Bytes of records waiting between the ring reader and the stages.
+    pub reader_queue_bytes: u64,
     /// Spans waiting for the export thread.
     pub export_queue: u64,
     /// Tracing is on (probes attached); off after SIGUSR1 or a reload with
@@ -104,6 +107,14 @@ pub fn rss_bytes() -> u64 {
     pages * u64::try_from(page).unwrap_or(4096)
 }
 
+/// The agent's memory against its bound (`agent.limits.memory`).
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct MemorySnapshot {
+    pub heap_bytes: u64,
+    pub peak_rss_bytes: u64,
+    pub limit_bytes: u64,
+}
+
 /// What TLS capture did.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct TlsSnapshot {
@@ -123,6 +134,7 @@ impl Snapshot {
             + self.reader_dropped
             + self.export_dropped
             + self.export_failed
+            + self.memory_shed
             + self
                 .otlp
                 .as_ref()
@@ -135,7 +147,7 @@ impl fmt::Display for Snapshot {
         let k = |i: u32| self.kernel[i as usize];
         write!(
             f,
-            "spans={} exported={} records={} connections={} | lost: ringbuf_full={} inflight_full={} reader_dropped={} export_dropped={} export_failed={} | truncated={} uncaptured_bytes={} parse_errors={} orphan_responses={} undetected={} read_failed={}",
+            "spans={} exported={} records={} connections={} | lost: ringbuf_full={} inflight_full={} reader_dropped={} export_dropped={} export_failed={} memory_shed={} | truncated={} uncaptured_bytes={} parse_errors={} orphan_responses={} undetected={} read_failed={}",
             self.spans,
             self.exported,
             self.records,
@@ -145,6 +157,7 @@ impl fmt::Display for Snapshot {
             self.reader_dropped,
             self.export_dropped,
             self.export_failed,
+            self.memory_shed,
             k(counter::TRUNCATED),
             self.gap_bytes,
             self.parse_errors,
@@ -172,6 +185,12 @@ impl fmt::Display for Snapshot {
             k(counter::TLS_CIPHERTEXT),
             k(counter::TLS_UNBOUND),
             k(counter::GO_TLS_NO_SOCK),
+        )?;
+        let m = &self.memory;
+        write!(
+            f,
+            " | memory: heap_bytes={} peak_rss_bytes={} limit_bytes={}",
+            m.heap_bytes, m.peak_rss_bytes, m.limit_bytes
         )?;
         if let Some(o) = &self.otlp {
             write!(

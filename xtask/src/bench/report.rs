@@ -259,6 +259,9 @@ fn profiles_md(md: &mut String, profiles: &Option<Value>) {
     }
 }
 
+/// Where docs/benchmarks.md's hand-kept part begins.
+const KEPT_SECTION: &str = "## Hardening";
+
 pub fn write(
     out: &Path,
     mut mach: Value,
@@ -334,7 +337,15 @@ pub fn write(
     against_sdk(&mut md, &py.res);
     goals(&mut md, "Scenario 3 (pgbench)", db);
     profiles_md(&mut md, &profiles);
-    std::fs::write(root().join("docs/benchmarks.md"), &md)?;
+    // The hardening figures come from the end-to-end tests, not from this
+    // run: they are kept as written.
+    let path = root().join("docs/benchmarks.md");
+    let old = std::fs::read_to_string(&path).unwrap_or_default();
+    if let Some(at) = old.find(KEPT_SECTION) {
+        md.push('\n');
+        md.push_str(&old[at..]);
+    }
+    std::fs::write(&path, &md)?;
     eprintln!("xtask bench: wrote docs/benchmarks.md and target/bench/results.json");
     Ok(())
 }

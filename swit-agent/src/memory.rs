@@ -1,0 +1,219 @@
+//! What the agent holds in memory, and the bound it keeps to
+//! (`agent.limits.memory`).
+//!
+//! The binary installs [`CountingAlloc`], so the heap in use is known
+//! exactly and at once: the resident size cannot tell, because the C
+//! allocator keeps freed pages. The bound covers the whole process, so the
+//! heap's share is what is left of it after the ring buffer's mapping and
+//! what the process used before it held any traffic.
+use std::{
+    alloc::{GlobalAlloc, Layout, System},
+    sync::atomic::{AtomicUsize, Ordering},
+};
+
+static HEAP: AtomicUsize = AtomicUsize::new(0);
+
+/// The system allocator, counting the bytes it hands out.
+pub struct CountingAlloc;
+
+// SAFETY: every call is forwarded to `System` unchanged; the counter is
+// only arithmetic on the sizes asked for.
+unsafe impl GlobalAlloc for CountingAlloc {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        // SAFETY: forwarded with the caller's guarantees.
+        let p = unsafe { System.alloc(layout) };
+        if !p.is_null() {
+            HEAP.fetch_add(layout.size(), Ordering::Relaxed);
+        }
+        p
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        // SAFETY: forwarded with the caller's guarantees.
+        let p = unsafe { System.alloc_zeroed(layout) };
+        if !p.is_null() {
+            HEAP.fetch_add(layout.size(), Ordering::Relaxed);
+        }
+        p
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: forwarded with the caller's guarantees.
+        unsafe { System.dealloc(ptr, layout) };
+        HEAP.fetch_sub(layout.size(), Ordering::Relaxed);
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        // SAFETY: forwarded with the caller's guarantees.
+        let p = unsafe { System.realloc(ptr, layout, new_size) };
+        if !p.is_null() {
+            HEAP.fetch_add(new_size, Ordering::Relaxed);
+            HEAP.fetch_sub(layout.size(), Ordering::Relaxed);
+        }
+        p
+    }
+}
+
+/// Heap bytes in use; 0 where [`CountingAlloc`] is not installed (the
+/// library's unit tests), which never sheds anything.
+pub fn heap_bytes() -> u64 {
+    HEAP.load(Ordering::Relaxed) as u64
+}
+
+/// The process's resident and peak resident bytes (`VmRSS`, `VmHWM`).
+pub fn resident() -> Option<(u64, u64)> {
+    parse_status(&std::fs::read_to_string("/proc/self/status").ok()?)
+}
+
+fn parse_status(status: &str) -> Option<(u64, u64)> {
+    let kib = |key: &str| -> Option<u64> {
+        let line = status.lines().find(|l| l.starts_with(key))?;
+        line[key.len()..]
+            .trim()
+            .strip_suffix("kB")?
+            .trim()
+            .parse::<u64>()
+            .ok()
+    };
+    Some((kib("VmRSS:")? * 1024, kib("VmHWM:")? * 1024))
+}
+
+/// The least heap the bound must leave; below it the agent could not hold
+/// even a few thousand idle connections.
+pub const MIN_HEAP_BUDGET: u64 = 16 << 20;
+
+/// Past this share of its budget the heap sheds connection state ...
+const HIGH_PERCENT: u64 = 80;
+/// ... until it is back under this share.
+const LOW_PERCENT: u64 = 60;
+
+/// The heap's share of the bound, and when to shed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Budget {
+    /// `agent.limits.memory`: the whole process.
+    pub limit: u64,
+    /// Heap bytes allowed: the limit less the fixed part.
+    pub heap: u64,
+}
+
+/// Why the bound cannot be kept at all.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "agent.limits.memory is {limit} bytes, but the ring buffer (mapped twice) and the agent's own \
+     {fixed} bytes leave less than {min} for traffic: raise agent.limits.memory (or \
+     --memory-limit) or lower agent.capture.ring_bytes",
+    min = MIN_HEAP_BUDGET
+)]
+pub struct BudgetError {
+    pub limit: u64,
+    pub fixed: u64,
+}
+
+impl Budget {
+    /// `resident_at_start`: what the process held before any traffic
+    /// (code, libraries, loaded programs); the ring's pages come on top as
+    /// the reader touches them, and the kernel maps its data pages twice.
+    pub fn new(limit: u64, resident_at_start: u64, ring_bytes: u64) -> Result<Budget, BudgetError> {
+        let fixed = resident_at_start + 2 * ring_bytes;
+        match limit.checked_sub(fixed) {
+            Some(heap) if heap >= MIN_HEAP_BUDGET => Ok(Budget { limit, heap }),
+            _ => Err(BudgetError { limit, fixed }),
+        }
+    }
+
+    /// Whether to shed now: past the high mark, or, once shedding, until
+    /// back under the low one (so one episode does not end and start
+    /// again at every tick).
+    pub fn shed(&self, heap: u64, shedding: bool) -> bool {
+        let mark = if shedding { LOW_PERCENT } else { HIGH_PERCENT };
+        heap * 100 > self.heap * mark
+    }
+
+    /// What the reader may have queued for the pipeline: a quarter of the
+    /// heap, so a stalled pipeline cannot take it all.
+    pub fn reader_queue(&self) -> u64 {
+        self.heap / 4
+    }
+}
+
+/// Parses a size: bytes, or a number with KiB, MiB or GiB (also K, M, G,
+/// KB, MB, GB, all powers of 1024: memory, not disks).
+pub fn parse_size(s: &str) -> Option<u64> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let n: u64 = num.parse().ok()?;
+    let shift = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 0,
+        "k" | "kb" | "kib" => 10,
+        "m" | "mb" | "mib" => 20,
+        "g" | "gb" | "gib" => 30,
+        _ => return None,
+    };
+    n.checked_mul(1 << shift)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes() {
+        for (s, want) in [
+            ("0", Some(0)),
+            ("1024", Some(1024)),
+            ("256MiB", Some(256 << 20)),
+            ("256 MiB", Some(256 << 20)),
+            ("256M", Some(256 << 20)),
+            ("256mb", Some(256 << 20)),
+            ("64KiB", Some(64 << 10)),
+            ("2GiB", Some(2 << 30)),
+            ("1 g", Some(1 << 30)),
+            ("", None),
+            ("MiB", None),
+            ("-1", None),
+            ("1.5GiB", None),
+            ("12 parsecs", None),
+            ("99999999999999999999", None),
+            ("18446744073709551615GiB", None),
+        ] {
+            assert_eq!(parse_size(s), want, "{s:?}");
+        }
+    }
+
+    #[test]
+    fn the_heap_gets_what_the_fixed_part_leaves() {
+        let b = Budget::new(256 << 20, 40 << 20, 16 << 20).unwrap();
+        assert_eq!(b.heap, 184 << 20);
+        assert_eq!(b.reader_queue(), 46 << 20);
+        let e = Budget::new(64 << 20, 40 << 20, 16 << 20).unwrap_err();
+        assert_eq!(e.fixed, 72 << 20);
+        assert!(e.to_string().contains("raise agent.limits.memory"), "{e}");
+        // Exactly the minimum is enough; a byte less is not.
+        let fixed = (40 << 20) + (32 << 20);
+        assert!(Budget::new(fixed + MIN_HEAP_BUDGET, 40 << 20, 16 << 20).is_ok());
+        assert!(Budget::new(fixed + MIN_HEAP_BUDGET - 1, 40 << 20, 16 << 20).is_err());
+    }
+
+    #[test]
+    fn sheds_past_the_high_mark_down_to_the_low_one() {
+        let b = Budget {
+            limit: 0,
+            heap: 1000,
+        };
+        assert!(!b.shed(0, false));
+        assert!(!b.shed(800, false));
+        assert!(b.shed(801, false));
+        assert!(b.shed(601, true), "once begun, down to the low mark");
+        assert!(!b.shed(600, true));
+    }
+
+    #[test]
+    fn proc_status() {
+        let s = "Name:\tswit-agent\nVmHWM:\t   92440 kB\nVmRSS:\t   68804 kB\nThreads: 4\n";
+        assert_eq!(parse_status(s), Some((68804 * 1024, 92440 * 1024)));
+        assert_eq!(parse_status("VmRSS: 1 kB\n"), None);
+        assert_eq!(parse_status("VmRSS: x kB\nVmHWM: 1 kB\n"), None);
+        assert!(resident().is_some_and(|(rss, hwm)| rss > 0 && hwm >= rss));
+    }
+}
