@@ -40,28 +40,6 @@ pub fn metrics(port: u16) -> HashMap<String, u64> {
     }
 }
 
-/// The file descriptors the process holds on BPF objects and perf events
-/// (programs, maps, links, BTF, uprobe/tracepoint events), by kind.
-pub fn bpf_fds(pid: u32) -> HashMap<String, usize> {
-    let mut out = HashMap::new();
-    let Ok(dir) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
-        return out;
-    };
-    for e in dir.flatten() {
-        let Ok(target) = std::fs::read_link(e.path()) else {
-            continue;
-        };
-        let t = target.to_string_lossy().into_owned();
-        if t.starts_with("anon_inode:bpf")
-            || t.starts_with("anon_inode:btf")
-            || t.contains("perf_event")
-        {
-            *out.entry(t).or_default() += 1;
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

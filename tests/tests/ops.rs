@@ -10,10 +10,12 @@ use opentelemetry_proto::tonic::{
     metrics::v1::{metric, number_data_point},
 };
 use swit_tests::{
-    Client, ExportingAgent, Service, agent_bin, free_port,
+    Client, ExportingAgent, Service, agent_bin,
+    faults::BpfObjects,
+    free_port,
     otlp_receiver::OtlpReceiver,
     require_root,
-    scrape::{bpf_fds, get, metrics},
+    scrape::{get, metrics},
     wait_for, write_config,
 };
 
@@ -183,8 +185,10 @@ fn toggle_test(
     why: &str,
 ) {
     agent.wait_line("the readiness line", WAIT, |l| l == "swit-agent ready");
-    let attached = bpf_fds(agent.pid());
-    assert!(!attached.is_empty(), "the agent holds BPF objects");
+    let mut held = BpfObjects::held_by(agent.pid());
+    assert!(!held.progs.is_empty() && !held.links.is_empty(), "{held:?}");
+    let sizes = |o: &BpfObjects| (o.progs.len(), o.maps.len(), o.links.len());
+    let attached = sizes(&held);
     requests(svc.port, 2);
     let mut spans = 2;
     rx.wait_spans("the first spans", WAIT, |s| s.len() == spans);
@@ -194,11 +198,12 @@ fn toggle_test(
             (agent.count_lines(|l| l.contains(&format!("tracing switched off ({why}"))) == cycle)
                 .then_some(())
         });
-        assert!(
-            bpf_fds(agent.pid()).is_empty(),
-            "cycle {cycle}: every BPF object released: {:?}",
-            bpf_fds(agent.pid())
-        );
+        let now = BpfObjects::held_by(agent.pid());
+        assert!(now.is_empty(), "cycle {cycle}: the agent holds {now:?}");
+        // The kernel frees them a little after their last descriptor.
+        wait_for("the session's BPF objects to be freed", WAIT, || {
+            held.still_loaded().is_empty().then_some(())
+        });
         wait_metric(port, "swit_tracing_enabled", 0);
         assert_eq!(get(port, "/healthz").map(|r| r.0), Some(503));
         // Served while off: never seen.
@@ -208,10 +213,11 @@ fn toggle_test(
         wait_for("tracing on", WAIT, || {
             (agent.count_lines(|l| l == "swit-agent ready") == cycle + 1).then_some(())
         });
+        held = BpfObjects::held_by(agent.pid());
         assert_eq!(
-            bpf_fds(agent.pid()),
+            sizes(&held),
             attached,
-            "cycle {cycle}: the same kernel objects"
+            "cycle {cycle}: as many kernel objects"
         );
         wait_metric(port, "swit_tracing_enabled", 1);
         assert_eq!(get(port, "/healthz"), Some((200, "ok\n".into())));
