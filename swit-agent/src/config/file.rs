@@ -71,6 +71,10 @@ pub struct RawAgent {
     pub capture: RawCapture,
     pub console: RawConsole,
     pub export: RawExport,
+    /// `ADDR:PORT` for the Prometheus endpoint (`/metrics`, `/healthz`).
+    pub metrics_addr: Option<String>,
+    /// How often the agent's metrics go to the OTLP collector ("15s").
+    pub metrics_export_interval: Option<String>,
     pub limits: RawLimits,
 }
 

@@ -30,7 +30,7 @@ use crate::{
     },
     config::{Propagator, Sampler},
     protocol::{
-        ProtoEvent, Timing,
+        ProtoEvent, ProtocolKind, Timing,
         db::{DbCall, DbEvent},
         http1::Http1Event,
         http2::{H2Request, Http2Event},
@@ -82,9 +82,20 @@ pub struct CorrelatorStats {
     pub unsampled: u64,
     pub orphan_responses: u64,
     pub parse_errors: u64,
+    /// `parse_errors` by protocol, indexed as [`ProtocolKind::ALL`].
+    pub parse_errors_by: [u64; ProtocolKind::ALL.len()],
     /// Requests forgotten unanswered: too many were open, or their
     /// connection closed first (HTTP/2 streams).
     pub dropped_requests: u64,
+}
+
+impl CorrelatorStats {
+    fn parse_error(&mut self, kind: ProtocolKind) {
+        self.parse_errors += 1;
+        if let Some(i) = ProtocolKind::ALL.iter().position(|k| *k == kind) {
+            self.parse_errors_by[i] += 1;
+        }
+    }
 }
 
 /// Converts kernel (CLOCK_MONOTONIC) times to Unix epoch times.
@@ -266,7 +277,7 @@ impl Correlator {
                     );
                 }
                 Http1Event::OrphanResponse(_) => self.stats.orphan_responses += 1,
-                Http1Event::ParseError { .. } => self.stats.parse_errors += 1,
+                Http1Event::ParseError { .. } => self.stats.parse_error(ProtocolKind::Http1),
             },
             ProtoEvent::Http2(h) => match h {
                 Http2Event::RequestStarted(req) => self.request_started(
@@ -291,14 +302,14 @@ impl Correlator {
                 }
                 Http2Event::OrphanResponse { .. } => self.stats.orphan_responses += 1,
                 Http2Event::StreamsDropped { count } => self.stats.dropped_requests += count,
-                Http2Event::ParseError { .. } => self.stats.parse_errors += 1,
+                Http2Event::ParseError { .. } => self.stats.parse_error(ProtocolKind::Http2),
             },
-            ProtoEvent::Db(DbEvent::Call(call)) => {
+            ProtoEvent::Db(_, DbEvent::Call(call)) => {
                 self.db_call(ev.pid, ev.role, ev.tuple, call, out)
             }
-            ProtoEvent::Db(DbEvent::ParseError { .. }) => self.stats.parse_errors += 1,
+            ProtoEvent::Db(kind, DbEvent::ParseError { .. }) => self.stats.parse_error(kind),
             // Database calls are leaves: ids are made when they end.
-            ProtoEvent::Db(DbEvent::CallStarted(_)) => {}
+            ProtoEvent::Db(_, DbEvent::CallStarted(_)) => {}
         }
     }
 
