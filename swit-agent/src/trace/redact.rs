@@ -19,11 +19,11 @@
 //! every string attribute are scrubbed; resource attributes are the
 //! process's identity and the operator's own and are left alone.
 //!
-//! Patterns use `regex-lite` rather than `regex`: its matching is linear in
-//! the text like `regex`'s, it builds in a fraction of the time and size,
-//! and secret shapes need no Unicode classes. The built-in finders are
-//! plain code: they run on every string of every span, so each starts with
-//! a cheap byte search.
+//! Cost, measured on a span of 12 typical string attributes (optimised
+//! build): the built-in finders about 3 µs; two extra patterns 0.1 µs more
+//! with `regex`, 37 µs more with `regex-lite` (no literal prefilters),
+//! hence `regex`, which is linear-time too. The finders are plain code that
+//! starts with a cheap byte search.
 use std::{borrow::Cow, ops::Range};
 
 use super::span::{AttrValue, Span};
@@ -62,7 +62,7 @@ const MIN_CREDENTIAL: usize = 8;
 /// The policy, compiled once from the settings.
 #[derive(Debug, Clone, Default)]
 pub struct Redactor {
-    patterns: Vec<regex_lite::Regex>,
+    patterns: Vec<regex::Regex>,
     allow: Vec<String>,
     deny: Vec<String>,
 }
@@ -125,8 +125,8 @@ impl Redactor {
 }
 
 /// Checks an operator's pattern: it must compile within a small size.
-pub fn compile(p: &str) -> Result<regex_lite::Regex, String> {
-    regex_lite::RegexBuilder::new(p)
+pub fn compile(p: &str) -> Result<regex::Regex, String> {
+    regex::RegexBuilder::new(p)
         .size_limit(1 << 20)
         .build()
         .map_err(|e| e.to_string().lines().last().unwrap_or("").trim().to_owned())
@@ -142,7 +142,7 @@ pub fn builtin_secrets(t: &str) -> Vec<Range<usize>> {
     out
 }
 
-fn pattern_secrets(re: &regex_lite::Regex, t: &str, out: &mut Vec<Range<usize>>) {
+fn pattern_secrets(re: &regex::Regex, t: &str, out: &mut Vec<Range<usize>>) {
     if re.captures_len() == 1 {
         out.extend(re.find_iter(t).map(|m| m.range()).filter(|r| !r.is_empty()));
         return;
