@@ -88,8 +88,11 @@ pub fn captured_headers(
 }
 
 /// Host and port from a Host header value (`name`, `name:port`, `[v6]:port`).
+/// Userinfo (`user:password@`), which neither a Host header nor an HTTP/2
+/// `:authority` may carry but a broken client might, is dropped.
 pub fn parse_host(h: &str) -> (String, Option<u16>) {
     let h = h.trim();
+    let h = h.rsplit_once('@').map_or(h, |(_, host)| host);
     if let Some(rest) = h.strip_prefix('[')
         && let Some((addr, tail)) = rest.split_once(']')
     {
@@ -313,6 +316,13 @@ mod tests {
             timing: Timing::default(),
             ended_by_close: false,
         }
+    }
+
+    #[test]
+    fn host_userinfo_is_never_the_server_address() {
+        assert_eq!(parse_host("u:pw@h:8080"), ("h".into(), Some(8080)));
+        assert_eq!(parse_host("u:pw@[::1]:9"), ("::1".into(), Some(9)));
+        assert_eq!(parse_host("h"), ("h".into(), None));
     }
 
     #[test]
