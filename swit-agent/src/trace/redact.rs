@@ -129,7 +129,13 @@ pub fn compile(p: &str) -> Result<regex::Regex, String> {
     regex::RegexBuilder::new(p)
         .size_limit(1 << 20)
         .build()
-        .map_err(|e| e.to_string().lines().last().unwrap_or("").trim().to_owned())
+        .map_err(|e| {
+            // regex's message draws the pattern over several lines and ends
+            // with "error: what"; the one line kept is "what".
+            let msg = e.to_string();
+            let last = msg.lines().last().unwrap_or("").trim();
+            last.strip_prefix("error: ").unwrap_or(last).to_owned()
+        })
 }
 
 /// Ranges of `t` that the built-in finders say are secrets.
