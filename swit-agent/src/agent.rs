@@ -424,6 +424,7 @@ impl Stage {
         let opts = TraceOptions {
             sampler: t.sampler,
             propagators: t.propagators.clone(),
+            capture_headers: Arc::new(t.redaction.capture_headers.clone()),
         };
         let mut conns = ConnTable::new();
         conns.set_idle_ns(settings.agent.idle_timeout.as_nanos() as u64);
@@ -590,7 +591,8 @@ impl Stage {
 fn log_event(e: &Event) {
     match e {
         Event::Data(d) => log::trace!(
-            "data sock={:x} pid={} tid={} g={:x} {:?} seq={} len={} {} -> {} {:?}",
+            // Never the payload: it holds what the spans redact.
+            "data sock={:x} pid={} tid={} g={:x} {:?} seq={} len={} {} -> {}",
             d.conn.sock,
             d.conn.pid,
             d.conn.tid,
@@ -600,7 +602,6 @@ fn log_event(e: &Event) {
             d.len,
             d.conn.tuple.local,
             d.conn.tuple.remote,
-            String::from_utf8_lossy(&d.bytes[..d.bytes.len().min(60)])
         ),
         Event::Open { conn, role } => log::trace!(
             "open sock={:x} pid={} {role:?} {:?}",

@@ -30,6 +30,7 @@ pub struct RawTracing {
     pub exporter: RawExporter,
     pub resource_attributes: Option<BTreeMap<String, ScalarString>>,
     pub propagators: Option<Vec<String>>,
+    pub redaction: super::redaction::RawRedaction,
 }
 
 #[derive(Debug, Default, Clone, PartialEq, Deserialize)]
@@ -428,6 +429,8 @@ impl RawConfig {
         for (i, p) in t.propagators.iter_mut().flatten().enumerate() {
             expand_one(&mut x, &format!("tracing.propagators[{i}]"), p);
         }
+        t.redaction
+            .expand_with(|path, s| expand_one(&mut x, path, s));
         let a = &mut self.agent;
         for (i, s) in a.services.iter_mut().flatten().enumerate() {
             expand_one(&mut x, &format!("agent.services[{i}].name"), &mut s.name);

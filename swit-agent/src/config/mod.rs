@@ -24,12 +24,15 @@ use std::{collections::BTreeMap, fmt, path::Path, path::PathBuf, time::Duration}
 
 pub mod env;
 pub mod file;
+pub mod redaction;
 pub mod validate;
 
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
 mod tests_messages;
+#[cfg(test)]
+mod tests_redaction;
 
 use swit_ebpf_common::MAX_CAPTURE;
 
@@ -86,6 +89,8 @@ pub struct TracingSettings {
     pub resource_attributes: BTreeMap<String, String>,
     /// In order; empty when OTEL_PROPAGATORS=none.
     pub propagators: Vec<Propagator>,
+    /// `tracing.redaction`: extra patterns, attribute filters, headers.
+    pub redaction: redaction::RedactionSettings,
 }
 
 /// The OTel samplers; ratios are in [0, 1].

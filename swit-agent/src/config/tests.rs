@@ -578,6 +578,7 @@ fn a_complete_file_parses_to_the_expected_settings() {
             ]
             .into(),
             propagators: vec![Propagator::TraceContext, Propagator::Baggage],
+            redaction: Default::default(),
         },
         agent: AgentSettings {
             hooks_only: false,

@@ -128,6 +128,10 @@ fn tracing(c: &mut Check, base: Base) -> TracingSettings {
             }
         });
     }
+    let (redaction, problems) = super::redaction::resolve(&t.redaction);
+    for (path, message) in problems {
+        c.add(&path, message);
+    }
     TracingSettings {
         enabled: t.enabled.unwrap_or(enabled),
         service_name_configured: service_name.is_some(),
@@ -141,6 +145,7 @@ fn tracing(c: &mut Check, base: Base) -> TracingSettings {
             .map(|(k, v)| (k.clone(), v.0.clone()))
             .collect(),
         propagators,
+        redaction,
     }
 }
 

@@ -19,7 +19,7 @@ use super::{
     context::{Incoming, extract},
     db_span::db_span,
     grpc_span::h2_span,
-    http_span::{HttpExchange, HttpSpanParts, http_span},
+    http_span::{HttpExchange, HttpSpanParts, captured_headers, http_span},
     sampler,
     span::{Resource, Span, SpanId, SpanKind, TraceId},
 };
@@ -28,7 +28,7 @@ use crate::{
         conn::ConnEvent,
         event::{Role, Tuple},
     },
-    config::{Propagator, Sampler},
+    config::{Propagator, Sampler, redaction::CaptureHeaders},
     protocol::{
         ProtoEvent, ProtocolKind, Timing,
         db::{DbCall, DbEvent},
@@ -158,6 +158,8 @@ type ResourceFn = Box<dyn ResourceSource>;
 pub struct TraceOptions {
     pub sampler: Sampler,
     pub propagators: Vec<Propagator>,
+    /// Headers exported as attributes; shared with each span's builder.
+    pub capture_headers: Arc<CaptureHeaders>,
 }
 
 impl Default for TraceOptions {
@@ -165,6 +167,7 @@ impl Default for TraceOptions {
         TraceOptions {
             sampler: Sampler::AlwaysOn,
             propagators: vec![Propagator::TraceContext, Propagator::Baggage],
+            capture_headers: Arc::default(),
         }
     }
 }
@@ -259,6 +262,7 @@ impl Correlator {
                 }
                 Http1Event::Exchange { request, response } => {
                     let (l, r) = (at.tuple.local, at.tuple.remote);
+                    let cap = self.opts.capture_headers.clone();
                     self.request_done(
                         &at,
                         request.id,
@@ -271,7 +275,14 @@ impl Correlator {
                             if at.tls {
                                 x.scheme = Some("https");
                             }
-                            http_span(kind, &x, l, r)
+                            let mut p = http_span(kind, &x, l, r);
+                            captured_headers(
+                                &cap,
+                                &request.headers,
+                                &response.headers,
+                                &mut p.attributes,
+                            );
+                            p
                         },
                         out,
                     );
@@ -289,6 +300,7 @@ impl Correlator {
                 ),
                 Http2Event::Exchange { request, response } => {
                     let (l, r) = (at.tuple.local, at.tuple.remote);
+                    let cap = self.opts.capture_headers.clone();
                     self.request_done(
                         &at,
                         h2_key(&request),
@@ -296,7 +308,16 @@ impl Correlator {
                             first: request.timing.first,
                             last: response.timing.last,
                         },
-                        |kind| h2_span(kind, &request, &response, l, r),
+                        |kind| {
+                            let mut p = h2_span(kind, &request, &response, l, r);
+                            captured_headers(
+                                &cap,
+                                &request.headers,
+                                &response.headers,
+                                &mut p.attributes,
+                            );
+                            p
+                        },
                         out,
                     );
                 }
