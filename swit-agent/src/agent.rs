@@ -1,40 +1,53 @@
 //! `swit-agent run`: wires the stages together and runs until a signal.
 //!
 //! Threads: the ring reader (copies records, never parses), this thread
-//! (reorder -> connections -> protocols -> correlator), and the export
-//! thread. Every queue between them is bounded and drops with a count.
+//! (reorder -> connections -> protocols -> correlator), the export thread,
+//! and, when asked for, the metrics server and the OTLP metrics push. Every
+//! queue between them is bounded and drops with a count.
+mod session;
+mod totals;
+
 use std::{
     io::{self, Write},
     sync::{
         Arc,
         atomic::{AtomicBool, Ordering},
-        mpsc::RecvTimeoutError,
     },
     time::{Duration, Instant},
 };
 
+use swit_ebpf_common::counter;
+
+use self::{
+    session::{Session, Step},
+    totals::Totals,
+};
 use crate::{
     capture::{
         closing::Closing,
         conn::ConnTable,
         event::{ConnInfo, Event},
         listening::ListenCache,
-        reader::{Reader, ReaderCounters},
+        reader::ReaderCounters,
         reorder::Reorder,
     },
     config::{ConfigError, Settings, Targets},
     export::{
         build,
-        otlp::OtlpError,
+        otlp::{OtlpError, metrics::MetricsClient},
         pipeline::{ExportCounters, ExportPipeline, SpanSender},
     },
     memory::{self, Budget, BudgetError},
-    metrics::{Held, MemorySnapshot, Snapshot, TlsSnapshot},
+    metrics::{
+        board::Board,
+        push::OtlpPush,
+        server::{self, MetricsServer},
+    },
     preflight::{self, PreflightError},
-    probe::{Probe, ProbeError, ProbeOptions, tls::TlsHooks},
+    probe::ProbeError,
     target::{
         TargetError,
-        manager::{Follow, ProcChange, TargetManager},
+        manager::{ProcChange, TargetManager},
         process::{ResourcePolicy, Resources},
     },
     trace::correlate::{Clock, Correlator, TraceOptions},
@@ -57,6 +70,14 @@ pub enum AgentError {
     Export(anyhow::Error),
     #[error(transparent)]
     Memory(#[from] BudgetError),
+    #[error(
+        "metrics address {addr}: cannot listen: {source} (choose another --metrics-addr or agent.metrics_addr)"
+    )]
+    MetricsAddr {
+        addr: String,
+        #[source]
+        source: io::Error,
+    },
 }
 
 impl AgentError {
@@ -67,7 +88,8 @@ impl AgentError {
             | AgentError::Preflight(_)
             | AgentError::Target(_)
             | AgentError::Exporter(_)
-            | AgentError::Memory(_) => 2,
+            | AgentError::Memory(_)
+            | AgentError::MetricsAddr { .. } => 2,
             AgentError::Probe(
                 ProbeError::Offsets(_) | ProbeError::Tracefs(_) | ProbeError::NoObject,
             ) => 2,
@@ -95,38 +117,68 @@ fn mono_now() -> u64 {
 /// Re-reads the configuration (SIGHUP): the file's targets may change.
 pub type Reload = Box<dyn Fn() -> Result<Settings, ConfigError>>;
 
+/// How often the main loop publishes its counters for the metrics
+/// endpoint and the OTLP metrics thread.
+const PUBLISH_EVERY: Duration = Duration::from_secs(1);
+
 /// Runs with resolved settings (see `config`); the caller has already
-/// handled `tracing.enabled: false`. `reload`, when given, is called on
-/// SIGHUP and its targets replace the current ones.
+/// handled `tracing.enabled: false` at start. `reload`, when given, is
+/// called on SIGHUP: its targets replace the current ones and its
+/// `tracing.enabled` switches tracing off or on. SIGUSR1 switches tracing
+/// off or on.
 pub fn run(settings: Settings, reload: Option<Reload>) -> Result<(), AgentError> {
     settings.check_runnable()?;
     let cfg = &settings.agent;
     preflight::check()?;
-    // Built before the probes load, so a bad endpoint or TLS file costs
-    // nothing but its one-line message.
+    // Built before the probes load, so a bad endpoint, TLS file or metrics
+    // address costs nothing but its one-line message.
     let built = build::build(&settings)?;
-    let mut manager = TargetManager::new(cfg.targets.clone());
-
-    let mut probe = Probe::load(&ProbeOptions {
-        capture_bytes: cfg.capture_bytes,
-        ring_bytes: cfg.ring_bytes,
-        hooks_only: cfg.hooks_only,
-    })?;
-    for w in manager.start(&mut probe)? {
-        log::warn!("{w}");
-    }
-    // Before the "tracing" line: what runs now is hooked by then.
-    let mut tls = TlsHooks::new();
-    tls.hook_system(&mut probe);
-    tls.scan(manager.scan_pids(), &mut probe);
+    let listener = match cfg.metrics_addr {
+        Some(addr) => Some(
+            server::bind(addr).map_err(|source| AgentError::MetricsAddr {
+                addr: addr.to_string(),
+                source,
+            })?,
+        ),
+        None => None,
+    };
+    let metrics_client = match built.otlp {
+        Some(_) => Some(MetricsClient::new(&build::otlp_options(&settings))?),
+        None => None,
+    };
     let stop = Arc::new(AtomicBool::new(false));
     let hup = Arc::new(AtomicBool::new(false));
-    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-        signal_hook::flag::register(sig, stop.clone()).map_err(|e| AgentError::Export(e.into()))?;
-    }
-    signal_hook::flag::register(signal_hook::consts::SIGHUP, hup.clone())
-        .map_err(|e| AgentError::Export(e.into()))?;
-    // Measured now: what the process holds before any traffic.
+    let usr1 = Arc::new(AtomicBool::new(false));
+    let signal = |sig, flag: &Arc<AtomicBool>| {
+        signal_hook::flag::register(sig, flag.clone()).map_err(|e| AgentError::Export(e.into()))
+    };
+    signal(signal_hook::consts::SIGINT, &stop)?;
+    signal(signal_hook::consts::SIGTERM, &stop)?;
+    signal(signal_hook::consts::SIGHUP, &hup)?;
+    signal(signal_hook::consts::SIGUSR1, &usr1)?;
+
+    let board = Board::default();
+    let server = match listener {
+        Some(l) => {
+            let addr = l.local_addr().map(|a| a.to_string()).unwrap_or_default();
+            let s =
+                MetricsServer::start(l, board.clone()).map_err(|e| AgentError::Export(e.into()))?;
+            log::info!("metrics on http://{addr}/metrics, health on http://{addr}/healthz");
+            Some(s)
+        }
+        None => None,
+    };
+    let mut totals = Totals {
+        reader: Arc::new(ReaderCounters::default()),
+        export: Arc::new(ExportCounters::default()),
+        otlp: built.otlp.clone(),
+        kernel_before: [0; counter::COUNT as usize],
+        memory_limit: 0,
+    };
+    let mut targets = cfg.targets.clone();
+    let mut session = Some(Session::start(cfg, &targets, totals.reader.clone())?);
+    // Measured now: what the process holds before any traffic (the probe
+    // loaded). A session started again later is bound by the same budget.
     let (resident, _) = memory::resident().unwrap_or_default();
     let budget = Budget::new(cfg.memory_limit, resident, cfg.ring_bytes as u64)?;
     log::info!(
@@ -136,55 +188,44 @@ pub fn run(settings: Settings, reload: Option<Reload>) -> Result<(), AgentError>
         budget.limit >> 20,
         budget.heap >> 20
     );
-    let reader_counters = Arc::new(ReaderCounters::default());
-    reader_counters
+    totals
+        .reader
         .queue_limit
         .store(budget.reader_queue(), Ordering::Relaxed);
-    let ring = probe.take_ring().expect("ring taken once");
-    let (rx, reader) = Reader::start(ring, stop.clone(), reader_counters.clone());
-    let export_counters = Arc::new(ExportCounters::default());
-    let otlp_counters = built.otlp.clone();
+    totals.memory_limit = budget.limit;
     let (sender, pipeline) =
-        ExportPipeline::start(built.sink, cfg.export_queue, export_counters.clone());
-    log::info!(
-        "tracing {}, {} hooks attached, {} TLS libraries hooked, spans to {}; Ctrl-C to stop",
-        describe_targets(&cfg.targets, &manager),
-        probe.attached(),
-        tls.hooked(),
-        built.description
-    );
-    let _ = io::stderr().flush();
-
+        ExportPipeline::start(built.sink, cfg.export_queue, totals.export.clone());
+    let description = built.description;
     let mut stage = Stage::new(&settings);
+    board.publish(totals.snapshot(&stage, session.as_ref()));
+    announce("", session.as_ref(), &targets, &description);
+    let push = metrics_client.map(|c| {
+        log::debug!(
+            "agent metrics to OTLP {} every {:?}",
+            c.target,
+            cfg.metrics_export_interval
+        );
+        OtlpPush::start(c, board.clone(), cfg.metrics_export_interval)
+    });
+
     let mut last_tick = Instant::now();
     let mut last_check = Instant::now();
     let mut last_tls_scan = Instant::now();
+    let mut last_publish = Some(Instant::now());
     loop {
         let stopping = stop.load(Ordering::Relaxed);
-        match rx.recv_timeout(Duration::from_millis(50)) {
+        let wait = Duration::from_millis(50);
+        match session.as_ref().map(|s| s.recv(wait)) {
             // --capture-only: read and decoded, then dropped.
-            Ok(batch) if cfg.capture_only => reader_counters.taken(&batch),
-            Ok(batch) => {
-                reader_counters.taken(&batch);
-                stage.push(batch);
-            }
-            Err(RecvTimeoutError::Timeout) => {}
-            Err(RecvTimeoutError::Disconnected) => break,
+            Some(Step::Batch(_)) if cfg.capture_only => {}
+            Some(Step::Batch(batch)) => stage.push(batch),
+            Some(Step::Idle) => {}
+            Some(Step::Closed) => break,
+            None => std::thread::park_timeout(wait),
         }
         stage.release(mono_now(), &sender);
-        for change in std::mem::take(&mut stage.changes) {
-            match manager.on_change(change, &mut probe) {
-                Follow::Gone(pid) => stage.forget_pid(pid),
-                Follow::Renamed(pid) | Follow::Added(pid) => {
-                    stage.correlator.renamed(pid);
-                    // A new program maps new libraries; a forked child
-                    // maps its parent's.
-                    if !matches!(change, ProcChange::Fork { .. }) {
-                        tls.scan([pid], &mut probe);
-                    }
-                }
-                Follow::Nothing => {}
-            }
+        if let Some(s) = session.as_mut() {
+            s.follow(&mut stage);
         }
         if last_tick.elapsed() >= Duration::from_millis(100) {
             last_tick = Instant::now();
@@ -193,105 +234,75 @@ pub fn run(settings: Settings, reload: Option<Reload>) -> Result<(), AgentError>
         }
         if last_check.elapsed() >= Duration::from_secs(1) {
             last_check = Instant::now();
-            for p in manager.rescan_cgroups(&mut probe) {
-                log::debug!("PID {p} joined a traced cgroup");
-            }
-            // An exit whose record was lost: the PID may be reused by an
-            // unrelated process, so stop tracing it.
-            for p in manager.reap(&mut probe) {
-                stage.forget_pid(p);
+            if let Some(s) = session.as_mut() {
+                s.rescan(&mut stage);
             }
         }
-        // Libraries loaded late (Python's `import ssl`) show up here.
         if last_tls_scan.elapsed() >= TLS_RESCAN {
             last_tls_scan = Instant::now();
-            tls.rescan(&manager.scan_pids(), &mut probe);
+            if let Some(s) = session.as_mut() {
+                s.rescan_tls();
+            }
         }
-        if hup.swap(false, Ordering::Relaxed) {
-            match reload.as_ref().map(|r| r()) {
-                None => log::warn!(
-                    "SIGHUP: no configuration file to re-read (start with --config FILE)"
-                ),
-                Some(Err(e)) => log::warn!("SIGHUP: keeping the current targets: {e}"),
-                Some(Ok(new)) => match manager.reload(new.agent.targets.clone(), &mut probe) {
-                    Ok(warnings) => {
-                        warnings.iter().for_each(|w| log::warn!("{w}"));
-                        log::info!(
-                            "SIGHUP: now tracing {}",
-                            describe_targets(&new.agent.targets, &manager)
+        let mut want: Option<(bool, &str)> = None;
+        if usr1.swap(false, Ordering::Relaxed) {
+            want = Some((session.is_none(), "SIGUSR1"));
+        }
+        if hup.swap(false, Ordering::Relaxed)
+            && let Some(on) = reread(reload.as_ref(), session.as_mut(), &mut targets)
+        {
+            want = Some((on, "SIGHUP, tracing.enabled"));
+        }
+        match want {
+            Some((false, why)) if !stopping => {
+                if let Some(s) = session.take() {
+                    board.switching();
+                    totals.end(s, &mut stage, &sender, cfg.capture_only);
+                    stage.reset(&settings);
+                    last_publish = None;
+                    log::info!("tracing switched off ({why}): every probe detached");
+                }
+            }
+            Some((true, why)) if !stopping && session.is_none() => {
+                board.switching();
+                match Session::start(cfg, &targets, totals.reader.clone()) {
+                    Ok(s) => {
+                        session = Some(s);
+                        // Published before the readiness line: whoever
+                        // waits on it finds /healthz saying ok.
+                        board.publish(totals.snapshot(&stage, session.as_ref()));
+                        announce(
+                            &format!("tracing switched on ({why}): "),
+                            session.as_ref(),
+                            &targets,
+                            &description,
                         );
                     }
-                    Err(e) => log::warn!("SIGHUP: keeping the current targets: {e}"),
-                },
+                    Err(e) => log::warn!("{why}: cannot switch tracing on, staying off: {e}"),
+                }
+                last_publish = None;
             }
+            _ => {}
+        }
+        if last_publish.is_none_or(|t| t.elapsed() >= PUBLISH_EVERY) {
+            last_publish = Some(Instant::now());
+            board.publish(totals.snapshot(&stage, session.as_ref()));
         }
         if stopping {
             break;
         }
     }
-    // The reader drains the ring once more after seeing the stop flag.
-    stop.store(true, Ordering::Relaxed);
-    reader.join();
-    // A backlog (a burst the agent was behind on) is worked off for a
-    // while; then its payloads are counted as dropped, since a stop must
-    // not take minutes, and only opens, closes and process changes are
-    // still taken in (cheap, and they settle what is held).
-    let drain_until = Instant::now() + STOP_DRAIN;
-    while let Ok(mut batch) = rx.try_recv() {
-        reader_counters.taken(&batch);
-        if Instant::now() > drain_until {
-            let before = batch.len();
-            batch.retain(|e| !matches!(e, Event::Data(_)));
-            reader_counters
-                .dropped
-                .fetch_add((before - batch.len()) as u64, Ordering::Relaxed);
-        }
-        stage.push(batch);
-        stage.release(mono_now(), &sender);
+    if let Some(s) = session.take() {
+        totals.end(s, &mut stage, &sender, cfg.capture_only);
     }
-    stage.finish(&sender);
     drop(sender);
     let export_result = pipeline.shutdown();
 
-    let (open, serving, calls, resources) = stage.correlator.held();
-    let snap = Snapshot {
-        kernel: probe.counters(),
-        records: reader_counters.records.load(Ordering::Relaxed),
-        malformed_records: reader_counters.malformed.load(Ordering::Relaxed),
-        reader_dropped: reader_counters.dropped.load(Ordering::Relaxed),
-        connections: stage.conns.stats.opened,
-        gap_bytes: stage.conns.stats.gap_bytes,
-        stale_chunks: stage.conns.stats.stale_chunks,
-        late_events: stage.reorder.late,
-        undetected: stage.conns.stats.undetected,
-        parse_errors: stage.correlator.stats.parse_errors,
-        orphan_responses: stage.correlator.stats.orphan_responses,
-        dropped_requests: stage.correlator.stats.dropped_requests,
-        spans: stage.correlator.stats.spans,
-        exported: export_counters.exported.load(Ordering::Relaxed),
-        export_dropped: export_counters.dropped.load(Ordering::Relaxed),
-        export_failed: export_counters.failed.load(Ordering::Relaxed),
-        unsampled: stage.correlator.stats.unsampled,
-        memory_shed: stage.conns.stats.shed,
-        memory: MemorySnapshot {
-            heap_bytes: memory::heap_bytes(),
-            peak_rss_bytes: memory::resident().map_or(0, |(_, peak)| peak),
-            limit_bytes: budget.limit,
-        },
-        otlp: otlp_counters.as_deref().map(Into::into),
-        held: Held {
-            targets: manager.traced().len(),
-            cgroups: manager.cgroups(),
-            connections: stage.conns.len(),
-            open_requests: open + serving + calls,
-            resources,
-        },
-        tls: TlsSnapshot {
-            libraries: tls.hooked(),
-            connections: stage.conns.stats.tls,
-            ciphertext_connections: stage.conns.stats.ciphertext,
-        },
-    };
+    let snap = totals.snapshot(&stage, None);
+    // The last push and the last scrape see the final counts.
+    board.publish(snap.clone());
+    drop(push);
+    drop(server);
     if snap.losses() > 0 {
         log::warn!("stopped; {snap}");
     } else {
@@ -304,6 +315,60 @@ pub fn run(settings: Settings, reload: Option<Reload>) -> Result<(), AgentError>
         log::warn!("export at shutdown: {e:#}");
     }
     Ok(())
+}
+
+/// SIGHUP: re-reads the file, applies its targets (now, or at the next
+/// switch-on), and returns its `tracing.enabled` when that differs from
+/// whether tracing is on.
+fn reread(
+    reload: Option<&Reload>,
+    session: Option<&mut Session>,
+    targets: &mut Targets,
+) -> Option<bool> {
+    let new = match reload.map(|r| r()) {
+        None => {
+            log::warn!("SIGHUP: no configuration file to re-read (start with --config FILE)");
+            return None;
+        }
+        Some(Err(e)) => {
+            log::warn!("SIGHUP: keeping the current targets: {e}");
+            return None;
+        }
+        Some(Ok(new)) => new,
+    };
+    let on = new.tracing.enabled;
+    let tracing = session.is_some();
+    match session {
+        Some(s) if on => match s.manager.reload(new.agent.targets.clone(), &mut s.probe) {
+            Ok(warnings) => {
+                warnings.iter().for_each(|w| log::warn!("{w}"));
+                *targets = new.agent.targets;
+                log::info!(
+                    "SIGHUP: now tracing {}",
+                    describe_targets(targets, &s.manager)
+                );
+            }
+            Err(e) => log::warn!("SIGHUP: keeping the current targets: {e}"),
+        },
+        // Checked when tracing is switched on.
+        _ => *targets = new.agent.targets,
+    }
+    (on != tracing).then_some(on)
+}
+
+/// The "tracing ..." line (scripts and tests wait for it) and the stable
+/// readiness line, once the probes are attached and the reader runs.
+fn announce(prefix: &str, session: Option<&Session>, targets: &Targets, description: &str) {
+    let Some(s) = session else { return };
+    log::info!(
+        "{prefix}tracing {}, {} hooks attached, {} TLS libraries hooked, spans to {description}; Ctrl-C to stop",
+        describe_targets(targets, &s.manager),
+        s.probe.attached(),
+        s.tls.hooked(),
+    );
+    // Printed whatever RUST_LOG says: `grep -m1 '^swit-agent ready'`.
+    eprintln!("swit-agent ready");
+    let _ = io::stderr().flush();
 }
 
 /// `3 process(es) (PIDs 1 2 3), cgroup /sys/fs/cgroup/x, exe nginx, port 80`
@@ -359,6 +424,7 @@ impl Stage {
         let opts = TraceOptions {
             sampler: t.sampler,
             propagators: t.propagators.clone(),
+            capture_headers: Arc::new(t.redaction.capture_headers.clone()),
         };
         let mut conns = ConnTable::new();
         conns.set_idle_ns(settings.agent.idle_timeout.as_nanos() as u64);
@@ -373,6 +439,15 @@ impl Stage {
             changes: Vec::new(),
             shedding: None,
         }
+    }
+
+    /// Forgets every connection and request (tracing switched off: what
+    /// is half seen now would never complete) and keeps the counters.
+    fn reset(&mut self, settings: &Settings) {
+        let old = std::mem::replace(self, Stage::new(settings));
+        self.conns.stats = old.conns.stats;
+        self.correlator.stats = old.correlator.stats;
+        self.reorder.late = old.reorder.late;
     }
 
     fn push(&mut self, batch: Vec<Event>) {
@@ -516,7 +591,8 @@ impl Stage {
 fn log_event(e: &Event) {
     match e {
         Event::Data(d) => log::trace!(
-            "data sock={:x} pid={} tid={} g={:x} {:?} seq={} len={} {} -> {} {:?}",
+            // Never the payload: it holds what the spans redact.
+            "data sock={:x} pid={} tid={} g={:x} {:?} seq={} len={} {} -> {}",
             d.conn.sock,
             d.conn.pid,
             d.conn.tid,
@@ -526,7 +602,6 @@ fn log_event(e: &Event) {
             d.len,
             d.conn.tuple.local,
             d.conn.tuple.remote,
-            String::from_utf8_lossy(&d.bytes[..d.bytes.len().min(60)])
         ),
         Event::Open { conn, role } => log::trace!(
             "open sock={:x} pid={} {role:?} {:?}",

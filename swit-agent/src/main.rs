@@ -116,6 +116,10 @@ struct RunArgs {
     /// costs without parsing or export (cargo xtask bench).
     #[arg(long, conflicts_with = "hooks_only")]
     capture_only: bool,
+    /// Serve the agent's metrics (GET /metrics, Prometheus text) and
+    /// GET /healthz on ADDR:PORT, e.g. 127.0.0.1:9464 [default: off].
+    #[arg(long, value_name = "ADDR:PORT")]
+    metrics_addr: Option<String>,
 }
 
 impl RunArgs {
@@ -140,6 +144,7 @@ impl RunArgs {
             sample_rate: self.sample_rate,
             hooks_only: self.hooks_only,
             capture_only: self.capture_only,
+            metrics_addr: self.metrics_addr.clone(),
         }
     }
 }

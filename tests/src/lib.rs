@@ -573,6 +573,25 @@ impl ExportingAgent {
         a
     }
 
+    pub fn pid(&self) -> u32 {
+        self.proc.pid()
+    }
+
+    /// Sends a signal to the agent.
+    pub fn signal(&self, sig: i32) {
+        self.proc.signal(sig);
+    }
+
+    /// How many stderr lines satisfy `cond` so far.
+    pub fn count_lines(&self, cond: impl Fn(&str) -> bool) -> usize {
+        self.stderr
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|l| cond(l))
+            .count()
+    }
+
     /// The first stderr line satisfying `cond`, waited for.
     pub fn wait_line(&self, what: &str, timeout: Duration, cond: impl Fn(&str) -> bool) -> String {
         wait_for(what, timeout, || {
@@ -894,4 +913,5 @@ pub mod otlp_receiver;
 pub mod pki;
 pub mod pyenv;
 pub mod rotel;
+pub mod scrape;
 pub mod shop;

@@ -1,5 +1,5 @@
 //! In-process OTLP receivers (gRPC and HTTP/protobuf) that keep every
-//! request, for tests of the agent's exporter.
+//! request, traces and metrics, for tests of the agent's exporter.
 //!
 //! Each receiver runs on its own thread with its own tokio runtime so the
 //! tests stay synchronous. `stop` drops that runtime, which closes the
@@ -27,9 +27,15 @@ use http_body_util::{BodyExt, Full, Limited};
 use hyper::{Request, Response, StatusCode, body::Incoming, service::service_fn};
 use hyper_util::rt::TokioIo;
 use opentelemetry_proto::tonic::{
-    collector::trace::v1::{
-        ExportTracePartialSuccess, ExportTraceServiceRequest, ExportTraceServiceResponse,
-        trace_service_server::{TraceService, TraceServiceServer},
+    collector::{
+        metrics::v1::{
+            ExportMetricsServiceRequest, ExportMetricsServiceResponse,
+            metrics_service_server::{MetricsService, MetricsServiceServer},
+        },
+        trace::v1::{
+            ExportTracePartialSuccess, ExportTraceServiceRequest, ExportTraceServiceResponse,
+            trace_service_server::{TraceService, TraceServiceServer},
+        },
     },
     common::v1::{AnyValue, KeyValue, any_value},
 };
@@ -102,6 +108,9 @@ impl Received {
 
 struct State {
     received: Vec<Received>,
+    /// Metrics requests (MetricsService/Export, POST /v1/metrics), always
+    /// accepted.
+    metrics: Vec<ExportMetricsServiceRequest>,
     reply: Reply,
     /// TLS handshakes that failed, as the server saw them.
     handshake_errors: Vec<String>,
@@ -182,6 +191,7 @@ impl OtlpReceiver {
             addr,
             shared: Arc::new(Mutex::new(State {
                 received: Vec::new(),
+                metrics: Vec::new(),
                 reply: Reply::Accept,
                 handshake_errors: Vec::new(),
             })),
@@ -285,6 +295,11 @@ impl OtlpReceiver {
             .clone()
     }
 
+    /// Every metrics request so far.
+    pub fn metrics(&self) -> Vec<ExportMetricsServiceRequest> {
+        self.shared.lock().expect("receiver state").metrics.clone()
+    }
+
     /// The headers of every request, in order.
     pub fn headers(&self) -> Vec<Vec<(String, String)>> {
         self.requests().into_iter().map(|r| r.headers).collect()
@@ -381,11 +396,17 @@ where
     S: tokio_stream::Stream<Item = std::io::Result<IO>>,
     IO: AsyncRead + AsyncWrite + Connected + Unpin + Send + 'static,
 {
+    let metrics = MetricsServiceServer::new(GrpcReceiver {
+        shared: shared.clone(),
+    })
+    .accept_compressed(CompressionEncoding::Gzip)
+    .send_compressed(CompressionEncoding::Gzip);
     let svc = TraceServiceServer::new(GrpcReceiver { shared })
         .accept_compressed(CompressionEncoding::Gzip)
         .send_compressed(CompressionEncoding::Gzip);
     if let Err(e) = tonic::transport::Server::builder()
         .add_service(svc)
+        .add_service(metrics)
         .serve_with_incoming(incoming)
         .await
     {
@@ -510,6 +531,21 @@ impl TraceService for GrpcReceiver {
     }
 }
 
+#[tonic::async_trait]
+impl MetricsService for GrpcReceiver {
+    async fn export(
+        &self,
+        request: tonic::Request<ExportMetricsServiceRequest>,
+    ) -> Result<tonic::Response<ExportMetricsServiceResponse>, tonic::Status> {
+        self.shared
+            .lock()
+            .expect("receiver state")
+            .metrics
+            .push(request.into_inner());
+        Ok(tonic::Response::new(ExportMetricsServiceResponse::default()))
+    }
+}
+
 async fn handle_http(
     shared: Shared,
     req: Request<Incoming>,
@@ -519,8 +555,9 @@ async fn handle_http(
         *r.status_mut() = status;
         Ok(r)
     };
-    if req.method() != hyper::Method::POST || req.uri().path() != "/v1/traces" {
-        return plain(StatusCode::NOT_FOUND, "only POST /v1/traces");
+    let path = req.uri().path().to_string();
+    if req.method() != hyper::Method::POST || !["/v1/traces", "/v1/metrics"].contains(&&*path) {
+        return plain(StatusCode::NOT_FOUND, "only POST /v1/traces or /v1/metrics");
     }
     let headers: Vec<(String, String)> = req
         .headers()
@@ -549,6 +586,23 @@ async fn handle_http(
             return plain(StatusCode::BAD_REQUEST, "bad gzip");
         }
         body = out;
+    }
+    if path == "/v1/metrics" {
+        let Ok(m) = ExportMetricsServiceRequest::decode(body.as_slice()) else {
+            return plain(
+                StatusCode::BAD_REQUEST,
+                "not an ExportMetricsServiceRequest",
+            );
+        };
+        shared.lock().expect("receiver state").metrics.push(m);
+        let mut r = Response::new(Full::new(Bytes::from(
+            ExportMetricsServiceResponse::default().encode_to_vec(),
+        )));
+        r.headers_mut().insert(
+            "content-type",
+            hyper::header::HeaderValue::from_static("application/x-protobuf"),
+        );
+        return Ok(r);
     }
     let Ok(request) = ExportTraceServiceRequest::decode(body.as_slice()) else {
         return plain(StatusCode::BAD_REQUEST, "not an ExportTraceServiceRequest");

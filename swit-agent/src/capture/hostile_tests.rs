@@ -42,7 +42,7 @@ fn parse_errors(out: &[ConnEvent]) -> Vec<&'static str> {
         .map(|e| match &e.event {
             ProtoEvent::Http1(Http1Event::ParseError { reason, .. })
             | ProtoEvent::Http2(Http2Event::ParseError { reason, .. })
-            | ProtoEvent::Db(DbEvent::ParseError { reason, .. }) => *reason,
+            | ProtoEvent::Db(_, DbEvent::ParseError { reason, .. }) => *reason,
             other => panic!("not a parse error: {other:?}"),
         })
         .collect()

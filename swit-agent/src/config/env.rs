@@ -72,6 +72,7 @@ pub const VARIABLES: &[&str] = &[
     "OTEL_TRACES_SAMPLER",
     "OTEL_TRACES_SAMPLER_ARG",
     "OTEL_PROPAGATORS",
+    "OTEL_METRIC_EXPORT_INTERVAL",
 ];
 
 /// Parses `k=v,k2=v2` with percent-encoded values (W3C baggage style, as
@@ -126,6 +127,22 @@ pub(crate) fn apply(l: &mut Layered, lookup: Lookup, problems: &mut Vec<Problem>
         t.service_name = Some(v);
         l.origins
             .insert("tracing.service_name", "OTEL_SERVICE_NAME".into());
+    }
+    // Milliseconds (OTel spec); checked with the file's value in validate.
+    if let Some(v) = get("OTEL_METRIC_EXPORT_INTERVAL") {
+        match v.trim().parse::<u64>() {
+            Ok(ms) => {
+                l.raw.agent.metrics_export_interval = Some(format!("{ms}ms"));
+                l.origins.insert(
+                    "agent.metrics_export_interval",
+                    "OTEL_METRIC_EXPORT_INTERVAL".into(),
+                );
+            }
+            Err(_) => problems.push(Problem::at(
+                "OTEL_METRIC_EXPORT_INTERVAL",
+                format!("{v:?} is not a number of milliseconds"),
+            )),
+        }
     }
     let e = &mut t.exporter;
     if let Some(v) = get("OTEL_TRACES_EXPORTER") {

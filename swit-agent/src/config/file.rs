@@ -30,6 +30,7 @@ pub struct RawTracing {
     pub exporter: RawExporter,
     pub resource_attributes: Option<BTreeMap<String, ScalarString>>,
     pub propagators: Option<Vec<String>>,
+    pub redaction: super::redaction::RawRedaction,
 }
 
 #[derive(Debug, Default, Clone, PartialEq, Deserialize)]
@@ -71,6 +72,10 @@ pub struct RawAgent {
     pub capture: RawCapture,
     pub console: RawConsole,
     pub export: RawExport,
+    /// `ADDR:PORT` for the Prometheus endpoint (`/metrics`, `/healthz`).
+    pub metrics_addr: Option<String>,
+    /// How often the agent's metrics go to the OTLP collector ("15s").
+    pub metrics_export_interval: Option<String>,
     pub limits: RawLimits,
 }
 
@@ -424,6 +429,8 @@ impl RawConfig {
         for (i, p) in t.propagators.iter_mut().flatten().enumerate() {
             expand_one(&mut x, &format!("tracing.propagators[{i}]"), p);
         }
+        t.redaction
+            .expand_with(|path, s| expand_one(&mut x, path, s));
         let a = &mut self.agent;
         for (i, s) in a.services.iter_mut().flatten().enumerate() {
             expand_one(&mut x, &format!("agent.services[{i}].name"), &mut s.name);

@@ -24,12 +24,15 @@ use std::{collections::BTreeMap, fmt, path::Path, path::PathBuf, time::Duration}
 
 pub mod env;
 pub mod file;
+pub mod redaction;
 pub mod validate;
 
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
 mod tests_messages;
+#[cfg(test)]
+mod tests_redaction;
 
 use swit_ebpf_common::MAX_CAPTURE;
 
@@ -86,6 +89,8 @@ pub struct TracingSettings {
     pub resource_attributes: BTreeMap<String, String>,
     /// In order; empty when OTEL_PROPAGATORS=none.
     pub propagators: Vec<Propagator>,
+    /// `tracing.redaction`: extra patterns, attribute filters, headers.
+    pub redaction: redaction::RedactionSettings,
 }
 
 /// The OTel samplers; ratios are in [0, 1].
@@ -206,6 +211,10 @@ pub struct AgentSettings {
     /// capture costs without parsing or export, for the benchmark.
     /// Command line only.
     pub capture_only: bool,
+    /// Where `/metrics` and `/healthz` are served; off when `None`.
+    pub metrics_addr: Option<std::net::SocketAddr>,
+    /// How often the agent's own metrics are pushed to an OTLP collector.
+    pub metrics_export_interval: std::time::Duration,
 }
 
 /// Which processes to trace. More selectors (cgroups, executables, ports)
@@ -315,6 +324,8 @@ pub struct Overrides {
     pub hooks_only: bool,
     /// `--capture-only`.
     pub capture_only: bool,
+    /// `--metrics-addr`
+    pub metrics_addr: Option<String>,
 }
 
 /// Where no layer gives a value: a file's defaults, or the friendlier ones
@@ -386,6 +397,12 @@ impl Layered {
             &fmt,
             "agent.console.format",
             "--console-format",
+        );
+        set(
+            &mut a.metrics_addr,
+            &o.metrics_addr,
+            "agent.metrics_addr",
+            "--metrics-addr",
         );
         if o.endpoint.is_some() {
             self.endpoint_is_base = false;

@@ -549,6 +549,8 @@ agent:
   capture: { bytes: 4096, ring_bytes: 1048576 }
   console: { format: otlp-json }
   export: { queue_spans: 1000 }
+  metrics_addr: "127.0.0.1:9464"
+  metrics_export_interval: "30s"
   limits: { memory: 512MiB, idle_timeout: 90s }
 "#;
 
@@ -576,6 +578,7 @@ fn a_complete_file_parses_to_the_expected_settings() {
             ]
             .into(),
             propagators: vec![Propagator::TraceContext, Propagator::Baggage],
+            redaction: Default::default(),
         },
         agent: AgentSettings {
             hooks_only: false,
@@ -598,6 +601,8 @@ fn a_complete_file_parses_to_the_expected_settings() {
             ring_bytes: 1 << 20,
             console_format: ConsoleFormat::OtlpJson,
             export_queue: 1000,
+            metrics_addr: Some("127.0.0.1:9464".parse().unwrap()),
+            metrics_export_interval: Duration::from_secs(30),
             memory_limit: 512 << 20,
             idle_timeout: Duration::from_secs(90),
         },

@@ -14,6 +14,47 @@ fn every_validation_message() {
     let none = Overrides::default;
     let cases: Vec<Case> = vec![
         (
+            "agent: { metrics_addr: \"localhost\" }",
+            &[],
+            none(),
+            &[
+                "agent.metrics_addr: \"localhost\" is not ADDR:PORT (e.g. 127.0.0.1:9464 or [::1]:9464)",
+            ],
+        ),
+        (
+            "",
+            &[],
+            Overrides {
+                metrics_addr: Some("9464".into()),
+                ..Overrides::default()
+            },
+            &[
+                "agent.metrics_addr: \"9464\" is not ADDR:PORT (e.g. 127.0.0.1:9464 or [::1]:9464) (from --metrics-addr)",
+            ],
+        ),
+        (
+            "",
+            &[("OTEL_METRIC_EXPORT_INTERVAL", "soon")],
+            none(),
+            &["OTEL_METRIC_EXPORT_INTERVAL: \"soon\" is not a number of milliseconds"],
+        ),
+        (
+            "",
+            &[("OTEL_METRIC_EXPORT_INTERVAL", "50")],
+            none(),
+            &[
+                "agent.metrics_export_interval: \"50ms\" is not a duration of at least 100ms (e.g. \"15s\") (from OTEL_METRIC_EXPORT_INTERVAL)",
+            ],
+        ),
+        (
+            "agent: { metrics_export_interval: \"0s\" }",
+            &[],
+            none(),
+            &[
+                "agent.metrics_export_interval: \"0s\" is not a duration of at least 100ms (e.g. \"15s\")",
+            ],
+        ),
+        (
             "tracing: { sampling: { rate: 1.5 } }",
             &[],
             none(),

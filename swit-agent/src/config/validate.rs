@@ -15,6 +15,8 @@ use swit_ebpf_common::MAX_CAPTURE;
 pub const DEFAULT_SERVICE_NAME: &str = "swit-service";
 /// The default ratio of `traceidratio` in a file.
 pub const DEFAULT_RATE: f64 = 0.1;
+/// The default `agent.metrics_export_interval`.
+pub const DEFAULT_METRICS_EXPORT_INTERVAL: Duration = Duration::from_secs(15);
 /// Below this `agent.limits.memory` cannot hold the agent itself.
 const MIN_MEMORY_LIMIT: u64 = 32 << 20;
 
@@ -126,6 +128,10 @@ fn tracing(c: &mut Check, base: Base) -> TracingSettings {
             }
         });
     }
+    let (redaction, problems) = super::redaction::resolve(&t.redaction);
+    for (path, message) in problems {
+        c.add(&path, message);
+    }
     TracingSettings {
         enabled: t.enabled.unwrap_or(enabled),
         service_name_configured: service_name.is_some(),
@@ -139,6 +145,7 @@ fn tracing(c: &mut Check, base: Base) -> TracingSettings {
             .map(|(k, v)| (k.clone(), v.0.clone()))
             .collect(),
         propagators,
+        redaction,
     }
 }
 
@@ -406,6 +413,27 @@ fn agent(c: &mut Check) -> AgentSettings {
             ConsoleFormat::Pretty
         }
     };
+    let metrics_addr = a.metrics_addr.as_deref().and_then(|m| {
+        let parsed = m.trim().parse::<std::net::SocketAddr>().ok();
+        if parsed.is_none() {
+            c.add(
+                "agent.metrics_addr",
+                format!("{m:?} is not ADDR:PORT (e.g. 127.0.0.1:9464 or [::1]:9464)"),
+            );
+        }
+        parsed
+    });
+    let interval = a.metrics_export_interval.as_deref().unwrap_or("15s");
+    let metrics_export_interval = match parse_duration(interval) {
+        Some(d) if d >= Duration::from_millis(100) => d,
+        _ => {
+            c.add(
+                "agent.metrics_export_interval",
+                format!("{interval:?} is not a duration of at least 100ms (e.g. \"15s\")"),
+            );
+            DEFAULT_METRICS_EXPORT_INTERVAL
+        }
+    };
     let pids = a.targets.pids.clone().unwrap_or_default();
     let mut cgroups = Vec::new();
     for (i, cg) in a
@@ -488,6 +516,8 @@ fn agent(c: &mut Check) -> AgentSettings {
         idle_timeout,
         hooks_only: false,
         capture_only: false,
+        metrics_addr,
+        metrics_export_interval,
     }
 }
 

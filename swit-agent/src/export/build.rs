@@ -6,8 +6,12 @@ use super::{
     console::PrettySink,
     otlp::{OtlpCounters, OtlpError, OtlpOptions, OtlpProtocol, OtlpSink, OtlpTls},
     otlp_json::OtlpJsonSink,
+    redact::RedactingSink,
 };
-use crate::config::{ConsoleFormat, ExporterKind, Protocol, Settings};
+use crate::{
+    config::{ConsoleFormat, ExporterKind, Protocol, Settings},
+    trace::redact::Redactor,
+};
 
 /// The sink, and the OTLP counters when it sends to a collector.
 pub struct BuiltSink {
@@ -47,7 +51,15 @@ pub fn otlp_options(settings: &Settings) -> OtlpOptions {
     }
 }
 
+/// The sink the settings ask for, behind the redaction policy.
 pub fn build(settings: &Settings) -> Result<BuiltSink, OtlpError> {
+    let mut built = build_inner(settings)?;
+    let redactor = Redactor::new(&settings.tracing.redaction);
+    built.sink = Box::new(RedactingSink::new(redactor, built.sink));
+    Ok(built)
+}
+
+fn build_inner(settings: &Settings) -> Result<BuiltSink, OtlpError> {
     let e = &settings.tracing.exporter;
     match e.kind {
         ExporterKind::Console => Ok(match settings.agent.console_format {

@@ -6,6 +6,7 @@ pub mod console;
 pub mod otlp;
 pub mod otlp_json;
 pub mod pipeline;
+pub mod redact;
 
 use crate::trace::span::Span;
 

@@ -39,6 +39,8 @@ pub struct ExportCounters {
     pub dropped: AtomicU64,
     /// Spans in batches the sink rejected.
     pub failed: AtomicU64,
+    /// Spans in the queue now (a gauge).
+    pub queued: AtomicU64,
 }
 
 enum Msg {
@@ -57,9 +59,12 @@ pub struct SpanSender {
 impl SpanSender {
     /// Queues `span` for export. Returns `false` if it was dropped.
     pub fn send(&self, span: Span) -> bool {
+        // Counted before the send so the worker never counts below zero.
+        self.counters.queued.fetch_add(1, Ordering::Relaxed);
         match self.tx.try_send(Msg::Span(Box::new(span))) {
             Ok(()) => true,
             Err(e) => {
+                self.counters.queued.fetch_sub(1, Ordering::Relaxed);
                 self.counters.dropped.fetch_add(1, Ordering::Relaxed);
                 if !self.warned.swap(true, Ordering::Relaxed) {
                     let why = match e {
@@ -212,6 +217,7 @@ impl Worker {
     }
 
     fn push(&mut self, span: Span) {
+        self.counters.queued.fetch_sub(1, Ordering::Relaxed);
         if self.batch.is_empty() {
             self.batch_started = Instant::now();
         }

@@ -60,7 +60,8 @@ pub enum Side {
 pub enum ProtoEvent {
     Http1(http1::Http1Event),
     Http2(http2::Http2Event),
-    Db(db::DbEvent),
+    /// Which database protocol, for per-protocol counts.
+    Db(ProtocolKind, db::DbEvent),
 }
 
 /// Protocols swit recognises.
@@ -71,6 +72,27 @@ pub enum ProtocolKind {
     Postgres,
     Mysql,
     Redis,
+}
+
+impl ProtocolKind {
+    pub const ALL: [ProtocolKind; 5] = [
+        ProtocolKind::Http1,
+        ProtocolKind::Http2,
+        ProtocolKind::Postgres,
+        ProtocolKind::Mysql,
+        ProtocolKind::Redis,
+    ];
+
+    /// The `protocol` label of the agent's metrics.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProtocolKind::Http1 => "http1",
+            ProtocolKind::Http2 => "http2",
+            ProtocolKind::Postgres => "postgresql",
+            ProtocolKind::Mysql => "mysql",
+            ProtocolKind::Redis => "redis",
+        }
+    }
 }
 
 /// Combines the answers of several detectors: the first match wins; if
@@ -198,9 +220,20 @@ impl Session {
         }
     }
 
+    pub fn kind(&self) -> ProtocolKind {
+        match self {
+            Session::Http1(_) => ProtocolKind::Http1,
+            Session::Http2(_) => ProtocolKind::Http2,
+            Session::Postgres(_) => ProtocolKind::Postgres,
+            Session::Mysql(_) => ProtocolKind::Mysql,
+            Session::Redis(_) => ProtocolKind::Redis,
+        }
+    }
+
     /// Feeds one input of the given side; appends what it produced to `out`.
     pub fn feed(&mut self, side: Side, input: Input<'_>, out: &mut Vec<ProtoEvent>) {
-        let db = &mut |e| out.push(ProtoEvent::Db(e));
+        let kind = self.kind();
+        let db = &mut |e| out.push(ProtoEvent::Db(kind, e));
         match self {
             Session::Http1(s) => {
                 s.feed(side, input, &mut |e| out.push(ProtoEvent::Http1(e)));
@@ -225,7 +258,8 @@ impl Session {
 
     /// The connection closed: a message that ends at close ends now.
     pub fn close(&mut self, at: Moment, out: &mut Vec<ProtoEvent>) {
-        let db = &mut |e| out.push(ProtoEvent::Db(e));
+        let kind = self.kind();
+        let db = &mut |e| out.push(ProtoEvent::Db(kind, e));
         match self {
             Session::Http1(s) => s.close(at, &mut |e| out.push(ProtoEvent::Http1(e))),
             Session::Http2(s) => s.close(at, &mut |e| out.push(ProtoEvent::Http2(e))),

@@ -27,8 +27,10 @@
 //! the next character in every single-quoted string (MySQL's default, and
 //! what pymysql sends for `'`; PostgreSQL only does so in `E'..'`), and `#`
 //! starts a comment unless `>` or `-` follows (PostgreSQL's JSON operators).
-//! Known leak: MySQL without `ANSI_QUOTES` also reads `"..."` as a string;
-//! it is kept here as the identifier the SQL standard says it is.
+//! MySQL without `ANSI_QUOTES` (its default) reads `"..."` as a string, so
+//! [`summarize_mysql`] replaces it too (`IDENTIFIED BY "secret"`); an
+//! identifier quoted that way under `ANSI_QUOTES` becomes `?`, which hides
+//! more rather than less. PostgreSQL's `"..."` is always an identifier.
 //! A statement cut short (by [`MAX_QUERY_BYTES`] or by the capture) ends in
 //! an unterminated literal at worst, which becomes `?` to the end.
 
@@ -51,13 +53,23 @@ pub struct SqlSummary {
     pub collection: Option<String>,
 }
 
-/// Summarises one SQL statement (or the first of several).
+/// Summarises one SQL statement (or the first of several), PostgreSQL's
+/// lexical rules: `"..."` is an identifier.
 pub fn summarize(query: &str) -> SqlSummary {
+    summarize_as(query, false)
+}
+
+/// [`summarize`] for MySQL and MariaDB: `"..."` is a string.
+pub fn summarize_mysql(query: &str) -> SqlSummary {
+    summarize_as(query, true)
+}
+
+fn summarize_as(query: &str, double_quoted_strings: bool) -> SqlSummary {
     let mut end = query.len().min(MAX_QUERY_BYTES);
     while !query.is_char_boundary(end) {
         end -= 1;
     }
-    let toks = lex(&query[..end]);
+    let toks = lex(&query[..end], double_quoted_strings);
     let mut sanitized = render(&toks);
     if end < query.len() {
         if !sanitized.is_empty() {
@@ -124,7 +136,7 @@ fn is_word_start(b: u8) -> bool {
     b.is_ascii_alphabetic() || b == b'_' || b >= 0x80
 }
 
-fn lex(q: &str) -> Vec<Tok<'_>> {
+fn lex(q: &str, double_quoted_strings: bool) -> Vec<Tok<'_>> {
     let b = q.as_bytes();
     let mut toks: Vec<Tok<'_>> = Vec::new();
     let mut i = 0;
@@ -155,7 +167,11 @@ fn lex(q: &str) -> Vec<Tok<'_>> {
                 continue;
             }
             b'\'' => {
-                i = skip_string(b, i + 1);
+                i = skip_string(b, i + 1, b'\'');
+                Kind::Literal
+            }
+            b'"' if double_quoted_strings => {
+                i = skip_string(b, i + 1, b'"');
                 Kind::Literal
             }
             b'"' | b'`' => {
@@ -218,14 +234,14 @@ fn lex(q: &str) -> Vec<Tok<'_>> {
                 match b.get(end) {
                     // Prefixed strings: E'..', N'..', X'..', B'..'.
                     Some(b'\'') if word.len() == 1 && b"eEnNxXbB".contains(&word[0]) => {
-                        i = skip_string(b, end + 1);
+                        i = skip_string(b, end + 1, b'\'');
                         Kind::Literal
                     }
                     // Unicode escapes: U&'..'.
                     Some(b'&')
                         if word.eq_ignore_ascii_case(b"u") && b.get(end + 1) == Some(&b'\'') =>
                     {
-                        i = skip_string(b, end + 2);
+                        i = skip_string(b, end + 2, b'\'');
                         Kind::Literal
                     }
                     _ => {
@@ -282,14 +298,14 @@ fn skip_block_comment(b: &[u8], mut i: usize) -> usize {
     b.len()
 }
 
-/// From just after an opening `'`: `''` and `\x` escape; returns the index
-/// after the closing quote, or the end.
-fn skip_string(b: &[u8], mut i: usize) -> usize {
+/// From just after an opening quote `q`: a doubled quote and `\x` escape;
+/// returns the index after the closing quote, or the end.
+fn skip_string(b: &[u8], mut i: usize, q: u8) -> usize {
     while i < b.len() {
         match b[i] {
             b'\\' => i += 2,
-            b'\'' if b.get(i + 1) == Some(&b'\'') => i += 2,
-            b'\'' => return i + 1,
+            c if c == q && b.get(i + 1) == Some(&q) => i += 2,
+            c if c == q => return i + 1,
             _ => i += 1,
         }
     }

@@ -338,5 +338,64 @@ fn random_bytes_never_panic() {
             .map(|_| chars[(rng.next() % chars.len() as u64) as usize])
             .collect();
         let _ = summarize(&q);
+        let _ = summarize_mysql(&q);
+    }
+}
+
+#[test]
+fn mysql_double_quoted_strings_are_literals() {
+    let cases = [
+        (
+            "ALTER USER 'app'@'%' IDENTIFIED BY \"s3cr3t\"",
+            "ALTER USER ?@? IDENTIFIED BY ?",
+        ),
+        (
+            "SET PASSWORD FOR app = PASSWORD(\"pw\\\"x\")",
+            "SET PASSWORD FOR app = PASSWORD(?)",
+        ),
+        ("SELECT \"a\"\"b\", `c` FROM t", "SELECT ?, `c` FROM t"),
+        ("SELECT \"unterminated", "SELECT ?"),
+    ];
+    for (q, want) in cases {
+        assert_eq!(summarize_mysql(q).sanitized, want, "{q:?}");
+    }
+    // PostgreSQL keeps its quoted identifiers.
+    assert_eq!(
+        summarize("SELECT \"Col\" FROM t").sanitized,
+        "SELECT \"Col\" FROM t"
+    );
+    assert_eq!(
+        summarize_mysql("ALTER USER 'u'@'%' IDENTIFIED BY 'x'")
+            .operation
+            .as_deref(),
+        Some("ALTER")
+    );
+}
+
+#[test]
+fn password_statements_never_leak() {
+    let cases = [
+        "ALTER USER app WITH PASSWORD 'pg-s3cret'",
+        "CREATE ROLE r LOGIN PASSWORD 'pg-s3cret' VALID UNTIL 'infinity'",
+        "ALTER ROLE app PASSWORD E'pg-s3cret'",
+        "ALTER USER app PASSWORD $$pg-s3cret$$",
+        "CREATE USER 'u'@'%' IDENTIFIED BY 'pg-s3cret'",
+        "ALTER USER u IDENTIFIED WITH mysql_native_password BY \"pg-s3cret\"",
+        "SET PASSWORD = 'pg-s3cret'",
+        "GRANT ALL ON *.* TO 'u'@'%' IDENTIFIED BY 'pg-s3cret'",
+    ];
+    for q in cases {
+        let mut summaries = vec![summarize_mysql(q)];
+        // `"..."` is an identifier to PostgreSQL.
+        if !q.contains('"') {
+            summaries.push(summarize(q));
+        }
+        for s in summaries {
+            assert!(
+                !s.sanitized.contains("s3cret"),
+                "{q:?} -> {:?}",
+                s.sanitized
+            );
+        }
     }
 }

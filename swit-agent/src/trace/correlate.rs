@@ -19,7 +19,7 @@ use super::{
     context::{Incoming, extract},
     db_span::db_span,
     grpc_span::h2_span,
-    http_span::{HttpExchange, HttpSpanParts, http_span},
+    http_span::{HttpExchange, HttpSpanParts, captured_headers, http_span},
     sampler,
     span::{Resource, Span, SpanId, SpanKind, TraceId},
 };
@@ -28,9 +28,9 @@ use crate::{
         conn::ConnEvent,
         event::{Role, Tuple},
     },
-    config::{Propagator, Sampler},
+    config::{Propagator, Sampler, redaction::CaptureHeaders},
     protocol::{
-        ProtoEvent, Timing,
+        ProtoEvent, ProtocolKind, Timing,
         db::{DbCall, DbEvent},
         http1::Http1Event,
         http2::{H2Request, Http2Event},
@@ -82,9 +82,20 @@ pub struct CorrelatorStats {
     pub unsampled: u64,
     pub orphan_responses: u64,
     pub parse_errors: u64,
+    /// `parse_errors` by protocol, indexed as [`ProtocolKind::ALL`].
+    pub parse_errors_by: [u64; ProtocolKind::ALL.len()],
     /// Requests forgotten unanswered: too many were open, or their
     /// connection closed first (HTTP/2 streams).
     pub dropped_requests: u64,
+}
+
+impl CorrelatorStats {
+    fn parse_error(&mut self, kind: ProtocolKind) {
+        self.parse_errors += 1;
+        if let Some(i) = ProtocolKind::ALL.iter().position(|k| *k == kind) {
+            self.parse_errors_by[i] += 1;
+        }
+    }
 }
 
 /// Converts kernel (CLOCK_MONOTONIC) times to Unix epoch times.
@@ -147,6 +158,8 @@ type ResourceFn = Box<dyn ResourceSource>;
 pub struct TraceOptions {
     pub sampler: Sampler,
     pub propagators: Vec<Propagator>,
+    /// Headers exported as attributes; shared with each span's builder.
+    pub capture_headers: Arc<CaptureHeaders>,
 }
 
 impl Default for TraceOptions {
@@ -154,6 +167,7 @@ impl Default for TraceOptions {
         TraceOptions {
             sampler: Sampler::AlwaysOn,
             propagators: vec![Propagator::TraceContext, Propagator::Baggage],
+            capture_headers: Arc::default(),
         }
     }
 }
@@ -248,6 +262,7 @@ impl Correlator {
                 }
                 Http1Event::Exchange { request, response } => {
                     let (l, r) = (at.tuple.local, at.tuple.remote);
+                    let cap = self.opts.capture_headers.clone();
                     self.request_done(
                         &at,
                         request.id,
@@ -260,13 +275,20 @@ impl Correlator {
                             if at.tls {
                                 x.scheme = Some("https");
                             }
-                            http_span(kind, &x, l, r)
+                            let mut p = http_span(kind, &x, l, r);
+                            captured_headers(
+                                &cap,
+                                &request.headers,
+                                &response.headers,
+                                &mut p.attributes,
+                            );
+                            p
                         },
                         out,
                     );
                 }
                 Http1Event::OrphanResponse(_) => self.stats.orphan_responses += 1,
-                Http1Event::ParseError { .. } => self.stats.parse_errors += 1,
+                Http1Event::ParseError { .. } => self.stats.parse_error(ProtocolKind::Http1),
             },
             ProtoEvent::Http2(h) => match h {
                 Http2Event::RequestStarted(req) => self.request_started(
@@ -278,6 +300,7 @@ impl Correlator {
                 ),
                 Http2Event::Exchange { request, response } => {
                     let (l, r) = (at.tuple.local, at.tuple.remote);
+                    let cap = self.opts.capture_headers.clone();
                     self.request_done(
                         &at,
                         h2_key(&request),
@@ -285,20 +308,29 @@ impl Correlator {
                             first: request.timing.first,
                             last: response.timing.last,
                         },
-                        |kind| h2_span(kind, &request, &response, l, r),
+                        |kind| {
+                            let mut p = h2_span(kind, &request, &response, l, r);
+                            captured_headers(
+                                &cap,
+                                &request.headers,
+                                &response.headers,
+                                &mut p.attributes,
+                            );
+                            p
+                        },
                         out,
                     );
                 }
                 Http2Event::OrphanResponse { .. } => self.stats.orphan_responses += 1,
                 Http2Event::StreamsDropped { count } => self.stats.dropped_requests += count,
-                Http2Event::ParseError { .. } => self.stats.parse_errors += 1,
+                Http2Event::ParseError { .. } => self.stats.parse_error(ProtocolKind::Http2),
             },
-            ProtoEvent::Db(DbEvent::Call(call)) => {
+            ProtoEvent::Db(_, DbEvent::Call(call)) => {
                 self.db_call(ev.pid, ev.role, ev.tuple, call, out)
             }
-            ProtoEvent::Db(DbEvent::ParseError { .. }) => self.stats.parse_errors += 1,
+            ProtoEvent::Db(kind, DbEvent::ParseError { .. }) => self.stats.parse_error(kind),
             // Database calls are leaves: ids are made when they end.
-            ProtoEvent::Db(DbEvent::CallStarted(_)) => {}
+            ProtoEvent::Db(_, DbEvent::CallStarted(_)) => {}
         }
     }
 

@@ -63,6 +63,7 @@ fn correlator(sampler: Sampler) -> Correlator {
         TraceOptions {
             sampler,
             propagators: vec![Propagator::TraceContext, Propagator::B3],
+            ..TraceOptions::default()
         },
         Box::new(move |_| res.clone()),
     )

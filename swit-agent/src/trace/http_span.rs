@@ -3,7 +3,10 @@
 use std::net::SocketAddr;
 
 use super::span::{AttrValue, Attributes, SpanKind, StatusCode};
-use crate::protocol::http1::{REDACTED, Request, Response};
+use crate::{
+    config::redaction::CaptureHeaders,
+    protocol::http1::{REDACTED, Request, Response},
+};
 
 /// Methods the semantic conventions know; others are reported as `_OTHER`.
 const KNOWN_METHODS: [&str; 9] = [
@@ -52,9 +55,44 @@ pub fn redact_query(q: &str) -> String {
         .join("&")
 }
 
+/// `http.request.header.<name>` and `http.response.header.<name>` for the
+/// headers the operator asked to capture (`tracing.redaction.capture_headers`).
+/// Values of one name are joined with `, ` (the attribute is a string, not
+/// the string array of the conventions, as every attribute here). Values of
+/// sensitive headers were replaced by `REDACTED` when parsed: asking for
+/// one shows whether it was sent, never its value.
+pub fn captured_headers(
+    cap: &CaptureHeaders,
+    request: &[(String, String)],
+    response: &[(String, String)],
+    a: &mut Attributes,
+) {
+    for (side, wanted, headers) in [
+        ("request", &cap.request, request),
+        ("response", &cap.response, response),
+    ] {
+        for name in wanted {
+            let values: Vec<&str> = headers
+                .iter()
+                .filter(|(k, _)| k == name)
+                .map(|(_, v)| v.as_str())
+                .collect();
+            if !values.is_empty() {
+                a.push((
+                    format!("http.{side}.header.{name}"),
+                    values.join(", ").into(),
+                ));
+            }
+        }
+    }
+}
+
 /// Host and port from a Host header value (`name`, `name:port`, `[v6]:port`).
+/// Userinfo (`user:password@`), which neither a Host header nor an HTTP/2
+/// `:authority` may carry but a broken client might, is dropped.
 pub fn parse_host(h: &str) -> (String, Option<u16>) {
     let h = h.trim();
+    let h = h.rsplit_once('@').map_or(h, |(_, host)| host);
     if let Some(rest) = h.strip_prefix('[')
         && let Some((addr, tail)) = rest.split_once(']')
     {
@@ -278,6 +316,54 @@ mod tests {
             timing: Timing::default(),
             ended_by_close: false,
         }
+    }
+
+    #[test]
+    fn host_userinfo_is_never_the_server_address() {
+        assert_eq!(parse_host("u:pw@h:8080"), ("h".into(), Some(8080)));
+        assert_eq!(parse_host("u:pw@[::1]:9"), ("::1".into(), Some(9)));
+        assert_eq!(parse_host("h"), ("h".into(), None));
+    }
+
+    #[test]
+    fn captured_headers_only_when_asked_and_joined() {
+        let cap = CaptureHeaders {
+            request: vec![
+                "x-request-id".into(),
+                "authorization".into(),
+                "x-missing".into(),
+            ],
+            response: vec!["content-type".into()],
+        };
+        let req = [
+            ("x-request-id".to_string(), "a".to_string()),
+            ("authorization".to_string(), REDACTED.to_string()),
+            ("x-request-id".to_string(), "b".to_string()),
+            ("x-other".to_string(), "no".to_string()),
+        ];
+        let resp = [("content-type".to_string(), "text/html".to_string())];
+        let mut a = Attributes::new();
+        captured_headers(&cap, &req, &resp, &mut a);
+        assert_eq!(
+            a,
+            vec![
+                (
+                    "http.request.header.x-request-id".to_string(),
+                    "a, b".into()
+                ),
+                (
+                    "http.request.header.authorization".to_string(),
+                    REDACTED.into()
+                ),
+                (
+                    "http.response.header.content-type".to_string(),
+                    "text/html".into()
+                ),
+            ]
+        );
+        let mut none = Attributes::new();
+        captured_headers(&CaptureHeaders::default(), &req, &resp, &mut none);
+        assert!(none.is_empty());
     }
 
     fn get<'a>(p: &'a HttpSpanParts, k: &str) -> Option<&'a AttrValue> {

@@ -2,8 +2,9 @@
 //!
 //! One lazily connected channel carries the spans of every traced service:
 //! tonic reconnects it on the next request after the collector comes back.
-use opentelemetry_proto::tonic::collector::trace::v1::{
-    ExportTraceServiceRequest, trace_service_client::TraceServiceClient,
+use opentelemetry_proto::tonic::collector::{
+    metrics::v1::{ExportMetricsServiceRequest, metrics_service_client::MetricsServiceClient},
+    trace::v1::{ExportTraceServiceRequest, trace_service_client::TraceServiceClient},
 };
 use tonic::{
     codec::CompressionEncoding,
@@ -26,18 +27,7 @@ impl GrpcTransport {
     /// Must run inside the sink's runtime (`Runtime::enter`): the channel
     /// spawns its worker task there.
     pub fn new(uri: hyper::Uri, opts: &OtlpOptions) -> Result<Self, OtlpError> {
-        let tls_needed = uri.scheme_str() == Some("https");
-        let connector = tls::connector(opts, tls_needed, Alpn::H2)?;
-        let channel = Endpoint::from(uri)
-            .timeout(opts.timeout)
-            .connect_timeout(opts.timeout)
-            .user_agent(super::USER_AGENT)
-            .map_err(|e| OtlpError::Endpoint {
-                endpoint: opts.endpoint.clone(),
-                reason: e.to_string(),
-            })?
-            .connect_with_connector_lazy(connector);
-        let mut client = TraceServiceClient::new(channel);
+        let mut client = TraceServiceClient::new(channel(uri, opts)?);
         if opts.gzip {
             client = client
                 .send_compressed(CompressionEncoding::Gzip)
@@ -61,33 +51,82 @@ impl GrpcTransport {
                     message: p.error_message,
                 })
                 .unwrap_or_default()),
-            Err(status) => {
-                let mut detail = format!("gRPC {:?}", status.code());
-                if !status.message().is_empty() {
-                    detail = format!("{detail}: {}", status.message());
-                }
-                // A status made on our side from a broken connection (the
-                // collector went away mid-stream) is UNKNOWN with the cause
-                // attached; one from the server has no source. The former
-                // is an outage, not a verdict on the spans.
-                let local = std::error::Error::source(&status);
-                let mut src = local;
-                while let Some(e) = src {
-                    // Error layers often repeat their cause's text: keep
-                    // each piece once so the log line stays readable.
-                    let text = e.to_string();
-                    if !detail.contains(&text) {
-                        detail = format!("{detail}: {text}");
-                    }
-                    src = e.source();
-                }
-                Err(SendError {
-                    retryable: grpc_code_retryable(status.code())
-                        || (status.code() == tonic::Code::Unknown && local.is_some()),
-                    detail,
-                    retry_after: None,
-                })
-            }
+            Err(status) => Err(status_error(&status)),
+        }
+    }
+}
+
+/// A lazily connected channel to `uri` with the exporter's TLS and
+/// timeouts. Must run inside the sink's runtime.
+fn channel(uri: hyper::Uri, opts: &OtlpOptions) -> Result<Channel, OtlpError> {
+    let tls_needed = uri.scheme_str() == Some("https");
+    let connector = tls::connector(opts, tls_needed, Alpn::H2)?;
+    Ok(Endpoint::from(uri)
+        .timeout(opts.timeout)
+        .connect_timeout(opts.timeout)
+        .user_agent(super::USER_AGENT)
+        .map_err(|e| OtlpError::Endpoint {
+            endpoint: opts.endpoint.clone(),
+            reason: e.to_string(),
+        })?
+        .connect_with_connector_lazy(connector))
+}
+
+fn status_error(status: &tonic::Status) -> SendError {
+    let mut detail = format!("gRPC {:?}", status.code());
+    if !status.message().is_empty() {
+        detail = format!("{detail}: {}", status.message());
+    }
+    // A status made on our side from a broken connection (the collector
+    // went away mid-stream) is UNKNOWN with the cause attached; one from the
+    // server has no source. The former is an outage, not a verdict on the
+    // spans.
+    let local = std::error::Error::source(status);
+    let mut src = local;
+    while let Some(e) = src {
+        // Error layers often repeat their cause's text: keep each piece
+        // once so the log line stays readable.
+        let text = e.to_string();
+        if !detail.contains(&text) {
+            detail = format!("{detail}: {text}");
+        }
+        src = e.source();
+    }
+    SendError {
+        retryable: grpc_code_retryable(status.code())
+            || (status.code() == tonic::Code::Unknown && local.is_some()),
+        detail,
+        retry_after: None,
+    }
+}
+
+/// The agent's own metrics over the same kind of channel as the spans.
+pub struct GrpcMetrics {
+    client: MetricsServiceClient<Channel>,
+    metadata: MetadataMap,
+}
+
+impl GrpcMetrics {
+    /// Must run inside a runtime (`Runtime::enter`), as [`GrpcTransport::new`].
+    pub fn new(uri: hyper::Uri, opts: &OtlpOptions) -> Result<Self, OtlpError> {
+        let mut client = MetricsServiceClient::new(channel(uri, opts)?);
+        if opts.gzip {
+            client = client
+                .send_compressed(CompressionEncoding::Gzip)
+                .accept_compressed(CompressionEncoding::Gzip);
+        }
+        Ok(Self {
+            client,
+            metadata: metadata(&opts.headers)?,
+        })
+    }
+
+    pub async fn send(&mut self, req: ExportMetricsServiceRequest) -> Result<(), SendError> {
+        let mut request = tonic::Request::new(req);
+        *request.metadata_mut() = self.metadata.clone();
+        match self.client.export(request).await {
+            Ok(_) => Ok(()),
+            Err(status) => Err(status_error(&status)),
         }
     }
 }

@@ -18,8 +18,9 @@ use hyper_util::{
     client::legacy::{Client, connect::HttpConnector},
     rt::TokioExecutor,
 };
-use opentelemetry_proto::tonic::collector::trace::v1::{
-    ExportTraceServiceRequest, ExportTraceServiceResponse,
+use opentelemetry_proto::tonic::collector::{
+    metrics::v1::ExportMetricsServiceRequest,
+    trace::v1::{ExportTraceServiceRequest, ExportTraceServiceResponse},
 };
 use prost::Message;
 
@@ -59,7 +60,31 @@ impl HttpTransport {
     }
 
     pub async fn send(&mut self, req: ExportTraceServiceRequest) -> Result<Accepted, SendError> {
-        let mut body = req.encode_to_vec();
+        let body = self.post(req.encode_to_vec()).await?;
+        // An undecodable body (a JSON reply from a proxy) is not a failure:
+        // the status already said the spans were taken.
+        let partial = ExportTraceServiceResponse::decode(body)
+            .ok()
+            .and_then(|r| r.partial_success);
+        Ok(partial
+            .map(|p| Accepted {
+                rejected_spans: u64::try_from(p.rejected_spans).unwrap_or(0),
+                message: p.error_message,
+            })
+            .unwrap_or_default())
+    }
+
+    /// The agent's own metrics, to this transport's URL (see
+    /// `metrics::metrics_uri`).
+    pub async fn send_metrics(
+        &mut self,
+        req: ExportMetricsServiceRequest,
+    ) -> Result<(), SendError> {
+        self.post(req.encode_to_vec()).await.map(|_| ())
+    }
+
+    /// POSTs one protobuf body; the response body on success.
+    async fn post(&mut self, mut body: Vec<u8>) -> Result<Bytes, SendError> {
         let mut builder = Request::builder()
             .method(Method::POST)
             .uri(self.uri.clone())
@@ -95,17 +120,7 @@ impl HttpTransport {
             .unwrap_or_default();
 
         if status.is_success() {
-            // An undecodable body (a JSON reply from a proxy) is not a
-            // failure: the status already says the spans were taken.
-            let partial = ExportTraceServiceResponse::decode(body)
-                .ok()
-                .and_then(|r| r.partial_success);
-            return Ok(partial
-                .map(|p| Accepted {
-                    rejected_spans: u64::try_from(p.rejected_spans).unwrap_or(0),
-                    message: p.error_message,
-                })
-                .unwrap_or_default());
+            return Ok(body);
         }
         Err(SendError {
             retryable: http_status_retryable(status.as_u16()),

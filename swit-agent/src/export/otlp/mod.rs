@@ -27,6 +27,7 @@
 //! The collector going down and coming back is logged once each.
 mod grpc;
 mod http;
+pub mod metrics;
 pub mod retry;
 #[cfg(test)]
 mod tests;
@@ -193,18 +194,7 @@ pub struct OtlpSink {
 impl OtlpSink {
     /// Validates `opts` and prepares the connection (made lazily).
     pub fn new(opts: OtlpOptions) -> Result<Self, OtlpError> {
-        let uri = resolve_endpoint(&opts.endpoint, opts.protocol, opts.tls.insecure).map_err(
-            |reason| OtlpError::Endpoint {
-                endpoint: opts.endpoint.clone(),
-                reason,
-            },
-        )?;
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_io()
-            .enable_time()
-            .thread_name("swit-otlp")
-            .build()
-            .map_err(OtlpError::Runtime)?;
+        let (uri, rt) = prepare(&opts, "swit-otlp")?;
         let transport = {
             let _guard = rt.enter();
             match opts.protocol {
@@ -432,6 +422,28 @@ impl SpanSink for OtlpSink {
         }
         Ok(())
     }
+}
+
+/// The endpoint resolved and a current-thread runtime for a client: every
+/// OTLP client blocks on its own runtime, so the agent stays synchronous.
+fn prepare(
+    opts: &OtlpOptions,
+    thread_name: &str,
+) -> Result<(hyper::Uri, tokio::runtime::Runtime), OtlpError> {
+    let uri =
+        resolve_endpoint(&opts.endpoint, opts.protocol, opts.tls.insecure).map_err(|reason| {
+            OtlpError::Endpoint {
+                endpoint: opts.endpoint.clone(),
+                reason,
+            }
+        })?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .enable_time()
+        .thread_name(thread_name)
+        .build()
+        .map_err(OtlpError::Runtime)?;
+    Ok((uri, rt))
 }
 
 fn duration_ns(d: Duration) -> u64 {

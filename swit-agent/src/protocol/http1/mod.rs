@@ -33,6 +33,78 @@ pub const SENSITIVE_HEADERS: [&str; 4] = [
     "cookie",
     "set-cookie",
 ];
+/// Words that make any header whose (lowercase) name contains one
+/// sensitive too: `x-api-key`, `x-auth-token`, `x-amz-security-token`,
+/// `x-csrf-token`, `private-token`, `x-hub-signature`, `www-authenticate`.
+/// None of them is in a header the agent reads (host, user-agent,
+/// content-type, traceparent, tracestate, baggage, b3, grpc-*).
+const SENSITIVE_WORDS: [&str; 12] = [
+    "auth",
+    "cookie",
+    "token",
+    "secret",
+    "passw",
+    "api-key",
+    "apikey",
+    "api_key",
+    "session",
+    "credential",
+    "signature",
+    "csrf",
+];
+
+/// Whether a header's value is a secret and must never be kept. `name` is
+/// lowercase.
+pub fn is_sensitive_header(name: &str) -> bool {
+    SENSITIVE_HEADERS.contains(&name) || SENSITIVE_WORDS.iter().any(|w| name.contains(w))
+}
+
+#[cfg(test)]
+mod sensitive_tests {
+    use super::is_sensitive_header;
+
+    #[test]
+    fn credentials_are_sensitive_and_what_the_agent_reads_is_not() {
+        for h in [
+            "authorization",
+            "proxy-authorization",
+            "cookie",
+            "set-cookie",
+            "x-api-key",
+            "api-key",
+            "x-auth-token",
+            "x-amz-security-token",
+            "x-csrf-token",
+            "private-token",
+            "x-hub-signature-256",
+            "www-authenticate",
+            "x-session-id",
+            "x-client-secret",
+            "x-password",
+        ] {
+            assert!(is_sensitive_header(h), "{h}");
+        }
+        for h in [
+            "host",
+            "user-agent",
+            "content-type",
+            "content-length",
+            "traceparent",
+            "tracestate",
+            "baggage",
+            "b3",
+            "x-b3-traceid",
+            "uber-trace-id",
+            "grpc-status",
+            "grpc-message",
+            "te",
+            "upgrade",
+            "x-request-id",
+        ] {
+            assert!(!is_sensitive_header(h), "{h}");
+        }
+    }
+}
 pub const REDACTED: &str = "REDACTED";
 
 /// A request as seen on the wire.

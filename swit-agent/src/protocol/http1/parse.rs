@@ -8,7 +8,7 @@
 //! it without buffering a line.
 use thiserror::Error;
 
-use super::{MAX_HEAD_BYTES, MAX_HEADERS, REDACTED, SENSITIVE_HEADERS};
+use super::{MAX_HEAD_BYTES, MAX_HEADERS, REDACTED, is_sensitive_header};
 use crate::protocol::{Detect, ProtocolKind};
 
 /// Methods recognised without looking further than `METHOD SP`.
@@ -404,7 +404,7 @@ fn keep_headers(headers: &[httparse::Header<'_>]) -> (Vec<(String, String)>, usi
         .take(MAX_HEADERS)
         .map(|h| {
             let name = h.name.to_ascii_lowercase();
-            let value = if SENSITIVE_HEADERS.contains(&name.as_str()) {
+            let value = if is_sensitive_header(&name) {
                 REDACTED.to_owned()
             } else {
                 String::from_utf8_lossy(h.value).into_owned()

@@ -349,7 +349,7 @@ fn interim_response_does_not_pair() {
 #[test]
 fn sensitive_values_are_redacted() {
     let events = run(&[
-        (REQ, data(b"GET / HTTP/1.1\r\nAuthorization: Bearer abc\r\nCOOKIE: s=1\r\nProxy-Authorization: x\r\nX-Ok: yes\r\n\r\n", 1)),
+        (REQ, data(b"GET / HTTP/1.1\r\nAuthorization: Bearer abc\r\nCOOKIE: s=1\r\nProxy-Authorization: x\r\nX-Ok: yes\r\nX-Api-Key: k\r\nX-Auth-Token: t\r\nX-Amz-Security-Token: a\r\n\r\n", 1)),
         (RESP, data(b"HTTP/1.1 200 OK\r\nSet-Cookie: s=2\r\nContent-Length: 0\r\n\r\n", 2)),
     ]);
     let (request, response) = exchanges(&events)[0];
@@ -364,7 +364,10 @@ fn sensitive_values_are_redacted() {
             ("authorization", REDACTED),
             ("cookie", REDACTED),
             ("proxy-authorization", REDACTED),
-            ("x-ok", "yes")
+            ("x-ok", "yes"),
+            ("x-api-key", REDACTED),
+            ("x-auth-token", REDACTED),
+            ("x-amz-security-token", REDACTED),
         ]
     );
     assert_eq!(

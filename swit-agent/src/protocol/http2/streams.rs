@@ -14,7 +14,7 @@ use super::{
 };
 use crate::protocol::{
     Moment, Side, Timing,
-    http1::{REDACTED, SENSITIVE_HEADERS},
+    http1::{REDACTED, is_sensitive_header},
 };
 
 /// A decoded header block and what could not be decoded of it.
@@ -66,7 +66,7 @@ fn regular(fields: &[HeaderField]) -> Vec<(String, String)> {
         .take(MAX_HEADERS)
         .map(|f| {
             let name = text(&f.name).to_ascii_lowercase();
-            let value = if f.never_indexed || SENSITIVE_HEADERS.contains(&name.as_str()) {
+            let value = if f.never_indexed || is_sensitive_header(&name) {
                 REDACTED.to_string()
             } else {
                 text(&f.value)

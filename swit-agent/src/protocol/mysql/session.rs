@@ -470,7 +470,7 @@ impl Session {
                 };
                 if let Some(text) = text {
                     let text = String::from_utf8_lossy(text);
-                    let s = sql::summarize(&text);
+                    let s = sql::summarize_mysql(&text);
                     if s.operation.as_deref() == Some("USE") {
                         new_namespace = use_target(&text);
                     }

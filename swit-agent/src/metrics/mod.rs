@@ -1,4 +1,14 @@
-//! The agent's own counters, gathered from every stage for the log.
+//! The agent's own counters, gathered from every stage: for the exit
+//! summary, the Prometheus endpoint (`server`, `prometheus`) and OTLP
+//! metrics (`otlp`). [`family::families`] is the one list of what is
+//! exported; both formats render it.
+pub mod board;
+pub mod family;
+pub mod otlp;
+pub mod prometheus;
+pub mod push;
+pub mod server;
+
 use std::fmt;
 
 use std::sync::atomic::Ordering;
@@ -15,6 +25,7 @@ pub struct OtlpSnapshot {
     pub failed: u64,
     pub retry_dropped: u64,
     pub held: u64,
+    pub retries: u64,
 }
 
 impl From<&OtlpCounters> for OtlpSnapshot {
@@ -26,6 +37,7 @@ impl From<&OtlpCounters> for OtlpSnapshot {
             failed: l(&c.failed),
             retry_dropped: l(&c.retry_dropped),
             held: l(&c.held),
+            retries: l(&c.retries),
         }
     }
 }
@@ -69,6 +81,30 @@ pub struct Snapshot {
     pub otlp: Option<OtlpSnapshot>,
     pub held: Held,
     pub tls: TlsSnapshot,
+    /// `parse_errors` by protocol, indexed as `ProtocolKind::ALL`.
+    pub parse_errors_by: [u64; crate::protocol::ProtocolKind::ALL.len()],
+    /// Bytes of records waiting between the ring reader and the stages.
+    pub reader_queue_bytes: u64,
+    /// Spans waiting for the export thread.
+    pub export_queue: u64,
+    /// Tracing is on (probes attached); off after SIGUSR1 or a reload with
+    /// `tracing.enabled: false`.
+    pub tracing_enabled: bool,
+    /// Kernel programs attached (tracepoints; TLS uprobes are `tls.libraries`).
+    pub attached: usize,
+    /// The agent's resident memory.
+    pub rss_bytes: u64,
+}
+
+/// The agent's resident set size from /proc/self/statm (0 if unreadable).
+pub fn rss_bytes() -> u64 {
+    let pages = std::fs::read_to_string("/proc/self/statm")
+        .ok()
+        .and_then(|s| s.split_whitespace().nth(1)?.parse::<u64>().ok())
+        .unwrap_or(0);
+    // SAFETY: sysconf has no preconditions.
+    let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    pages * u64::try_from(page).unwrap_or(4096)
 }
 
 /// The agent's memory against its bound (`agent.limits.memory`).

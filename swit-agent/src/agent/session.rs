@@ -1,0 +1,182 @@
+//! One stretch of tracing: the kernel programs loaded and attached, the
+//! targets in their maps, TLS libraries hooked and the ring reader running.
+//! Switching tracing off (SIGUSR1, or a reload with `tracing.enabled:
+//! false`) ends the session: the reader stops after a last drain and the
+//! probe is dropped, which detaches every program and closes every map
+//! (they are file descriptors aya holds; nothing is pinned). Switching it
+//! on starts a new one, as at startup.
+//!
+//! Why not keep the loaded programs and detach only their links: the maps
+//! would keep what they held at the switch (in-flight syscalls, TLS
+//! records, Go binary slots, target PIDs that may be reused meanwhile) and
+//! need clearing one by one; a new probe starts empty by construction and
+//! shares the startup path. The cost is verifying the programs again, a
+//! few seconds, which a switch can afford.
+use std::sync::{
+    Arc,
+    atomic::{AtomicBool, Ordering},
+    mpsc::{Receiver, RecvTimeoutError},
+};
+use std::time::{Duration, Instant};
+
+use swit_ebpf_common::counter;
+
+use super::{STOP_DRAIN, Stage, mono_now};
+use crate::{
+    agent::AgentError,
+    capture::{
+        event::Event,
+        reader::{Reader, ReaderCounters},
+    },
+    config::{AgentSettings, Targets},
+    export::pipeline::SpanSender,
+    probe::{Probe, ProbeOptions, tls::TlsHooks},
+    target::manager::{Follow, ProcChange, TargetManager},
+};
+
+pub struct Session {
+    pub probe: Probe,
+    pub manager: TargetManager,
+    pub tls: TlsHooks,
+    reader: Reader,
+    rx: Receiver<Vec<Event>>,
+    /// The reader's own stop flag: a session ends without the agent ending.
+    reader_stop: Arc<AtomicBool>,
+    counters: Arc<ReaderCounters>,
+}
+
+/// What the main loop got from the reader.
+pub enum Step {
+    Idle,
+    Batch(Vec<Event>),
+    /// The reader is gone.
+    Closed,
+}
+
+impl Session {
+    /// Loads and attaches the programs, applies `targets`, hooks TLS
+    /// libraries and starts the reader. Warnings (selectors that match
+    /// nothing yet) are logged.
+    pub fn start(
+        cfg: &AgentSettings,
+        targets: &Targets,
+        counters: Arc<ReaderCounters>,
+    ) -> Result<Session, AgentError> {
+        let mut manager = TargetManager::new(targets.clone());
+        let mut probe = Probe::load(&ProbeOptions {
+            capture_bytes: cfg.capture_bytes,
+            ring_bytes: cfg.ring_bytes,
+            hooks_only: cfg.hooks_only,
+        })?;
+        for w in manager.start(&mut probe)? {
+            log::warn!("{w}");
+        }
+        // Before the "tracing" line: what runs now is hooked by then.
+        let mut tls = TlsHooks::new();
+        tls.hook_system(&mut probe);
+        tls.scan(manager.scan_pids(), &mut probe);
+        let ring = probe.take_ring().expect("ring taken once");
+        let reader_stop = Arc::new(AtomicBool::new(false));
+        let (rx, reader) = Reader::start(ring, reader_stop.clone(), counters.clone());
+        Ok(Session {
+            probe,
+            manager,
+            tls,
+            reader,
+            rx,
+            reader_stop,
+            counters,
+        })
+    }
+
+    /// Waits up to `wait` for the next batch of records.
+    pub fn recv(&self, wait: Duration) -> Step {
+        match self.rx.recv_timeout(wait) {
+            Ok(batch) => {
+                self.counters.taken(&batch);
+                Step::Batch(batch)
+            }
+            Err(RecvTimeoutError::Timeout) => Step::Idle,
+            Err(RecvTimeoutError::Disconnected) => Step::Closed,
+        }
+    }
+
+    /// Applies the process changes the stage released.
+    pub fn follow(&mut self, stage: &mut Stage) {
+        for change in std::mem::take(&mut stage.changes) {
+            match self.manager.on_change(change, &mut self.probe) {
+                Follow::Gone(pid) => stage.forget_pid(pid),
+                Follow::Renamed(pid) | Follow::Added(pid) => {
+                    stage.correlator.renamed(pid);
+                    // A new program maps new libraries; a forked child
+                    // maps its parent's.
+                    if !matches!(change, ProcChange::Fork { .. }) {
+                        self.tls.scan([pid], &mut self.probe);
+                    }
+                }
+                Follow::Nothing => {}
+            }
+        }
+    }
+
+    /// Once a second: cgroups joined, exits whose record was lost.
+    pub fn rescan(&mut self, stage: &mut Stage) {
+        for p in self.manager.rescan_cgroups(&mut self.probe) {
+            log::debug!("PID {p} joined a traced cgroup");
+        }
+        // An exit whose record was lost: the PID may be reused by an
+        // unrelated process, so stop tracing it.
+        for p in self.manager.reap(&mut self.probe) {
+            stage.forget_pid(p);
+        }
+    }
+
+    /// Libraries loaded late (Python's `import ssl`).
+    pub fn rescan_tls(&mut self) {
+        self.tls.rescan(&self.manager.scan_pids(), &mut self.probe);
+    }
+
+    /// The kernel's counters of this session.
+    pub fn kernel(&self) -> [u64; counter::COUNT as usize] {
+        self.probe.counters()
+    }
+
+    /// Stops the reader after a last drain of the ring, hands every record
+    /// to the stage and lets it finish what they complete, then detaches
+    /// everything. Returns the kernel's final counters.
+    /// With `capture_only` the records are dropped unparsed, as while running.
+    pub fn stop(
+        self,
+        stage: &mut Stage,
+        sender: &SpanSender,
+        capture_only: bool,
+    ) -> [u64; counter::COUNT as usize] {
+        self.reader_stop.store(true, Ordering::Relaxed);
+        self.reader.join();
+        // A backlog (a burst the agent was behind on) is worked off for a
+        // while; then its payloads are counted as dropped, since a stop must
+        // not take minutes, and only opens, closes and process changes are
+        // still taken in (cheap, and they settle what is held).
+        let drain_until = Instant::now() + STOP_DRAIN;
+        while let Ok(mut batch) = self.rx.try_recv() {
+            self.counters.taken(&batch);
+            if capture_only {
+                continue;
+            }
+            if Instant::now() > drain_until {
+                let before = batch.len();
+                batch.retain(|e| !matches!(e, Event::Data(_)));
+                self.counters
+                    .dropped
+                    .fetch_add((before - batch.len()) as u64, Ordering::Relaxed);
+            }
+            stage.push(batch);
+            stage.release(mono_now(), sender);
+        }
+        stage.finish(sender);
+        let kernel = self.probe.counters();
+        // Dropping the probe detaches every program and frees every map.
+        drop(self.probe);
+        kernel
+    }
+}

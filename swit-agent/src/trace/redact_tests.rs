@@ -1,0 +1,199 @@
+use super::*;
+use crate::config::redaction::AttributeFilter;
+
+const JWT: &str =
+    "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U";
+
+fn builtin(t: &str) -> String {
+    Redactor::default().scrub(t).into_owned()
+}
+
+#[test]
+fn builtin_finders_table() {
+    let cases: &[(&str, &str)] = &[
+        // Nothing to find: borrowed, unchanged.
+        ("GET /users/42", "GET /users/42"),
+        (
+            "SELECT name FROM users WHERE id = ?",
+            "SELECT name FROM users WHERE id = ?",
+        ),
+        ("", ""),
+        // JWTs anywhere, with or without a signature.
+        (&format!("/api/{JWT}/x"), "/api/REDACTED/x"),
+        (&format!("jwt={JWT}"), "jwt=REDACTED"),
+        ("eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.", "REDACTED"),
+        // Not JWTs: too short, one dot, glued to other base64.
+        ("eyJ.a.b", "eyJ.a.b"),
+        ("eyJhbGciOiJIUzI1NiJ9.x", "eyJhbGciOiJIUzI1NiJ9.x"),
+        (
+            "xeyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIx.abc",
+            "xeyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIx.abc",
+        ),
+        // Authentication schemes.
+        ("Bearer abcdefgh12345678", "Bearer REDACTED"),
+        (
+            "authorization: bearer  tok.en-value~+/=",
+            "authorization: bearer  REDACTED",
+        ),
+        ("Basic dXNlcjpwYXNzd29yZA==", "Basic REDACTED"),
+        ("SELECT basic FROM t", "SELECT basic FROM t"),
+        ("xBearer abcdefgh12345678", "xBearer abcdefgh12345678"),
+        // URL userinfo: the password only.
+        (
+            "postgres://app:hunter22@db:5432/app",
+            "postgres://app:REDACTED@db:5432/app",
+        ),
+        ("redis://:s3cr3t@cache/0", "redis://:REDACTED@cache/0"),
+        ("http://user@host/x", "http://user@host/x"),
+        ("http://host/a@b:c", "http://host/a@b:c"),
+        // key=value with a secret key, any case, any prefix or suffix.
+        ("a=1&password=hunter2&b=2", "a=1&password=REDACTED&b=2"),
+        (
+            "host=db user=app PASSWORD=x1 dbname=app",
+            "host=db user=app PASSWORD=REDACTED dbname=app",
+        ),
+        (
+            "access_token=abc;refresh_token=def",
+            "access_token=REDACTED;refresh_token=REDACTED",
+        ),
+        (
+            "X-Amz-Signature=deadbeef&X-Amz-Date=1",
+            "X-Amz-Signature=REDACTED&X-Amz-Date=1",
+        ),
+        ("api_key=k1, apikey=k2", "api_key=REDACTED, apikey=REDACTED"),
+        // Already hidden, or a placeholder: left as is.
+        ("token=REDACTED&password=?", "token=REDACTED&password=?"),
+        ("password=", "password="),
+        ("=x", "=x"),
+        // Not a secret key.
+        ("user=app&page=2", "user=app&page=2"),
+    ];
+    for (input, want) in cases {
+        assert_eq!(builtin(input), *want, "{input:?}");
+    }
+    assert!(matches!(
+        Redactor::default().scrub("GET /users/42"),
+        Cow::Borrowed(_)
+    ));
+}
+
+#[test]
+fn findings_may_overlap_and_touch_non_ascii() {
+    // The JWT and the key=value finder both hit the same value.
+    assert_eq!(builtin(&format!("token={JWT}")), "token=REDACTED");
+    assert_eq!(builtin("ä password=ü&x=1"), "ä password=REDACTED&x=1");
+    assert_eq!(builtin("ä Bearer ééééééééé"), "ä Bearer ééééééééé");
+}
+
+#[test]
+fn extra_patterns_hide_groups_or_whole_matches() {
+    let r = Redactor::new(&RedactionSettings {
+        patterns: vec![
+            "sk_live_[0-9a-zA-Z]+".into(),
+            "ssn=([0-9-]+)".into(),
+            "(?i)card (\\d{4}) (\\d{4})".into(),
+        ],
+        ..Default::default()
+    });
+    let cases = [
+        ("key sk_live_abcDEF123 end", "key REDACTED end"),
+        ("ssn=123-45-6789&x=1", "ssn=REDACTED&x=1"),
+        ("CARD 1234 5678", "CARD REDACTED REDACTED"),
+        ("nothing here", "nothing here"),
+    ];
+    for (input, want) in cases {
+        assert_eq!(r.scrub(input), want, "{input:?}");
+    }
+}
+
+#[test]
+fn long_values_are_cut_before_scanning() {
+    let long = "a".repeat(MAX_SCAN_BYTES + 10);
+    assert_eq!(builtin(&long).len(), MAX_SCAN_BYTES);
+    let mut multi = "é".repeat(MAX_SCAN_BYTES);
+    multi.push_str("password=x");
+    assert!(builtin(&multi).len() <= MAX_SCAN_BYTES);
+}
+
+#[test]
+fn attribute_allow_and_deny_lists() {
+    let r = |allow: &[&str], deny: &[&str]| {
+        Redactor::new(&RedactionSettings {
+            traces: AttributeFilter {
+                allow: allow.iter().map(|s| s.to_string()).collect(),
+                deny: deny.iter().map(|s| s.to_string()).collect(),
+            },
+            ..Default::default()
+        })
+    };
+    let all = r(&[], &[]);
+    assert!(all.keeps("url.query") && all.keeps("anything"));
+    let deny = r(&[], &["url.query", "http.request.header.*"]);
+    assert!(!deny.keeps("url.query"));
+    assert!(!deny.keeps("http.request.header.x-request-id"));
+    assert!(deny.keeps("url.path"));
+    let allow = r(&["http.*", "url.path"], &["http.request.body.size"]);
+    assert!(allow.keeps("http.request.method"));
+    assert!(allow.keeps("url.path"));
+    assert!(!allow.keeps("url.query"), "not allowed");
+    assert!(
+        !allow.keeps("http.request.body.size"),
+        "denied wins over allowed"
+    );
+}
+
+#[test]
+fn apply_scrubs_name_status_and_string_attributes() {
+    let r = Redactor::new(&RedactionSettings {
+        traces: AttributeFilter {
+            allow: vec![],
+            deny: vec!["db.namespace".into()],
+        },
+        ..Default::default()
+    });
+    let mut span = crate::trace::span::Span {
+        trace_id: Default::default(),
+        span_id: Default::default(),
+        parent_span_id: None,
+        flags: 1,
+        trace_state: String::new(),
+        name: format!("GET /t/{JWT}"),
+        kind: crate::trace::span::SpanKind::Client,
+        start_unix_ns: 0,
+        end_unix_ns: 0,
+        attributes: vec![
+            ("db.namespace".into(), "app".into()),
+            ("url.full".into(), "http://u:pw@h/a?b=REDACTED".into()),
+            ("server.port".into(), AttrValue::Int(80)),
+        ],
+        status: crate::trace::span::StatusCode::Error,
+        status_message: "bad password=letmein".into(),
+        resource: std::sync::Arc::new(crate::trace::span::Resource {
+            service_name: "s".into(),
+            attributes: vec![],
+        }),
+    };
+    r.apply(&mut span);
+    assert_eq!(span.name, "GET /t/REDACTED");
+    assert_eq!(span.status_message, "bad password=REDACTED");
+    assert_eq!(
+        span.attributes,
+        vec![
+            (
+                "url.full".to_string(),
+                "http://u:REDACTED@h/a?b=REDACTED".into()
+            ),
+            ("server.port".to_string(), AttrValue::Int(80)),
+        ]
+    );
+}
+
+#[test]
+fn bad_patterns_say_why_in_one_line() {
+    for p in ["(", "a{99999}", "[z-a]"] {
+        let e = compile(p).unwrap_err();
+        assert!(!e.is_empty() && !e.contains('\n'), "{p:?}: {e:?}");
+        assert!(!e.starts_with("error"), "{p:?}: {e:?}");
+    }
+    assert!(compile("sk_[a-z]+").is_ok());
+}
