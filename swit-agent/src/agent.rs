@@ -108,6 +108,7 @@ pub fn run(settings: Settings, reload: Option<Reload>) -> Result<(), AgentError>
     for w in manager.start(&mut probe)? {
         log::warn!("{w}");
     }
+    log::info!("kernel: {}", probe.kernel().summary());
     // Before the "tracing" line: what runs now is hooked by then.
     let mut tls = TlsHooks::new();
     tls.hook_system(&mut probe);
