@@ -130,6 +130,7 @@ pub fn run_checks() -> Vec<Line> {
     out.extend(tracefs_lines());
 
     let features = privileged.then(features::probe);
+    let unused = privileged.then(features::probe_unused);
     let probed = |f: fn(&KernelFeatures) -> &Avail| features.as_ref().map(f);
 
     out.push(match probed(|f| &f.ring_buffer) {
@@ -214,8 +215,8 @@ pub fn run_checks() -> Vec<Line> {
     });
 
     for (name, a) in [
-        ("kprobes", probed(|f| &f.kprobes)),
-        ("fentry/fexit", probed(|f| &f.fentry)),
+        ("kprobes", unused.as_ref().map(|u| &u.kprobes)),
+        ("fentry/fexit", unused.as_ref().map(|u| &u.fentry)),
     ] {
         out.push(match a {
             Some(Avail::Yes) => line(name, Status::Yes, "attachable", UNUSED),
@@ -224,7 +225,7 @@ pub fn run_checks() -> Vec<Line> {
         });
     }
 
-    out.push(match probed(|f| &f.sk_msg) {
+    out.push(match unused.as_ref().map(|u| &u.sk_msg) {
         Some(Avail::Yes) => line(
             "sk_msg on cgroups",
             Status::Yes,

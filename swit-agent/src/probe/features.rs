@@ -71,21 +71,29 @@ pub struct KernelFeatures {
     /// `bpf_loop` (5.17) from tracepoints: a vectored syscall's iovecs are
     /// walked by one verified step, up to 64 of them.
     pub bpf_loop: Avail,
+}
+
+/// What swit does not use but `check` reports: attach points a faster
+/// path could use one day, and what context injection would need. The
+/// agent does not probe these at start (the fentry probe parses the
+/// kernel's BTF again: seconds on a slow machine).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnusedFeatures {
     /// kprobe attach points (CONFIG_KPROBES, and not under lockdown
-    /// confidentiality). Unused: the portable path is syscall tracepoints.
+    /// confidentiality).
     pub kprobes: Avail,
-    /// fentry/fexit (BPF trampolines). Unused, as kprobes.
+    /// fentry/fexit (BPF trampolines).
     pub fentry: Avail,
     /// sockops programs on cgroups, sk_msg programs on a sockhash, and
     /// `bpf_msg_push_data`: how context would be injected without writing
-    /// user memory. Unused today.
+    /// user memory.
     pub sk_msg: Avail,
 }
 
 const KPROBE_PMU: &str = "/sys/bus/event_source/devices/kprobe";
 
-/// Probes the running kernel. Needs the privileges that loading programs
-/// needs; without them every answer says it was refused.
+/// Probes what swit's programs use. Needs the privileges that loading
+/// programs needs; without them every answer says it was refused.
 pub fn probe() -> KernelFeatures {
     let task_regs = [
         (
@@ -104,6 +112,21 @@ pub fn probe() -> KernelFeatures {
     .find(|a| !a.is_yes())
     .unwrap_or(Avail::Yes);
 
+    KernelFeatures {
+        bpf_loop: answer(
+            is_helper_supported(ProgramType::TracePoint, BpfHelper::BPF_FUNC_loop),
+            "no bpf_loop (5.17+)",
+        ),
+        ring_buffer: answer(
+            is_map_supported(MapType::RingBuf),
+            "no BPF ring buffer (5.8+)",
+        ),
+        task_regs,
+    }
+}
+
+/// Probes what swit does not use, for `check`.
+pub fn probe_unused() -> UnusedFeatures {
     let kprobes = if !Path::new(KPROBE_PMU).exists() {
         Avail::No("no kprobe PMU (CONFIG_KPROBES off)".into())
     } else if lockdown().as_deref() == Some("confidentiality") {
@@ -138,16 +161,7 @@ pub fn probe() -> KernelFeatures {
     .find(|a| !a.is_yes())
     .unwrap_or(Avail::Yes);
 
-    KernelFeatures {
-        bpf_loop: answer(
-            is_helper_supported(ProgramType::TracePoint, BpfHelper::BPF_FUNC_loop),
-            "no bpf_loop (5.17+)",
-        ),
-        ring_buffer: answer(
-            is_map_supported(MapType::RingBuf),
-            "no BPF ring buffer (5.8+)",
-        ),
-        task_regs,
+    UnusedFeatures {
         kprobes,
         fentry,
         sk_msg,
@@ -206,16 +220,7 @@ impl KernelFeatures {
             Avail::Yes => "iovecs walked by bpf_loop (64 per syscall)".into(),
             Avail::No(why) => format!("iovecs unrolled (8 per syscall): {why}"),
         });
-        for (name, a) in [
-            ("kprobes", &self.kprobes),
-            ("fentry", &self.fentry),
-            ("sk_msg", &self.sk_msg),
-        ] {
-            parts.push(match a {
-                Avail::Yes => format!("{name}: available, unused"),
-                Avail::No(why) => format!("{name}: {why}, unused"),
-            });
-        }
+        parts.push("kprobes and fentry not needed".into());
         parts.join("; ")
     }
 }
@@ -262,9 +267,6 @@ mod tests {
             ring_buffer: Avail::Yes,
             task_regs: Avail::No("no bpf_task_pt_regs (5.15+)".into()),
             bpf_loop: Avail::Yes,
-            kprobes: Avail::Yes,
-            fentry: Avail::No("refused: Operation not permitted".into()),
-            sk_msg: Avail::Yes,
         };
         let s = f.summary();
         assert!(s.starts_with("syscall tracepoints and uprobes"), "{s}");
@@ -273,10 +275,5 @@ mod tests {
             "{s}"
         );
         assert!(s.contains("iovecs walked by bpf_loop"), "{s}");
-        assert!(s.contains("kprobes: available, unused"), "{s}");
-        assert!(
-            s.contains("fentry: refused: Operation not permitted, unused"),
-            "{s}"
-        );
     }
 }
