@@ -2,7 +2,12 @@
 //! each saying what it means for tracing.
 use std::{fmt, fs, path::Path};
 
-use crate::{preflight, probe::offsets, probe::tracefs};
+use crate::{
+    preflight,
+    probe::features::{self, Avail, KernelFeatures},
+    probe::private_mount::{self, Look},
+    probe::{offsets, tracefs},
+};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Status {
@@ -62,28 +67,6 @@ fn kernel_release() -> String {
         .unwrap_or_else(|_| "unknown".into())
 }
 
-/// (major, minor) of a release string like `6.18.44-foo`.
-pub fn parse_release(r: &str) -> Option<(u32, u32)> {
-    let mut it = r.split(|c: char| !c.is_ascii_digit());
-    Some((it.next()?.parse().ok()?, it.next()?.parse().ok()?))
-}
-
-/// The kernel's lockdown mode: securityfs when mounted, else the command line.
-pub fn lockdown() -> Option<String> {
-    if let Ok(s) = fs::read_to_string("/sys/kernel/security/lockdown") {
-        // "none [integrity] confidentiality": the bracketed one is active.
-        return s
-            .split_whitespace()
-            .find(|w| w.starts_with('['))
-            .map(|w| w.trim_matches(['[', ']']).to_string());
-    }
-    let cmdline = fs::read_to_string("/proc/cmdline").ok()?;
-    cmdline
-        .split_whitespace()
-        .find_map(|a| a.strip_prefix("lockdown="))
-        .map(str::to_string)
-}
-
 fn cgroup2_mount() -> Option<String> {
     let mounts = fs::read_to_string("/proc/mounts").ok()?;
     mounts.lines().find_map(|l| {
@@ -96,7 +79,6 @@ fn cgroup2_mount() -> Option<String> {
 pub fn run_checks() -> Vec<Line> {
     let mut out = Vec::new();
     let release = kernel_release();
-    let version = parse_release(&release);
     out.push(line(
         "kernel",
         Status::Yes,
@@ -104,7 +86,8 @@ pub fn run_checks() -> Vec<Line> {
         "swit needs 5.8+ (BPF ring buffer) with BTF",
     ));
 
-    out.push(if preflight::has_privileges() {
+    let privileged = preflight::has_privileges();
+    out.push(if privileged {
         line(
             "privileges",
             Status::Yes,
@@ -144,90 +127,26 @@ pub fn run_checks() -> Vec<Line> {
         ),
     });
 
-    out.push(if tracefs::is_mounted() {
-        line(
-            "tracefs",
-            Status::Yes,
-            "mounted",
-            "tracepoints can be attached",
-        )
-    } else if Path::new(tracefs::TRACEFS).is_dir() {
-        line(
-            "tracefs",
-            Status::Yes,
-            "not mounted (mountable)",
-            "the agent mounts it at start",
-        )
-    } else {
-        line(
-            "tracefs",
-            Status::Missing,
-            "no /sys/kernel/tracing",
-            "tracepoints cannot be attached",
-        )
-    });
+    out.extend(tracefs_lines());
 
-    let events = [
-        "/sys/kernel/tracing/events",
-        "/sys/kernel/debug/tracing/events",
-    ]
-    .into_iter()
-    .find(|d| Path::new(d).is_dir());
-    out.push(match events {
-        Some(d) if Path::new(d).join("syscalls/sys_enter_read").is_dir() => line(
-            "syscall tracepoints",
-            Status::Yes,
-            "syscalls:sys_{enter,exit}_*",
-            "socket traffic is captured (the portable base)",
-        ),
-        Some(_) => line(
-            "syscall tracepoints",
-            Status::Missing,
-            "no syscalls/ events",
-            "needs CONFIG_FTRACE_SYSCALLS",
-        ),
-        None => line(
-            "syscall tracepoints",
-            Status::Unknown,
-            "tracefs not mounted",
-            "mounted and checked by `run`",
-        ),
-    });
-    out.push(match events {
-        Some(d) if Path::new(d).join("sched/sched_process_fork").is_dir() => line(
-            "sched tracepoints",
-            Status::Yes,
-            "fork, exec, exit",
-            "new processes are followed",
-        ),
-        Some(_) => line(
-            "sched tracepoints",
-            Status::Missing,
-            "no sched/ events",
-            "processes cannot be followed",
-        ),
-        None => line(
-            "sched tracepoints",
-            Status::Unknown,
-            "tracefs not mounted",
-            "mounted and checked by `run`",
-        ),
-    });
+    let features = privileged.then(features::probe);
+    let unused = privileged.then(features::probe_unused);
+    let probed = |f: fn(&KernelFeatures) -> &Avail| features.as_ref().map(f);
 
-    out.push(if version.is_some_and(|v| v >= (5, 8)) {
-        line(
+    out.push(match probed(|f| &f.ring_buffer) {
+        Some(Avail::Yes) => line(
             "ring buffer",
             Status::Yes,
-            "BPF_MAP_TYPE_RINGBUF (5.8+)",
+            "BPF_MAP_TYPE_RINGBUF created",
             "events reach the agent in order",
-        )
-    } else {
-        line(
+        ),
+        Some(Avail::No(why)) => line(
             "ring buffer",
             Status::Missing,
-            "kernel before 5.8",
-            "swit needs the BPF ring buffer",
-        )
+            why.clone(),
+            "swit needs the BPF ring buffer (5.8+)",
+        ),
+        None => not_probed("ring buffer"),
     });
 
     out.push(
@@ -235,14 +154,14 @@ pub fn run_checks() -> Vec<Line> {
             line(
                 "uprobes",
                 Status::Yes,
-                "event source present",
-                "OpenSSL TLS plaintext is captured (SSL_read/SSL_write)",
+                "uprobe PMU present",
+                "TLS plaintext is captured (OpenSSL, Go crypto/tls)",
             )
         } else {
             line(
                 "uprobes",
                 Status::No,
-                "no uprobe event source",
+                "no uprobe PMU (CONFIG_UPROBES off)",
                 "TLS connections are seen as ciphertext only",
             )
         },
@@ -263,69 +182,179 @@ pub fn run_checks() -> Vec<Line> {
         ),
     });
 
-    let kprobes = Path::new("/sys/bus/event_source/devices/kprobe").exists()
-        || Path::new("/sys/kernel/tracing/kprobe_events").exists();
-    out.push(if kprobes {
-        line(
-            "kprobes",
+    out.push(match probed(|f| &f.task_regs) {
+        Some(Avail::Yes) => line(
+            "task registers",
             Status::Yes,
-            "available",
-            "not needed; a faster optional path later",
-        )
-    } else {
-        line(
-            "kprobes",
+            "bpf_task_pt_regs from tracepoints",
+            "Go: each syscall is tied to its goroutine",
+        ),
+        Some(Avail::No(why)) => line(
+            "task registers",
             Status::No,
-            "CONFIG_KPROBES off",
-            "not needed: swit uses tracepoints",
-        )
+            why.clone(),
+            "Go: syscalls tied to threads, not goroutines",
+        ),
+        None => not_probed("task registers"),
     });
 
-    out.push(fentry_line());
+    out.push(match probed(|f| &f.bpf_loop) {
+        Some(Avail::Yes) => line(
+            "bpf_loop",
+            Status::Yes,
+            "from tracepoints",
+            "vectored I/O: up to 64 iovecs captured per call",
+        ),
+        Some(Avail::No(why)) => line(
+            "bpf_loop",
+            Status::No,
+            why.clone(),
+            "vectored I/O: the first 8 iovecs captured per call",
+        ),
+        None => not_probed("bpf_loop"),
+    });
 
-    out.push(match lockdown() {
+    for (name, a) in [
+        ("kprobes", unused.as_ref().map(|u| &u.kprobes)),
+        ("fentry/fexit", unused.as_ref().map(|u| &u.fentry)),
+    ] {
+        out.push(match a {
+            Some(Avail::Yes) => line(name, Status::Yes, "attachable", UNUSED),
+            Some(Avail::No(why)) => line(name, Status::No, why.clone(), UNUSED),
+            None => not_probed(name),
+        });
+    }
+
+    out.push(match unused.as_ref().map(|u| &u.sk_msg) {
+        Some(Avail::Yes) => line(
+            "sk_msg on cgroups",
+            Status::Yes,
+            "sockops, sk_msg, msg_push_data",
+            "not used yet: context injection needs it",
+        ),
+        Some(Avail::No(why)) => line(
+            "sk_msg on cgroups",
+            Status::No,
+            why.clone(),
+            "not used yet: context injection needs it",
+        ),
+        None => not_probed("sk_msg on cgroups"),
+    });
+
+    out.push(match features::lockdown() {
         Some(m) if m == "none" => line("lockdown", Status::Yes, "none", "no restriction"),
-        Some(m) => line(
+        Some(m) if m == "integrity" => line(
             "lockdown",
             Status::Yes,
             m,
             "user-memory writes refused; swit never writes user memory",
         ),
+        Some(m) => line(
+            "lockdown",
+            Status::Missing,
+            m,
+            "kernel reads and tracefs refused: swit needs lockdown none or integrity",
+        ),
         None => line(
             "lockdown",
             Status::Unknown,
             "securityfs not mounted",
-            "swit works in every mode",
+            "swit needs lockdown none or integrity",
         ),
     });
     out
 }
 
-/// fentry needs BTF-based tracing programs, which lockdown or a missing
-/// ftrace direct-call support refuse. swit does not use them; the line
-/// says whether a future fast path could.
-fn fentry_line() -> Line {
-    let direct = fs::read_to_string("/sys/kernel/tracing/available_filter_functions").is_ok();
-    match lockdown().as_deref() {
-        Some("integrity") | Some("confidentiality") => line(
-            "fentry/fexit",
-            Status::No,
-            "refused under lockdown",
-            "not needed: swit uses tracepoints",
-        ),
-        _ if direct => line(
-            "fentry/fexit",
+const UNUSED: &str = "not needed: swit uses syscall tracepoints";
+
+/// A kernel feature found by loading programs, which needs the privileges.
+fn not_probed(feature: &'static str) -> Line {
+    line(
+        feature,
+        Status::Unknown,
+        "not probed (needs root)",
+        "found by loading a test program",
+    )
+}
+
+/// Events the programs attach to, under the tracefs mount.
+const EVENTS: [&str; 2] = [
+    "events/syscalls/sys_enter_read",
+    "events/sched/sched_process_fork",
+];
+
+/// tracefs, and the tracepoints in it. An unmounted tracefs is mounted
+/// in a private mount namespace to look, as the agent would mount it.
+fn tracefs_lines() -> Vec<Line> {
+    let (fs_line, found) = if let Some(dir) = tracefs::mounted_at() {
+        let found = EVENTS.map(|e| Path::new(dir).join(e).is_dir()).to_vec();
+        (
+            line(
+                "tracefs",
+                Status::Yes,
+                format!("mounted at {dir}"),
+                "tracepoints can be attached",
+            ),
+            Some(found),
+        )
+    } else if !tracefs::is_known() {
+        return vec![line(
+            "tracefs",
+            Status::Missing,
+            "not in /proc/filesystems",
+            "needs CONFIG_TRACING (ftrace)",
+        )];
+    } else {
+        match private_mount::look("tracefs", tracefs::TRACEFS, Look::Exists(&EVENTS)) {
+            Some(bits) => (
+                line(
+                    "tracefs",
+                    Status::Yes,
+                    "not mounted (mountable)",
+                    "the agent mounts it at start",
+                ),
+                Some((0..EVENTS.len()).map(|i| bits & (1 << i) != 0).collect()),
+            ),
+            None => (
+                line(
+                    "tracefs",
+                    Status::Unknown,
+                    "not mounted",
+                    "the agent mounts it at start (needs root)",
+                ),
+                None,
+            ),
+        }
+    };
+    let mut out = vec![fs_line];
+    let get = |i: usize| found.as_ref().map(|f| f[i]);
+    let tp = |name, found: Option<bool>, yes: [&'static str; 2], no: [&'static str; 2]| match found
+    {
+        Some(true) => line(name, Status::Yes, yes[0], yes[1]),
+        Some(false) => line(name, Status::Missing, no[0], no[1]),
+        None => line(
+            name,
             Status::Unknown,
-            "not probed",
-            "not needed: swit uses tracepoints",
+            "tracefs not mounted",
+            "checked by `run`",
         ),
-        _ => line(
-            "fentry/fexit",
-            Status::No,
-            "no function tracer",
-            "not needed: swit uses tracepoints",
-        ),
-    }
+    };
+    out.push(tp(
+        "syscall tracepoints",
+        get(0),
+        [
+            "syscalls:sys_{enter,exit}_*",
+            "socket traffic is captured (the portable base)",
+        ],
+        ["no syscalls/ events", "needs CONFIG_FTRACE_SYSCALLS"],
+    ));
+    out.push(tp(
+        "sched tracepoints",
+        get(1),
+        ["fork, exec, exit", "new processes are followed"],
+        ["no sched/ events", "processes cannot be followed"],
+    ));
+    out
 }
 
 /// Whether swit can run with these results.
@@ -354,13 +383,6 @@ pub fn report(out: &mut impl std::io::Write) -> i32 {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn releases_parse() {
-        assert_eq!(parse_release("6.18.44-fc-v595"), Some((6, 18)));
-        assert_eq!(parse_release("6.1.0-28-amd64"), Some((6, 1)));
-        assert_eq!(parse_release("garbage"), None);
-    }
 
     #[test]
     fn a_missing_requirement_means_cannot_run() {

@@ -290,8 +290,18 @@ pub struct CaptureConfig {
     /// record wakes it. A wake-up is an interrupt to another CPU per record
     /// otherwise. Zero: wake on every record.
     pub wakeup_bytes: u32,
+    /// Non-zero: `bpf_get_current_task_btf` and `bpf_task_pt_regs` may be
+    /// called from tracepoints (5.15+), so a Go syscall's goroutine is read
+    /// from its saved registers. Zero: the call is skipped (and pruned by
+    /// the verifier, so the programs load where the helpers do not exist).
+    pub task_regs: u32,
+    /// Non-zero: `bpf_loop` (5.17+) walks a vectored syscall's iovecs (up
+    /// to [`MAX_IOV`]). Zero: an unrolled loop walks the first 8, which
+    /// older verifiers accept.
+    pub bpf_loop: u32,
+    pub _pad: u32,
 }
-const _: () = assert!(core::mem::size_of::<CaptureConfig>() == 12);
+const _: () = assert!(core::mem::size_of::<CaptureConfig>() == 24);
 
 /// Go binaries whose crypto/tls the agent hooks, at most: the size of
 /// the kernel's `GO_TLS_BINS` array, indexed by the uprobes' cookie.

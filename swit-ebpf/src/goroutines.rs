@@ -74,6 +74,9 @@ pub fn current_g(pid_tgid: u64) -> u64 {
     if unsafe { GO_PROCS.get(&tgid).is_none() } {
         return 0;
     }
+    if crate::config().task_regs == 0 {
+        return 0;
+    }
     // SAFETY: the current task and its saved user registers, read with a
     // probe read that fails cleanly.
     unsafe {

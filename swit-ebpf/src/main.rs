@@ -24,7 +24,7 @@ use aya_ebpf::{
     helpers::{
         bpf_get_current_pid_tgid, bpf_ktime_get_ns, bpf_probe_read_kernel, bpf_probe_read_user,
         generated::{
-            bpf_get_current_task, bpf_get_smp_processor_id,
+            bpf_get_current_task, bpf_get_smp_processor_id, bpf_loop,
             bpf_probe_read_user as raw_probe_read_user,
         },
     },
@@ -70,6 +70,9 @@ static CONFIG: CaptureConfig = CaptureConfig {
     capture_bytes: MAX_CAPTURE,
     hooks_only: 0,
     wakeup_bytes: 0,
+    task_regs: 0,
+    bpf_loop: 0,
+    _pad: 0,
 };
 
 /// Traced processes: tgid -> reserved flags. Filled by the agent.
@@ -355,11 +358,21 @@ fn take_inflight(pid_tgid: u64) -> Option<Inflight> {
     Some(rec)
 }
 
-fn exit_data(ctx: &TracePointContext) -> u32 {
+/// A data syscall's exit. `VECTORED` is fixed per program (readv, writev,
+/// recvmsg, sendmsg gather iovecs; the others copy one buffer), so each
+/// program carries one copy path only: with both, the verifier walks the
+/// plain path's branches times the iovec loop's, which older verifiers
+/// (6.1's) give up on past a million instructions.
+fn exit_data<const VECTORED: bool>(ctx: &TracePointContext) -> u32 {
     let pid_tgid = bpf_get_current_pid_tgid();
     let Some(rec) = take_inflight(pid_tgid) else {
         return 0;
     };
+    // A record left by another syscall's enter (its exit hook was not
+    // attached yet) is not this one's.
+    if (rec.iov != 0) != VECTORED {
+        return 0;
+    }
     let ret: i64 = unsafe { ctx.read_at(RET) }.unwrap_or(0);
     if ret <= 0 {
         return 0;
@@ -401,7 +414,7 @@ fn exit_data(ctx: &TracePointContext) -> u32 {
     };
     read_tuple(rec.sock, &mut h.hdr.tuple);
 
-    if rec.iov == 0 {
+    if !VECTORED {
         // Only plain reads here: on the vectored path these branches would
         // multiply the states the verifier walks through the iovec loop.
         if rec.direction == direction::INGRESS && len >= 3 {
@@ -425,7 +438,27 @@ fn exit_data(ctx: &TracePointContext) -> u32 {
 struct Gather {
     header: DataHeader,
     data: [u8; 3 * MAX_CAPTURE as usize],
+    walk: Walk,
 }
+
+/// The gather's state, kept in map memory rather than in registers: a
+/// value loaded from a map is unknown to the verifier, so each step is
+/// verified once, whatever the steps before it did.
+#[repr(C)]
+struct Walk {
+    /// The user iovec array.
+    iov: u64,
+    /// Bytes copied into `data` so far.
+    off: u32,
+    /// Bytes of the syscall not yet accounted to an iovec.
+    remaining: u32,
+    /// Bytes to copy at most (the capture limit).
+    limit: u32,
+    _pad: u32,
+}
+
+/// iovecs gathered per syscall where `bpf_loop` (5.17) is missing.
+const MAX_IOV_UNROLLED: u32 = 8;
 
 /// One per CPU, indexed by CPU id: a program runs to completion on its
 /// CPU. Not a per-CPU map: their values are limited to 32 KiB. The agent
@@ -433,15 +466,76 @@ struct Gather {
 #[map]
 static GATHER: Array<Gather> = Array::with_max_entries(1, 0);
 
+/// This CPU's gather buffer.
+#[inline(always)]
+fn gather_buf() -> Option<*mut Gather> {
+    // SAFETY: no arguments.
+    let cpu = unsafe { bpf_get_smp_processor_id() };
+    GATHER.get_ptr_mut(cpu)
+}
+
+/// Copies iovec `i` after what the earlier ones copied: `bpf_loop`'s
+/// callback. Returns 1 to stop (done, capture limit, unreadable), else 0.
+#[inline(never)]
+extern "C" fn gather_step(i: u64, _ctx: *mut c_void) -> i64 {
+    let Some(g) = gather_buf() else {
+        return 1;
+    };
+    // SAFETY: `g` points at this CPU's Gather; volatile accesses keep the
+    // state in map memory (see `Walk`).
+    let walk = unsafe { &raw mut (*g).walk };
+    let (iov, off, remaining, limit) = unsafe {
+        (
+            core::ptr::read_volatile(&raw const (*walk).iov),
+            core::ptr::read_volatile(&raw const (*walk).off),
+            core::ptr::read_volatile(&raw const (*walk).remaining),
+            core::ptr::read_volatile(&raw const (*walk).limit),
+        )
+    };
+    if remaining == 0 || off >= limit {
+        return 1;
+    }
+    // struct iovec { void *iov_base; size_t iov_len; }
+    let Ok(v) = (unsafe { bpf_probe_read_user((iov + (i & 0xff) * 16) as *const [u64; 2]) }) else {
+        return 1;
+    };
+    let seg = if v[1] > remaining as u64 {
+        remaining
+    } else {
+        v[1] as u32
+    };
+    let room = limit - off;
+    let take = if seg > room { room } else { seg };
+    let o = off & (MAX_CAPTURE - 1);
+    let t = take & (2 * MAX_CAPTURE - 1);
+    // SAFETY: o < MAX_CAPTURE and t < 2 * MAX_CAPTURE: inside `data`.
+    let rc = unsafe {
+        raw_probe_read_user(
+            (*g).data.as_mut_ptr().add(o as usize) as *mut c_void,
+            t,
+            v[0] as *const c_void,
+        )
+    };
+    if rc != 0 {
+        // The captured bytes must stay a prefix of the stream.
+        count(counter::READ_FAILED);
+        return 1;
+    }
+    // SAFETY: as above.
+    unsafe {
+        core::ptr::write_volatile(&raw mut (*walk).off, off + take);
+        core::ptr::write_volatile(&raw mut (*walk).remaining, remaining - seg);
+    }
+    0
+}
+
 /// Sends a vectored syscall's bytes as one record. Writers that build a
 /// message from many small iovecs (grpcio: a frame header, each header
 /// name and value apart) would otherwise cost a record per piece; and the
 /// agent sees the syscall's bytes as the one chunk they are.
 #[inline(always)]
 fn emit_iov(h: &mut DataHeader, iov: u64, iovcnt: u32, len: u32, limit: u32) {
-    // SAFETY: no arguments.
-    let cpu = unsafe { bpf_get_smp_processor_id() };
-    let Some(g) = GATHER.get_ptr_mut(cpu) else {
+    let Some(g) = gather_buf() else {
         return;
     };
     let limit = if limit > MAX_CAPTURE {
@@ -449,54 +543,46 @@ fn emit_iov(h: &mut DataHeader, iov: u64, iovcnt: u32, len: u32, limit: u32) {
     } else {
         limit
     };
-    let mut off: u32 = 0;
-    let mut remaining = len;
-    let mut i: u32 = 0;
-    // Few branches per iteration: the verifier walks every iteration, and
-    // each branch multiplies the states it carries into the next.
-    while i < MAX_IOV {
-        if remaining == 0 || i >= iovcnt || off >= limit {
-            break;
-        }
-        // struct iovec { void *iov_base; size_t iov_len; }
-        let Ok(v) = (unsafe { bpf_probe_read_user((iov + i as u64 * 16) as *const [u64; 2]) })
-        else {
-            break;
-        };
-        let seg = if v[1] > remaining as u64 {
-            remaining
-        } else {
-            v[1] as u32
-        };
-        let room = limit - off;
-        let take = if seg > room { room } else { seg };
-        // Reloaded so the bounds below stick to the registers the helper
-        // receives (see emit_bucket).
-        // SAFETY: reads locals.
-        let o = unsafe { core::ptr::read_volatile(&off) } & (MAX_CAPTURE - 1);
-        let t = unsafe { core::ptr::read_volatile(&take) } & (2 * MAX_CAPTURE - 1);
-        // SAFETY: o < MAX_CAPTURE and t < 2 * MAX_CAPTURE: inside `data`.
-        let rc = unsafe {
-            raw_probe_read_user(
-                (*g).data.as_mut_ptr().add(o as usize) as *mut c_void,
-                t,
-                v[0] as *const c_void,
-            )
-        };
-        if rc != 0 {
-            // The captured bytes must stay a prefix of the stream.
-            count(counter::READ_FAILED);
-            break;
-        }
-        off += take;
-        remaining -= seg;
-        i += 1;
+    let steps = if iovcnt > MAX_IOV { MAX_IOV } else { iovcnt };
+    // SAFETY: `g` points at this CPU's Gather (see `Walk`).
+    unsafe {
+        let walk = &raw mut (*g).walk;
+        core::ptr::write_volatile(
+            walk,
+            Walk {
+                iov,
+                off: 0,
+                remaining: len,
+                limit,
+                _pad: 0,
+            },
+        );
     }
+    if config().bpf_loop != 0 {
+        // SAFETY: the callback is a subprogram of this object; no context.
+        unsafe { bpf_loop(steps, gather_step as *mut c_void, core::ptr::null_mut(), 0) };
+    } else {
+        // Before 5.17: the verifier walks each step, so fewer of them.
+        let mut i = 0;
+        while i < MAX_IOV_UNROLLED && i < steps {
+            if gather_step(i as u64, core::ptr::null_mut()) != 0 {
+                break;
+            }
+            i += 1;
+        }
+    }
+    // SAFETY: as above.
+    let off = unsafe { core::ptr::read_volatile(&raw const (*g).walk.off) };
     if off < len {
         // Past MAX_IOV iovecs, past the capture limit, or unreadable: the
         // record still stands for every byte, so the agent skips the rest
         // in place.
-        if i >= MAX_IOV {
+        let max = if config().bpf_loop != 0 {
+            MAX_IOV
+        } else {
+            MAX_IOV_UNROLLED
+        };
+        if iovcnt > max && off < limit {
             count(counter::IOV_OVERFLOW);
         } else {
             count(counter::TRUNCATED);
@@ -507,11 +593,7 @@ fn emit_iov(h: &mut DataHeader, iov: u64, iovcnt: u32, len: u32, limit: u32) {
     // SAFETY: `g` points at this CPU's Gather.
     unsafe { (*g).header = *h };
     let hdr = core::mem::size_of::<DataHeader>() as u32;
-    // SAFETY: reads a local.
-    let mut n = unsafe { core::ptr::read_volatile(&off) };
-    if n > MAX_CAPTURE {
-        n = MAX_CAPTURE;
-    }
+    let n = if off > MAX_CAPTURE { MAX_CAPTURE } else { off };
     // SAFETY: header and n <= MAX_CAPTURE payload bytes lie inside `Gather`.
     let record = unsafe { core::slice::from_raw_parts(g as *const u8, (hdr + n) as usize) };
     if EVENTS.output::<[u8]>(record, wakeup()).is_ok() {
@@ -665,13 +747,16 @@ fn exit_conn(ctx: &TracePointContext) -> u32 {
 
 macro_rules! data_hooks {
     ($enter:ident, $exit:ident, $sys:expr, $dir:expr) => {
+        data_hooks!($enter, $exit, $sys, $dir, false);
+    };
+    ($enter:ident, $exit:ident, $sys:expr, $dir:expr, $vectored:expr) => {
         #[tracepoint]
         pub fn $enter(ctx: TracePointContext) -> u32 {
             enter_data(&ctx, $sys, $dir)
         }
         #[tracepoint]
         pub fn $exit(ctx: TracePointContext) -> u32 {
-            exit_data(&ctx)
+            exit_data::<$vectored>(&ctx)
         }
     };
 }
@@ -692,13 +777,15 @@ data_hooks!(
     sys_enter_readv,
     sys_exit_readv,
     syscall::READV,
-    direction::INGRESS
+    direction::INGRESS,
+    true
 );
 data_hooks!(
     sys_enter_writev,
     sys_exit_writev,
     syscall::WRITEV,
-    direction::EGRESS
+    direction::EGRESS,
+    true
 );
 data_hooks!(
     sys_enter_recvfrom,
@@ -716,13 +803,15 @@ data_hooks!(
     sys_enter_recvmsg,
     sys_exit_recvmsg,
     syscall::RECVMSG,
-    direction::INGRESS
+    direction::INGRESS,
+    true
 );
 data_hooks!(
     sys_enter_sendmsg,
     sys_exit_sendmsg,
     syscall::SENDMSG,
-    direction::EGRESS
+    direction::EGRESS,
+    true
 );
 data_hooks!(
     sys_enter_sendfile64,

@@ -412,7 +412,7 @@ impl Drop for Mariadb {
             .status();
         if let Some(mut p) = self.proc.take() {
             let exited = {
-                let deadline = std::time::Instant::now() + Duration::from_secs(20);
+                let deadline = std::time::Instant::now() + crate::scaled(Duration::from_secs(20));
                 loop {
                     if p.child.try_wait().ok().flatten().is_some() {
                         break true;

@@ -145,8 +145,23 @@ pub fn free_port() -> u16 {
         .port()
 }
 
-/// Waits until `f` returns Some, or panics after `timeout` saying `what`.
+/// `d` stretched by `SWIT_TEST_TIME_SCALE` (default 1): `cargo xtask test
+/// --kernel` runs the tests in an emulated guest, many times slower. Every
+/// deadline goes through this; deadlines bound waiting, they never decide
+/// a pass.
+pub fn scaled(d: Duration) -> Duration {
+    let k = std::env::var("SWIT_TEST_TIME_SCALE")
+        .ok()
+        .and_then(|v| v.parse::<u32>().ok())
+        .filter(|&k| k >= 1)
+        .unwrap_or(1);
+    d * k
+}
+
+/// Waits until `f` returns Some, or panics after `timeout` (scaled, see
+/// [`scaled`]) saying `what`.
 pub fn wait_for<T>(what: &str, timeout: Duration, mut f: impl FnMut() -> Option<T>) -> T {
+    let timeout = scaled(timeout);
     let deadline = Instant::now() + timeout;
     loop {
         if let Some(v) = f() {
@@ -457,7 +472,7 @@ impl Drop for Nginx {
 
 /// As [`wait_for`], but gives up quietly.
 pub fn wait_for_opt<T>(timeout: Duration, mut f: impl FnMut() -> Option<T>) -> Option<T> {
-    let deadline = Instant::now() + timeout;
+    let deadline = Instant::now() + scaled(timeout);
     loop {
         if let Some(v) = f() {
             return Some(v);
@@ -820,6 +835,7 @@ impl Agent {
         timeout: Duration,
         cond: impl Fn(&[SpanRec]) -> bool,
     ) -> Vec<SpanRec> {
+        let timeout = scaled(timeout);
         let deadline = Instant::now() + timeout;
         loop {
             let s = self.spans();

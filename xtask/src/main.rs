@@ -2,13 +2,16 @@
 //!
 //! - `setup`  installs what building and testing need, idempotently
 //! - `build`  builds the agent (kernel programs included)
-//! - `test`   setup, lint, unit tests, root end-to-end tests
+//! - `test`   setup, lint, unit tests, root end-to-end tests; with
+//!   `--kernel VMLINUZ`, the end-to-end tests in a qemu guest booted on
+//!   that kernel instead (e.g. Debian's 6.1: `/boot/vmlinuz-6.1.0-*-amd64`)
 //! - `demo`   the five-service shop of examples/shop, traced live (`--minimal`: two services)
 //! - `bench`  traced against untraced: docs/benchmarks.md, target/bench/results.json
 //! - `fuzz`   every fuzz target for a while (docs/fuzzing.md)
 mod bench;
 mod demo;
 mod fuzz;
+mod guest;
 mod term;
 
 use std::{
@@ -28,7 +31,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Cmd {
-    /// Install build and test prerequisites (apt packages, rust-src, bpf-linker).
+    /// Install build and test prerequisites (apt packages, rust-src, bpf-linker,
+    /// virtme-ng for `test --kernel`).
     Setup,
     /// Build swit-agent with its kernel programs.
     Build {
@@ -40,8 +44,17 @@ enum Cmd {
         /// Skip rustfmt and clippy.
         #[arg(long)]
         no_lint: bool,
-        /// Only run tests whose name contains this.
-        filter: Option<String>,
+        /// Run the root end-to-end tests in a qemu guest booted on this
+        /// kernel image (virtme-ng, TCG), not on the host's kernel; lint,
+        /// unit tests and fuzzing are skipped (they do not depend on it).
+        #[arg(long, value_name = "VMLINUZ")]
+        kernel: Option<PathBuf>,
+        /// With --kernel: only this end-to-end test file (tests/tests/NAME.rs);
+        /// repeatable.
+        #[arg(long = "test", value_name = "NAME", requires = "kernel")]
+        tests: Vec<String>,
+        /// Only run tests whose name contains one of these.
+        filters: Vec<String>,
     },
     /// Trace the five uninstrumented services of examples/shop and print
     /// their traces (root: it loads eBPF programs).
@@ -112,6 +125,12 @@ const APT_PACKAGES: &[&str] = &[
     // The TLS tests' node https server (any node whose OpenSSL exports
     // SSL_read/SSL_write: Debian's links libssl, nodesource's its own).
     "nodejs",
+    // `test --kernel`: a qemu guest (virtme-ng, see guest.rs) and its
+    // second kernel, Debian 12's 6.1 (/boot/vmlinuz-6.1.0-*-amd64; the
+    // CI machine boots its own kernel, not /boot's).
+    "qemu-system-x86",
+    "busybox-static",
+    "linux-image-amd64",
 ];
 /// bpf-linker links the kernel programs; this version builds against LLVM 22.
 const BPF_LINKER_VERSION: &str = "0.13.0";
@@ -172,6 +191,7 @@ fn setup() -> Result<()> {
             .env("DEBIAN_FRONTEND", "noninteractive"))?;
     }
     setup_nightly()?;
+    guest::setup()?;
     let linker_ok = Command::new("bpf-linker")
         .arg("--version")
         .output()
@@ -234,8 +254,22 @@ fn build(release: bool, quiet: bool) -> Result<PathBuf> {
         .join("swit-agent"))
 }
 
-fn test(no_lint: bool, filter: Option<String>) -> Result<()> {
+fn test(
+    no_lint: bool,
+    filters: Vec<String>,
+    kernel: Option<PathBuf>,
+    tests: Vec<String>,
+) -> Result<()> {
     setup()?;
+    if let Some(kernel) = kernel {
+        if !is_root() {
+            bail!(
+                "the guest's tests load eBPF programs: run as root (sudo cargo xtask test --kernel ..)"
+            );
+        }
+        let bin = build(false, false)?;
+        return guest::test(&kernel, &bin, &tests, &filters);
+    }
     if !no_lint {
         run(Command::new("cargo")
             .current_dir(root())
@@ -254,7 +288,7 @@ fn test(no_lint: bool, filter: Option<String>) -> Result<()> {
             "xtask: end-to-end tests load eBPF programs and need root; run `sudo cargo xtask test`"
         );
     }
-    let fuzz_too = filter.is_none();
+    let fuzz_too = filters.is_empty();
     let _ = std::fs::remove_dir_all(fuzz::raw_seeds());
     let mut c = Command::new("cargo");
     c.current_dir(root())
@@ -262,8 +296,8 @@ fn test(no_lint: bool, filter: Option<String>) -> Result<()> {
         .env("SWIT_AGENT_BIN", &bin)
         // The protocol tests write the fuzz targets' seeds as they run.
         .env("SWIT_FUZZ_SEEDS", fuzz::raw_seeds());
-    if let Some(f) = filter {
-        c.arg("--").arg(f);
+    if !filters.is_empty() {
+        c.arg("--").args(&filters);
     }
     run(&mut c)?;
     if fuzz_too {
@@ -276,7 +310,12 @@ fn main() -> Result<()> {
     match Cli::parse().cmd {
         Cmd::Setup => setup(),
         Cmd::Build { release } => build(release, false).map(|_| ()),
-        Cmd::Test { no_lint, filter } => test(no_lint, filter),
+        Cmd::Test {
+            no_lint,
+            filters,
+            kernel,
+            tests,
+        } => test(no_lint, filters, kernel, tests),
         Cmd::Demo {
             seconds,
             minimal,

@@ -71,6 +71,7 @@ impl Session {
         for w in manager.start(&mut probe)? {
             log::warn!("{w}");
         }
+        log::info!("kernel: {}", probe.kernel().summary());
         // Before the "tracing" line: what runs now is hooked by then.
         let mut tls = TlsHooks::new();
         tls.hook_system(&mut probe);

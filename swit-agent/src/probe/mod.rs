@@ -3,9 +3,11 @@
 //! Dropping a [`Probe`] detaches every program and frees every map: links
 //! and maps are file descriptors held by aya, so nothing is pinned and
 //! nothing outlives the agent.
+pub mod features;
 pub mod go_runtime;
 pub mod go_tls;
 pub mod offsets;
+pub mod private_mount;
 pub mod tls;
 pub mod tracefs;
 
@@ -82,6 +84,8 @@ pub struct Probe {
     attached: usize,
     /// Go binaries hooked: the next free slot of `GO_TLS_BINS`.
     go_binaries: u32,
+    /// What this kernel offered at load, and so which paths were taken.
+    kernel: features::KernelFeatures,
 }
 
 impl Probe {
@@ -94,11 +98,17 @@ impl Probe {
         let offsets = offsets::resolve(offsets::VMLINUX_BTF)?;
         let t_btf = t0.elapsed();
         tracefs::ensure_mounted()?;
+        let kernel = features::probe();
         let cfg = CaptureConfig {
             capture_bytes: opts.capture_bytes.min(MAX_CAPTURE),
             hooks_only: opts.hooks_only as u32,
             // An eighth of the ring: the reader's poll comes long before.
             wakeup_bytes: opts.ring_bytes / 8,
+            // Without the helpers the programs skip the call: the verifier
+            // prunes the branch, so they load on kernels before 5.15.
+            task_regs: kernel.task_regs.is_yes() as u32,
+            bpf_loop: kernel.bpf_loop.is_yes() as u32,
+            _pad: 0,
         };
         let mut ebpf = EbpfLoader::new()
             .override_global("OFFSETS", &offsets, true)
@@ -113,6 +123,7 @@ impl Probe {
         let names: Vec<String> = ebpf.programs().map(|(n, _)| n.to_string()).collect();
         let mut attached = 0;
         for name in names {
+            let t_prog = std::time::Instant::now();
             let err = |source| ProbeError::Program {
                 program: name.clone(),
                 source,
@@ -139,6 +150,7 @@ impl Probe {
                 Program::UProbe(up) => {
                     let up: &mut UProbe = up;
                     up.load().map_err(err)?;
+                    log_verified(&name, up.info().ok(), t_prog);
                     continue;
                 }
                 other => {
@@ -151,6 +163,8 @@ impl Probe {
                     });
                 }
             }
+            let info = ebpf.program(&name).and_then(|p| p.info().ok());
+            log_verified(&name, info, t_prog);
             attached += 1;
         }
 
@@ -205,7 +219,13 @@ impl Probe {
             ring: Some(ring),
             attached,
             go_binaries: 0,
+            kernel,
         })
+    }
+
+    /// What the kernel offered and which paths the programs take.
+    pub fn kernel(&self) -> &features::KernelFeatures {
+        &self.kernel
     }
 
     /// Number of programs attached.
@@ -400,6 +420,17 @@ impl crate::target::manager::TargetMap for Probe {
             log::warn!("cannot set the kernel filter flags: {e}");
         }
     }
+}
+
+/// How much work the kernel's verifier did for one program: the number
+/// that grows towards its one-million-instruction limit on older kernels.
+fn log_verified(name: &str, info: Option<aya::programs::ProgramInfo>, t0: std::time::Instant) {
+    let insns = info.and_then(|i| i.verified_instruction_count());
+    log::debug!(
+        "program {name}: {} instructions verified, loaded in {:?}",
+        insns.map_or("?".into(), |n| n.to_string()),
+        t0.elapsed()
+    );
 }
 
 /// CPUs the kernel may run on (ids are below this), from sysfs; 256 if it

@@ -34,3 +34,18 @@ pub fn ensure_mounted() -> Result<bool, TracefsError> {
     log::info!("mounted tracefs at {TRACEFS} (syscall tracepoints need it)");
     Ok(true)
 }
+
+/// Whether the kernel knows tracefs at all (CONFIG_TRACING).
+pub fn is_known() -> bool {
+    std::fs::read_to_string("/proc/filesystems").is_ok_and(|s| {
+        s.lines()
+            .any(|l| l.split_whitespace().last() == Some("tracefs"))
+    })
+}
+
+/// Where a tracefs with events is visible, if anywhere.
+pub fn mounted_at() -> Option<&'static str> {
+    [TRACEFS, DEBUGFS_TRACING]
+        .into_iter()
+        .find(|d| Path::new(d).join("events").is_dir())
+}
