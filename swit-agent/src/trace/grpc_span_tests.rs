@@ -135,7 +135,15 @@ fn a_cancel_past_the_deadline_is_deadline_exceeded() {
         StatusCode::Error,
         "DEADLINE_EXCEEDED fails a server"
     );
-    // Before the deadline a cancel is the caller's choice.
+    // The server times from when it read the request, after the client's
+    // timer started: a reset a little before the deadline is the deadline.
+    r.timing.last = at(1_000 + 225_000_000);
+    let s = span(SpanKind::Server, &q, &r);
+    assert_eq!(get(&s, "rpc.grpc.status_code"), Some(&AttrValue::Int(4)));
+    // Well before the deadline a cancel is the caller's choice.
+    r.timing.last = at(1_000 + 224_000_000);
+    let s = span(SpanKind::Server, &q, &r);
+    assert_eq!(get(&s, "rpc.grpc.status_code"), Some(&AttrValue::Int(1)));
     r.timing.last = at(1_000 + 100_000_000);
     let c = span(SpanKind::Client, &q, &r);
     assert_eq!(get(&c, "rpc.grpc.status_code"), Some(&AttrValue::Int(1)));
