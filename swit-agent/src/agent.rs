@@ -174,6 +174,7 @@ pub fn run(settings: Settings, reload: Option<Reload>) -> Result<(), AgentError>
         otlp: built.otlp.clone(),
         kernel_before: [0; counter::COUNT as usize],
         memory_limit: 0,
+        last_held: (0, 0, 0),
     };
     let mut targets = cfg.targets.clone();
     let mut session = Some(Session::start(cfg, &targets, totals.reader.clone())?);
@@ -298,7 +299,7 @@ pub fn run(settings: Settings, reload: Option<Reload>) -> Result<(), AgentError>
     drop(sender);
     let export_result = pipeline.shutdown();
 
-    let snap = totals.snapshot(&stage, None);
+    let snap = totals.summary(&stage);
     // The last push and the last scrape see the final counts.
     board.publish(snap.clone());
     drop(push);

@@ -83,7 +83,7 @@ pub fn run_checks() -> Vec<Line> {
         "kernel",
         Status::Yes,
         release.clone(),
-        "swit needs 5.8+ (BPF ring buffer) with BTF",
+        "swit needs 5.15+ with BTF (docs/supported-kernels.md)",
     ));
 
     let privileged = preflight::has_privileges();

@@ -195,8 +195,12 @@ fn main() {
         let mut msg = e.to_string();
         let mut src = std::error::Error::source(&e);
         while let Some(s) = src {
-            msg.push_str(": ");
-            msg.push_str(&s.to_string());
+            // Some errors already name their cause in their own text.
+            let cause = s.to_string();
+            if !msg.contains(&cause) {
+                msg.push_str(": ");
+                msg.push_str(&cause);
+            }
             src = s.source();
         }
         eprintln!("swit-agent: {msg}");

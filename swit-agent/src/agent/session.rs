@@ -146,12 +146,7 @@ impl Session {
     /// to the stage and lets it finish what they complete, then detaches
     /// everything. Returns the kernel's final counters.
     /// With `capture_only` the records are dropped unparsed, as while running.
-    pub fn stop(
-        self,
-        stage: &mut Stage,
-        sender: &SpanSender,
-        capture_only: bool,
-    ) -> [u64; counter::COUNT as usize] {
+    pub fn stop(self, stage: &mut Stage, sender: &SpanSender, capture_only: bool) -> Ended {
         self.reader_stop.store(true, Ordering::Relaxed);
         self.reader.join();
         // A backlog (a burst the agent was behind on) is worked off for a
@@ -175,9 +170,22 @@ impl Session {
             stage.release(mono_now(), sender);
         }
         stage.finish(sender);
-        let kernel = self.probe.counters();
+        let ended = Ended {
+            kernel: self.probe.counters(),
+            targets: self.manager.traced().len(),
+            cgroups: self.manager.cgroups(),
+            tls_libraries: self.tls.hooked(),
+        };
         // Dropping the probe detaches every program and frees every map.
         drop(self.probe);
-        kernel
+        ended
     }
+}
+
+/// What a session held when it ended, for the summary.
+pub struct Ended {
+    pub kernel: [u64; counter::COUNT as usize],
+    pub targets: usize,
+    pub cgroups: usize,
+    pub tls_libraries: usize,
 }

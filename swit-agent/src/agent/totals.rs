@@ -27,6 +27,8 @@ pub struct Totals {
     pub kernel_before: [u64; counter::COUNT as usize],
     /// `agent.limits.memory` as the budget resolved it.
     pub memory_limit: u64,
+    /// Targets, cgroups and TLS libraries of the last session ended.
+    pub last_held: (usize, usize, usize),
 }
 
 impl Totals {
@@ -38,10 +40,19 @@ impl Totals {
         sender: &SpanSender,
         capture_only: bool,
     ) {
-        let kernel = session.stop(stage, sender, capture_only);
-        for (k, n) in self.kernel_before.iter_mut().zip(kernel) {
+        let ended = session.stop(stage, sender, capture_only);
+        for (k, n) in self.kernel_before.iter_mut().zip(ended.kernel) {
             *k += n;
         }
+        self.last_held = (ended.targets, ended.cgroups, ended.tls_libraries);
+    }
+
+    /// The exit summary: as [`Totals::snapshot`] with no session, but what
+    /// the last session held when it ended (the state-leak check), not 0.
+    pub fn summary(&self, stage: &Stage) -> Snapshot {
+        let mut s = self.snapshot(stage, None);
+        (s.held.targets, s.held.cgroups, s.tls.libraries) = self.last_held;
+        s
     }
 
     pub fn snapshot(&self, stage: &Stage, session: Option<&Session>) -> Snapshot {
