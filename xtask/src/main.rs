@@ -292,7 +292,14 @@ fn test(
     let _ = std::fs::remove_dir_all(fuzz::raw_seeds());
     let mut c = Command::new("cargo");
     c.current_dir(root())
-        .args(["test", "--workspace", "--exclude", "swit-ebpf"])
+        // Every test binary runs even after one fails: one run shows them all.
+        .args([
+            "test",
+            "--no-fail-fast",
+            "--workspace",
+            "--exclude",
+            "swit-ebpf",
+        ])
         .env("SWIT_AGENT_BIN", &bin)
         // The protocol tests write the fuzz targets' seeds as they run.
         .env("SWIT_FUZZ_SEEDS", fuzz::raw_seeds());
