@@ -15,6 +15,7 @@ use std::{
     collections::HashMap,
     io::Read,
     net::{SocketAddr, TcpListener},
+    os::fd::{AsRawFd, FromRawFd, OwnedFd},
     pin::Pin,
     sync::{Arc, Mutex},
     task::{Context, Poll},
@@ -153,6 +154,10 @@ pub struct OtlpReceiver {
     addr: SocketAddr,
     shared: Shared,
     running: Option<Running>,
+    /// While stopped: a bound, never-listening socket on the port, so the
+    /// outage stays "connection refused" and no parallel test's free port
+    /// (a real collector's, say) lands on it and answers in our place.
+    reserved: Option<OwnedFd>,
     /// Set for the TLS variants.
     tls: Option<Arc<rustls::ServerConfig>>,
 }
@@ -196,6 +201,7 @@ impl OtlpReceiver {
                 handshake_errors: Vec::new(),
             })),
             running: None,
+            reserved: None,
             tls,
         };
         r.run(listener);
@@ -245,17 +251,20 @@ impl OtlpReceiver {
         }
     }
 
-    /// Stops listening and closes every connection. Idempotent.
+    /// Stops listening and closes every connection; the port stays held
+    /// (see `reserved`) until [`OtlpReceiver::restart`]. Idempotent.
     pub fn stop(&mut self) {
         if let Some(r) = self.running.take() {
             let _ = r.stop.send(());
             let _ = r.thread.join();
+            self.reserved = reserve_port(self.addr);
         }
     }
 
     /// Listens again on the same port, keeping what was received.
     pub fn restart(&mut self) {
         self.stop();
+        self.reserved = None;
         // The old socket is closed; SO_REUSEADDR (set by std on Unix) lets
         // the port be bound again despite connections in TIME_WAIT.
         let listener = wait_for(
@@ -325,6 +334,45 @@ impl OtlpReceiver {
             let s = self.spans();
             cond(&s).then_some(s)
         })
+    }
+}
+
+/// A TCP socket bound to `addr` that never listens: connections to it are
+/// refused, and the kernel hands the port to no `bind(…:0)` nor outgoing
+/// connection meanwhile. SO_REUSEADDR lets the listener bind again at once.
+fn reserve_port(addr: SocketAddr) -> Option<OwnedFd> {
+    let SocketAddr::V4(v4) = addr else {
+        return None;
+    };
+    // SAFETY: plain socket calls on a descriptor this function owns.
+    unsafe {
+        let fd = libc::socket(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0);
+        if fd < 0 {
+            return None;
+        }
+        let fd = OwnedFd::from_raw_fd(fd);
+        let one: libc::c_int = 1;
+        libc::setsockopt(
+            fd.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_REUSEADDR,
+            (&one as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        );
+        let sin = libc::sockaddr_in {
+            sin_family: libc::AF_INET as libc::sa_family_t,
+            sin_port: v4.port().to_be(),
+            sin_addr: libc::in_addr {
+                s_addr: u32::from(*v4.ip()).to_be(),
+            },
+            sin_zero: [0; 8],
+        };
+        let rc = libc::bind(
+            fd.as_raw_fd(),
+            (&sin as *const libc::sockaddr_in).cast(),
+            std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t,
+        );
+        (rc == 0).then_some(fd)
     }
 }
 
@@ -678,5 +726,23 @@ fn any_value(v: Option<&AnyValue>) -> Value {
         Some(any_value::Value::BoolValue(b)) => Value::from(*b),
         Some(any_value::Value::DoubleValue(d)) => Value::from(*d),
         _ => Value::Null,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_stopped_receiver_refuses_and_keeps_its_port() {
+        let mut rx = OtlpReceiver::start_grpc();
+        let addr = rx.addr();
+        std::net::TcpStream::connect(addr).expect("a running receiver accepts");
+        rx.stop();
+        let err = std::net::TcpStream::connect(addr).expect_err("stopped");
+        assert_eq!(err.kind(), std::io::ErrorKind::ConnectionRefused);
+        assert!(rx.reserved.is_some(), "the port is held while stopped");
+        rx.restart();
+        std::net::TcpStream::connect(addr).expect("the same port again");
     }
 }
