@@ -120,6 +120,10 @@ struct RunArgs {
     /// GET /healthz on ADDR:PORT, e.g. 127.0.0.1:9464 [default: off].
     #[arg(long, value_name = "ADDR:PORT")]
     metrics_addr: Option<String>,
+    /// Do not use this kernel feature even where the kernel has it, and
+    /// take the portable path: bpf_loop or task_pt_regs (repeatable).
+    #[arg(long = "disable-kernel-feature", value_name = "NAME")]
+    disable_kernel_features: Vec<String>,
 }
 
 impl RunArgs {
@@ -145,6 +149,7 @@ impl RunArgs {
             hooks_only: self.hooks_only,
             capture_only: self.capture_only,
             metrics_addr: self.metrics_addr.clone(),
+            disable_kernel_features: self.disable_kernel_features.clone(),
         }
     }
 }

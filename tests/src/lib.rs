@@ -83,8 +83,6 @@ pub fn summary_counter(summary: &str, key: &str) -> u64 {
         .unwrap_or_else(|| panic!("no {key}= in {summary}"))
 }
 
-/// `swit-agent ARGS` run as nobody with no capabilities: what an
-/// unprivileged operator has.
 /// The agent's summary line among what it printed.
 pub fn summary_line(stderr: &[String]) -> String {
     stderr
@@ -259,17 +257,21 @@ impl Service {
             cmd.arg("--upstream").arg(format!("127.0.0.1:{u}"));
         }
         let mut proc = Proc::spawn("service.py", &mut cmd);
-        let mut line = String::new();
-        BufReader::new(proc.child.stdout.take().expect("stdout"))
-            .read_line(&mut line)
-            .expect("read service port");
-        let port = line
-            .trim()
-            .strip_prefix("listening ")
-            .and_then(|p| p.parse().ok())
-            .unwrap_or_else(|| panic!("service.py did not start: {line:?}"));
+        let port = listening_port(&mut proc, "service.py");
         Service { proc, port }
     }
+}
+
+/// The port a fixture server announces as its first line, `listening PORT`.
+pub fn listening_port(proc: &mut Proc, name: &str) -> u16 {
+    let mut line = String::new();
+    BufReader::new(proc.child.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("read the server's port");
+    line.trim()
+        .strip_prefix("listening ")
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("{name} did not start: {line:?}"))
 }
 
 /// nginx (Debian's) serving on a free port: `/ok` (200 "ok"), `/missing`

@@ -67,6 +67,7 @@ impl Session {
             capture_bytes: cfg.capture_bytes,
             ring_bytes: cfg.ring_bytes,
             hooks_only: cfg.hooks_only,
+            disabled: &cfg.disabled_kernel_features,
         })?;
         for w in manager.start(&mut probe)? {
             log::warn!("{w}");

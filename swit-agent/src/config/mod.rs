@@ -215,6 +215,34 @@ pub struct AgentSettings {
     pub metrics_addr: Option<std::net::SocketAddr>,
     /// How often the agent's own metrics are pushed to an OTLP collector.
     pub metrics_export_interval: std::time::Duration,
+    /// `agent.capture.disable_kernel_features`: the portable path even
+    /// where the kernel offers the faster one.
+    pub disabled_kernel_features: Vec<KernelFeature>,
+}
+
+/// A kernel feature the programs use when the kernel has it, and that an
+/// operator may turn off (a distribution kernel's bug, or to compare).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KernelFeature {
+    /// `bpf_loop` (5.17): iovecs walked by one verified step.
+    BpfLoop,
+    /// `bpf_task_pt_regs` (5.15): a Go syscall's goroutine.
+    TaskPtRegs,
+}
+
+impl KernelFeature {
+    pub const ALL: [KernelFeature; 2] = [KernelFeature::BpfLoop, KernelFeature::TaskPtRegs];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            KernelFeature::BpfLoop => "bpf_loop",
+            KernelFeature::TaskPtRegs => "task_pt_regs",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<KernelFeature> {
+        Self::ALL.into_iter().find(|f| f.name() == s.trim())
+    }
 }
 
 /// Which processes to trace. More selectors (cgroups, executables, ports)
@@ -326,6 +354,9 @@ pub struct Overrides {
     pub capture_only: bool,
     /// `--metrics-addr`
     pub metrics_addr: Option<String>,
+    /// `--disable-kernel-feature`, repeatable: replaces
+    /// `agent.capture.disable_kernel_features` when given.
+    pub disable_kernel_features: Vec<String>,
 }
 
 /// Where no layer gives a value: a file's defaults, or the friendlier ones
@@ -443,6 +474,13 @@ impl Layered {
             a.limits.memory = Some(file::ScalarString(m.clone()));
             self.origins
                 .insert("agent.limits.memory", "--memory-limit".into());
+        }
+        if !o.disable_kernel_features.is_empty() {
+            a.capture.disable_kernel_features = Some(o.disable_kernel_features.clone());
+            self.origins.insert(
+                "agent.capture.disable_kernel_features",
+                "--disable-kernel-feature".into(),
+            );
         }
     }
 }

@@ -546,7 +546,7 @@ agent:
   services:
     - { match: { pid: 1234 }, name: "checkout" }
     - { match: { exe: "python3*" }, name: "py" }
-  capture: { bytes: 4096, ring_bytes: 1048576 }
+  capture: { bytes: 4096, ring_bytes: 1048576, disable_kernel_features: [bpf_loop] }
   console: { format: otlp-json }
   export: { queue_spans: 1000 }
   metrics_addr: "127.0.0.1:9464"
@@ -605,6 +605,7 @@ fn a_complete_file_parses_to_the_expected_settings() {
             metrics_export_interval: Duration::from_secs(30),
             memory_limit: 512 << 20,
             idle_timeout: Duration::from_secs(90),
+            disabled_kernel_features: vec![KernelFeature::BpfLoop],
         },
     };
     assert_eq!(s, want);

@@ -47,6 +47,25 @@ fn every_validation_message() {
             ],
         ),
         (
+            "agent: { capture: { disable_kernel_features: [bpf_loop, kprobes] } }",
+            &[],
+            none(),
+            &[
+                "agent.capture.disable_kernel_features: unknown kernel feature \"kprobes\" (expected bpf_loop or task_pt_regs)",
+            ],
+        ),
+        (
+            "",
+            &[],
+            Overrides {
+                disable_kernel_features: vec!["loop".into()],
+                ..Overrides::default()
+            },
+            &[
+                "agent.capture.disable_kernel_features: unknown kernel feature \"loop\" (expected bpf_loop or task_pt_regs) (from --disable-kernel-feature)",
+            ],
+        ),
+        (
             "agent: { metrics_export_interval: \"0s\" }",
             &[],
             none(),

@@ -6,8 +6,8 @@ use std::{path::PathBuf, time::Duration};
 use super::{
     AgentSettings, Base, ConsoleFormat, DEFAULT_CAPTURE_BYTES, DEFAULT_EXPORT_QUEUE,
     DEFAULT_IDLE_TIMEOUT, DEFAULT_MEMORY_LIMIT, DEFAULT_RING_BYTES, Exporter, ExporterKind,
-    Layered, Problem, ProcessMatch, Propagator, Protocol, Sampler, ServiceRule, Settings, Targets,
-    Tls, TracingSettings, file::locate_path,
+    KernelFeature, Layered, Problem, ProcessMatch, Propagator, Protocol, Sampler, ServiceRule,
+    Settings, Targets, Tls, TracingSettings, file::locate_path,
 };
 use swit_ebpf_common::MAX_CAPTURE;
 
@@ -365,6 +365,17 @@ fn agent(c: &mut Check) -> AgentSettings {
             ),
         );
     }
+    let mut disabled_kernel_features = Vec::new();
+    for name in a.capture.disable_kernel_features.iter().flatten() {
+        match KernelFeature::parse(name) {
+            Some(f) if !disabled_kernel_features.contains(&f) => disabled_kernel_features.push(f),
+            Some(_) => {}
+            None => c.add(
+                "agent.capture.disable_kernel_features",
+                format!("unknown kernel feature {name:?} (expected bpf_loop or task_pt_regs)"),
+            ),
+        }
+    }
     let export_queue = a.export.queue_spans.unwrap_or(DEFAULT_EXPORT_QUEUE);
     if export_queue == 0 {
         c.add("agent.export.queue_spans", "must be at least 1".into());
@@ -518,6 +529,7 @@ fn agent(c: &mut Check) -> AgentSettings {
         capture_only: false,
         metrics_addr,
         metrics_export_interval,
+        disabled_kernel_features,
     }
 }
 

@@ -147,7 +147,7 @@ impl fmt::Display for Snapshot {
         let k = |i: u32| self.kernel[i as usize];
         write!(
             f,
-            "spans={} exported={} records={} connections={} | lost: ringbuf_full={} inflight_full={} reader_dropped={} export_dropped={} export_failed={} memory_shed={} | truncated={} uncaptured_bytes={} parse_errors={} orphan_responses={} undetected={} read_failed={}",
+            "spans={} exported={} records={} connections={} | lost: ringbuf_full={} inflight_full={} reader_dropped={} export_dropped={} export_failed={} memory_shed={} | truncated={} iov_overflow={} uncaptured_bytes={} parse_errors={} orphan_responses={} undetected={} read_failed={}",
             self.spans,
             self.exported,
             self.records,
@@ -159,6 +159,7 @@ impl fmt::Display for Snapshot {
             self.export_failed,
             self.memory_shed,
             k(counter::TRUNCATED),
+            k(counter::IOV_OVERFLOW),
             self.gap_bytes,
             self.parse_errors,
             self.orphan_responses,

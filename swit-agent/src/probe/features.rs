@@ -6,6 +6,7 @@
 use std::{fmt, fs, path::Path};
 
 use super::private_mount::{self, Look};
+use crate::config::KernelFeature;
 use aya::{
     maps::MapType,
     programs::ProgramType,
@@ -207,7 +208,23 @@ fn active_lockdown(text: &[u8]) -> Option<&str> {
         .map(|w| w.trim_matches(['[', ']']))
 }
 
+/// Why a feature the kernel has is not used.
+const TURNED_OFF: &str = "turned off by agent.capture.disable_kernel_features";
+
 impl KernelFeatures {
+    /// The portable path for `off`, where the kernel had the feature.
+    pub fn turn_off(&mut self, off: &[KernelFeature]) {
+        for f in off {
+            let slot = match f {
+                KernelFeature::BpfLoop => &mut self.bpf_loop,
+                KernelFeature::TaskPtRegs => &mut self.task_regs,
+            };
+            if slot.is_yes() {
+                *slot = Avail::No(format!("{} {TURNED_OFF}", f.name()));
+            }
+        }
+    }
+
     /// What the agent does on this kernel, for its start-up log: the hooks
     /// it uses, and each optional feature with what its absence costs.
     pub fn summary(&self) -> String {
@@ -275,5 +292,24 @@ mod tests {
             "{s}"
         );
         assert!(s.contains("iovecs walked by bpf_loop"), "{s}");
+    }
+
+    #[test]
+    fn a_feature_turned_off_is_said_so_and_a_missing_one_keeps_its_reason() {
+        let mut f = KernelFeatures {
+            ring_buffer: Avail::Yes,
+            task_regs: Avail::No("no bpf_task_pt_regs (5.15+)".into()),
+            bpf_loop: Avail::Yes,
+        };
+        f.turn_off(&[KernelFeature::BpfLoop, KernelFeature::TaskPtRegs]);
+        let s = f.summary();
+        assert!(
+            s.contains("iovecs unrolled (8 per syscall): bpf_loop turned off by agent.capture.disable_kernel_features"),
+            "{s}"
+        );
+        assert!(
+            s.contains("not read at syscalls: no bpf_task_pt_regs (5.15+)"),
+            "{s}"
+        );
     }
 }

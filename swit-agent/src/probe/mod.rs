@@ -21,27 +21,32 @@ use aya::{
 };
 use std::path::Path;
 
+use crate::config::KernelFeature;
+
 use swit_ebpf_common::{CaptureConfig, GoTlsParams, MAX_CAPTURE, MAX_GO_BINARIES, counter};
 
 /// The kernel programs, built by build.rs for bpfel.
 static OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/swit"));
 
 #[derive(Debug, Clone, Copy)]
-pub struct ProbeOptions {
+pub struct ProbeOptions<'a> {
     /// Payload bytes copied per chunk (0..=16384).
     pub capture_bytes: u32,
     /// Ring buffer size in bytes; a power of two multiple of the page size.
     pub ring_bytes: u32,
     /// Attach and filter but emit nothing (the benchmark's hook floor).
     pub hooks_only: bool,
+    /// Take the portable path for these even where the kernel has them.
+    pub disabled: &'a [KernelFeature],
 }
 
-impl Default for ProbeOptions {
+impl Default for ProbeOptions<'_> {
     fn default() -> Self {
         ProbeOptions {
             capture_bytes: MAX_CAPTURE,
             ring_bytes: 16 * 1024 * 1024,
             hooks_only: false,
+            disabled: &[],
         }
     }
 }
@@ -98,7 +103,8 @@ impl Probe {
         let offsets = offsets::resolve(offsets::VMLINUX_BTF)?;
         let t_btf = t0.elapsed();
         tracefs::ensure_mounted()?;
-        let kernel = features::probe();
+        let mut kernel = features::probe();
+        kernel.turn_off(opts.disabled);
         let cfg = CaptureConfig {
             capture_bytes: opts.capture_bytes.min(MAX_CAPTURE),
             hooks_only: opts.hooks_only as u32,
