@@ -5,7 +5,6 @@
 //! These tests load kernel programs: they need root and the tools that
 //! `cargo xtask test` installs, and say so when those are missing.
 use std::{
-    collections::HashMap,
     io::{BufRead, BufReader, Write},
     net::TcpListener,
     path::{Path, PathBuf},
@@ -16,8 +15,6 @@ use std::{
     },
     time::{Duration, Instant},
 };
-
-use serde_json::Value;
 
 /// The workspace root.
 pub fn root() -> PathBuf {
@@ -274,204 +271,6 @@ pub fn listening_port(proc: &mut Proc, name: &str) -> u16 {
         .unwrap_or_else(|| panic!("{name} did not start: {line:?}"))
 }
 
-/// nginx (Debian's) serving on a free port: `/ok` (200 "ok"), `/missing`
-/// (404) and `/file.bin` (300,000 bytes, large enough that nginx sends it
-/// with sendfile).
-///
-/// [`Nginx::start_h2`] and [`Nginx::start_h2_tls`] add a second server,
-/// HTTP/2 only, on [`Nginx::h2_port`]: `/` ([`NGINX_H2_ROOT_BODY`]), `/api`
-/// ([`NGINX_H2_API_BODY`]) and the same three locations.
-pub struct Nginx {
-    pub proc: Proc,
-    pub port: u16,
-    pub dir: PathBuf,
-    /// The HTTP/2 listener, when started with one.
-    pub h2_port: Option<u16>,
-}
-
-/// What nginx's HTTP/2 server answers at `/`.
-pub const NGINX_H2_ROOT_BODY: &str = "hello over h2\n";
-/// What nginx's HTTP/2 server answers at `/api` (application/json).
-pub const NGINX_H2_API_BODY: &str = "{\"ok\":true,\"via\":\"nginx-h2\"}";
-
-/// The HTTP/2 server nginx is started with.
-enum H2 {
-    None,
-    /// h2c with prior knowledge: nginx 1.22's `listen ... http2` without ssl
-    /// speaks HTTP/2 from the first byte (no HTTP/1.1 Upgrade).
-    Cleartext,
-    /// h2 over TLS, chosen by ALPN.
-    Tls {
-        cert: PathBuf,
-        key: PathBuf,
-    },
-}
-
-impl Nginx {
-    pub fn start() -> Nginx {
-        Self::start_with(H2::None, None, false)
-    }
-
-    /// As [`Nginx::start`], but `port` speaks TLS with the PKI's server
-    /// certificate (nginx links the system libssl).
-    pub fn start_tls(pki: &pki::TestPki) -> Nginx {
-        Self::start_with(H2::None, Some(pki), false)
-    }
-
-    /// With an HTTP/2 cleartext (prior knowledge) server on
-    /// [`Nginx::h2_port`], as `h2load http://127.0.0.1:PORT/` or
-    /// `nghttp` speak it.
-    pub fn start_h2() -> Nginx {
-        Self::start_with(H2::Cleartext, None, false)
-    }
-
-    /// With an HTTP/2 over TLS server on [`Nginx::h2_port`], presenting
-    /// `cert` and `key` (PEM; e.g. [`pki::TestPki`]'s server pair).
-    pub fn start_h2_tls(cert: &Path, key: &Path) -> Nginx {
-        Self::start_with(
-            H2::Tls {
-                cert: cert.to_path_buf(),
-                key: key.to_path_buf(),
-            },
-            None,
-            false,
-        )
-    }
-
-    /// As [`Nginx::start`], sized for load tests: 30,000 connections per
-    /// worker, and request heads may take 300 s and 128 KiB to arrive.
-    pub fn start_for_load() -> Nginx {
-        Self::start_with(H2::None, None, true)
-    }
-
-    /// The HTTP/2 port; panics when nginx was started without one.
-    pub fn h2(&self) -> u16 {
-        self.h2_port
-            .expect("nginx was started without HTTP/2: use Nginx::start_h2")
-    }
-
-    fn start_with(h2: H2, tls: Option<&pki::TestPki>, load: bool) -> Nginx {
-        require_tool("nginx");
-        let dir =
-            root()
-                .join("target/e2e")
-                .join(format!("nginx-{}-{}", std::process::id(), free_port()));
-        let _ = std::fs::remove_dir_all(&dir);
-        for d in ["logs", "html", "tmp"] {
-            std::fs::create_dir_all(dir.join(d)).expect("nginx dirs");
-        }
-        std::fs::write(dir.join("html/file.bin"), vec![b'z'; 300_000]).expect("file.bin");
-        let port = free_port();
-        let listen = match tls {
-            None if load => format!("listen 127.0.0.1:{port} backlog=4096;"),
-            None => format!("listen 127.0.0.1:{port};"),
-            Some(pki) => format!(
-                "listen 127.0.0.1:{port} ssl; ssl_certificate {}; ssl_certificate_key {};",
-                pki.server_cert.display(),
-                pki.server_key.display()
-            ),
-        };
-        let h2_port = (!matches!(h2, H2::None)).then(free_port);
-        let h2_server = match (&h2, h2_port) {
-            (H2::None, _) | (_, None) => String::new(),
-            (H2::Cleartext, Some(p)) => Self::h2_server(&dir, &format!("{p} http2"), ""),
-            (H2::Tls { cert, key }, Some(p)) => Self::h2_server(
-                &dir,
-                &format!("{p} ssl http2"),
-                &format!(
-                    "ssl_certificate {}; ssl_certificate_key {};",
-                    cert.display(),
-                    key.display()
-                ),
-            ),
-        };
-        let (events, limits) = match load {
-            false => ("worker_connections 256;", ""),
-            true => (
-                "worker_connections 30000;",
-                "keepalive_timeout 300s; client_header_timeout 300s; large_client_header_buffers 8 16k;",
-            ),
-        };
-        let conf = format!(
-            "daemon off; worker_processes 2; worker_rlimit_nofile 65536; pid {d}/nginx.pid; error_log {d}/logs/error.log;
-events {{ {events} }}
-http {{
-  access_log off; sendfile on; keepalive_requests 1000000; {limits}
-  client_body_temp_path {d}/tmp; proxy_temp_path {d}/tmp; fastcgi_temp_path {d}/tmp;
-  uwsgi_temp_path {d}/tmp; scgi_temp_path {d}/tmp;
-  server {{
-    {listen}
-    root {d}/html;
-    location = /ok {{ return 200 'ok'; }}
-    location = /missing {{ return 404; }}
-  }}
-{h2_server}}}",
-            d = dir.display()
-        );
-        std::fs::write(dir.join("nginx.conf"), conf).expect("nginx.conf");
-        let proc = Proc::spawn(
-            "nginx",
-            Command::new("nginx")
-                .arg("-c")
-                .arg(dir.join("nginx.conf"))
-                .arg("-e")
-                .arg(dir.join("logs/error.log")),
-        );
-        let mut ng = Nginx {
-            proc,
-            port,
-            dir,
-            h2_port,
-        };
-        for p in std::iter::once(port).chain(h2_port) {
-            wait_for("nginx to listen", Duration::from_secs(30), || {
-                if let Some(st) = ng.proc.child.try_wait().ok().flatten() {
-                    panic!(
-                        "nginx exited with {st}: {}",
-                        std::fs::read_to_string(ng.dir.join("logs/error.log")).unwrap_or_default()
-                    );
-                }
-                std::net::TcpStream::connect(("127.0.0.1", p)).ok()
-            });
-        }
-        ng
-    }
-
-    /// The HTTP/2 server block. One connection must carry long h2load runs
-    /// (keepalive_requests counts streams) with at least 128 concurrent
-    /// streams (`h2load -m 128`).
-    fn h2_server(dir: &Path, listen: &str, tls: &str) -> String {
-        format!(
-            "  server {{
-    listen 127.0.0.1:{listen};
-    {tls}
-    http2_max_concurrent_streams 256;
-    keepalive_requests 1000000;
-    root {d}/html;
-    location = / {{ default_type text/plain; return 200 '{root}'; }}
-    location = /api {{ default_type application/json; return 200 '{api}'; }}
-    location = /ok {{ return 200 'ok'; }}
-    location = /missing {{ return 404; }}
-  }}
-",
-            d = dir.display(),
-            root = NGINX_H2_ROOT_BODY.replace('\n', "\\n"),
-            api = NGINX_H2_API_BODY,
-        )
-    }
-}
-
-impl Drop for Nginx {
-    /// SIGTERM lets the master stop its workers; a SIGKILL (what `Proc`
-    /// would send) leaves them running, orphaned, holding the port.
-    fn drop(&mut self) {
-        self.proc.signal(libc::SIGTERM);
-        let _ = wait_for_opt(Duration::from_secs(10), || {
-            self.proc.child.try_wait().ok().flatten()
-        });
-    }
-}
-
 /// As [`wait_for`], but gives up quietly.
 pub fn wait_for_opt<T>(timeout: Duration, mut f: impl FnMut() -> Option<T>) -> Option<T> {
     let deadline = Instant::now() + scaled(timeout);
@@ -643,121 +442,6 @@ impl ExportingAgent {
     }
 }
 
-/// One span as printed by the agent's otlp-json console.
-#[derive(Debug, Clone)]
-pub struct SpanRec {
-    pub trace_id: String,
-    pub span_id: String,
-    pub parent_span_id: String,
-    pub name: String,
-    /// OTLP SpanKind: 2 server, 3 client.
-    pub kind: i64,
-    pub start: u64,
-    pub end: u64,
-    pub status_code: i64,
-    pub attrs: HashMap<String, Value>,
-    pub resource: HashMap<String, Value>,
-}
-
-impl SpanRec {
-    pub fn attr_str(&self, k: &str) -> Option<&str> {
-        self.attrs.get(k).and_then(|v| v.as_str())
-    }
-    pub fn attr_int(&self, k: &str) -> Option<i64> {
-        self.attrs.get(k).and_then(|v| v.as_i64())
-    }
-    pub fn pid(&self) -> Option<i64> {
-        self.resource.get("process.pid").and_then(|v| v.as_i64())
-    }
-}
-
-fn any_value(v: &Value) -> Value {
-    if let Some(s) = v.get("stringValue") {
-        return s.clone();
-    }
-    if let Some(i) = v.get("intValue") {
-        // OTLP/JSON writes 64-bit integers as strings.
-        return match i {
-            Value::String(s) => s.parse::<i64>().map(Value::from).unwrap_or(Value::Null),
-            other => other.clone(),
-        };
-    }
-    if let Some(b) = v.get("boolValue") {
-        return b.clone();
-    }
-    v.get("doubleValue").cloned().unwrap_or(Value::Null)
-}
-
-fn attrs(v: Option<&Value>) -> HashMap<String, Value> {
-    v.and_then(|a| a.as_array())
-        .map(|a| {
-            a.iter()
-                .filter_map(|kv| {
-                    Some((
-                        kv.get("key")?.as_str()?.to_string(),
-                        any_value(kv.get("value")?),
-                    ))
-                })
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-fn num(v: Option<&Value>) -> u64 {
-    match v {
-        Some(Value::String(s)) => s.parse().unwrap_or(0),
-        Some(Value::Number(n)) => n.as_u64().unwrap_or(0),
-        _ => 0,
-    }
-}
-
-/// Parses one OTLP/JSON line (ExportTraceServiceRequest) into spans.
-pub fn parse_otlp_line(line: &str) -> Vec<SpanRec> {
-    let Ok(v) = serde_json::from_str::<Value>(line) else {
-        return Vec::new();
-    };
-    let mut out = Vec::new();
-    for rs in v
-        .get("resourceSpans")
-        .and_then(|x| x.as_array())
-        .into_iter()
-        .flatten()
-    {
-        let resource = attrs(rs.pointer("/resource/attributes"));
-        for ss in rs
-            .get("scopeSpans")
-            .and_then(|x| x.as_array())
-            .into_iter()
-            .flatten()
-        {
-            for s in ss
-                .get("spans")
-                .and_then(|x| x.as_array())
-                .into_iter()
-                .flatten()
-            {
-                let str_of = |k: &str| s.get(k).and_then(|x| x.as_str()).unwrap_or("").to_string();
-                out.push(SpanRec {
-                    trace_id: str_of("traceId"),
-                    span_id: str_of("spanId"),
-                    parent_span_id: str_of("parentSpanId"),
-                    name: str_of("name"),
-                    kind: s.get("kind").and_then(|x| x.as_i64()).unwrap_or(0),
-                    start: num(s.get("startTimeUnixNano")),
-                    end: num(s.get("endTimeUnixNano")),
-                    status_code: s
-                        .pointer("/status/code")
-                        .and_then(|x| x.as_i64())
-                        .unwrap_or(0),
-                    attrs: attrs(s.get("attributes")),
-                    resource: resource.clone(),
-                });
-            }
-        }
-    }
-    out
-}
-
 /// A running swit-agent printing OTLP/JSON.
 pub struct Agent {
     pub proc: Proc,
@@ -926,6 +610,7 @@ pub mod faults;
 pub mod grpc;
 pub mod h2load;
 pub mod load;
+mod nginx;
 pub mod otel_python;
 pub mod otlp_receiver;
 pub mod pki;
@@ -933,3 +618,7 @@ pub mod pyenv;
 pub mod rotel;
 pub mod scrape;
 pub mod shop;
+mod spans;
+
+pub use nginx::{NGINX_H2_API_BODY, NGINX_H2_ROOT_BODY, Nginx};
+pub use spans::{SpanRec, parse_otlp_line};
