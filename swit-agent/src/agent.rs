@@ -91,7 +91,10 @@ impl AgentError {
             | AgentError::Memory(_)
             | AgentError::MetricsAddr { .. } => 2,
             AgentError::Probe(
-                ProbeError::Offsets(_) | ProbeError::Tracefs(_) | ProbeError::NoObject,
+                ProbeError::Offsets(_)
+                | ProbeError::Tracefs(_)
+                | ProbeError::NoObject
+                | ProbeError::KernelTooOld(_),
             ) => 2,
             _ => 1,
         }

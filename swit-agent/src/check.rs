@@ -214,6 +214,22 @@ pub fn run_checks() -> Vec<Line> {
         None => not_probed("bpf_loop"),
     });
 
+    out.push(match probed(|f| &f.attach_cookie) {
+        Some(Avail::Yes) => line(
+            "attach cookie",
+            Status::Yes,
+            "bpf_get_attach_cookie in uprobes",
+            "Go crypto/tls: each hooked binary told apart",
+        ),
+        Some(Avail::No(why)) => line(
+            "attach cookie",
+            Status::Missing,
+            why.clone(),
+            "swit needs bpf_get_attach_cookie (5.15+)",
+        ),
+        None => not_probed("attach cookie"),
+    });
+
     for (name, a) in [
         ("kprobes", unused.as_ref().map(|u| &u.kprobes)),
         ("fentry/fexit", unused.as_ref().map(|u| &u.fentry)),

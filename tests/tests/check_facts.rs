@@ -173,6 +173,12 @@ fn check_says_what_the_kernel_really_offers() {
         "{}",
         line("bpf_loop").line
     );
+    assert_eq!(
+        line("attach cookie").ok(),
+        v >= (5, 15),
+        "{}",
+        line("attach cookie").line
+    );
 
     let confidentiality = lockdown.as_deref() == Some("confidentiality");
     let k = line("kprobes");

@@ -72,6 +72,9 @@ pub struct KernelFeatures {
     /// `bpf_loop` (5.17) from tracepoints: a vectored syscall's iovecs are
     /// walked by one verified step, up to 64 of them.
     pub bpf_loop: Avail,
+    /// `bpf_get_attach_cookie` (5.15) in uprobes: the Go crypto/tls
+    /// programs tell the hooked binaries (and their offsets) apart by it.
+    pub attach_cookie: Avail,
 }
 
 /// What swit does not use but `check` reports: attach points a faster
@@ -121,6 +124,10 @@ pub fn probe() -> KernelFeatures {
         ring_buffer: answer(
             is_map_supported(MapType::RingBuf),
             "no BPF ring buffer (5.8+)",
+        ),
+        attach_cookie: answer(
+            is_helper_supported(ProgramType::KProbe, BpfHelper::BPF_FUNC_get_attach_cookie),
+            "no bpf_get_attach_cookie in uprobes (5.15+)",
         ),
         task_regs,
     }
@@ -212,6 +219,17 @@ fn active_lockdown(text: &[u8]) -> Option<&str> {
 const TURNED_OFF: &str = "turned off by agent.capture.disable_kernel_features";
 
 impl KernelFeatures {
+    /// Why the programs cannot load here: a feature with no portable path
+    /// is missing.
+    pub fn missing_required(&self) -> Option<&str> {
+        [&self.ring_buffer, &self.attach_cookie]
+            .into_iter()
+            .find_map(|a| match a {
+                Avail::Yes => None,
+                Avail::No(why) => Some(why.as_str()),
+            })
+    }
+
     /// The portable path for `off`, where the kernel had the feature.
     pub fn turn_off(&mut self, off: &[KernelFeature]) {
         for f in off {
@@ -284,6 +302,7 @@ mod tests {
             ring_buffer: Avail::Yes,
             task_regs: Avail::No("no bpf_task_pt_regs (5.15+)".into()),
             bpf_loop: Avail::Yes,
+            attach_cookie: Avail::Yes,
         };
         let s = f.summary();
         assert!(s.starts_with("syscall tracepoints and uprobes"), "{s}");
@@ -300,6 +319,7 @@ mod tests {
             ring_buffer: Avail::Yes,
             task_regs: Avail::No("no bpf_task_pt_regs (5.15+)".into()),
             bpf_loop: Avail::Yes,
+            attach_cookie: Avail::Yes,
         };
         f.turn_off(&[KernelFeature::BpfLoop, KernelFeature::TaskPtRegs]);
         let s = f.summary();
@@ -310,6 +330,22 @@ mod tests {
         assert!(
             s.contains("not read at syscalls: no bpf_task_pt_regs (5.15+)"),
             "{s}"
+        );
+    }
+
+    #[test]
+    fn only_a_feature_without_a_portable_path_stops_the_agent() {
+        let mut f = KernelFeatures {
+            ring_buffer: Avail::Yes,
+            task_regs: Avail::No("no bpf_task_pt_regs (5.15+)".into()),
+            bpf_loop: Avail::No("no bpf_loop (5.17+)".into()),
+            attach_cookie: Avail::Yes,
+        };
+        assert_eq!(f.missing_required(), None);
+        f.attach_cookie = Avail::No("no bpf_get_attach_cookie in uprobes (5.15+)".into());
+        assert_eq!(
+            f.missing_required(),
+            Some("no bpf_get_attach_cookie in uprobes (5.15+)")
         );
     }
 }

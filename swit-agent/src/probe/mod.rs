@@ -57,6 +57,10 @@ pub enum ProbeError {
         "this swit-agent was built without its kernel programs (AYA_BUILD_SKIP); rebuild it with `cargo xtask build`"
     )]
     NoObject,
+    #[error(
+        "this kernel cannot run swit's programs ({0}): swit needs Linux 5.15 or later (see docs/supported-kernels.md)"
+    )]
+    KernelTooOld(String),
     #[error(transparent)]
     Offsets(#[from] offsets::OffsetError),
     #[error(transparent)]
@@ -105,6 +109,9 @@ impl Probe {
         tracefs::ensure_mounted()?;
         let mut kernel = features::probe();
         kernel.turn_off(opts.disabled);
+        if let Some(why) = kernel.missing_required() {
+            return Err(ProbeError::KernelTooOld(why.to_string()));
+        }
         let cfg = CaptureConfig {
             capture_bytes: opts.capture_bytes.min(MAX_CAPTURE),
             hooks_only: opts.hooks_only as u32,
