@@ -121,7 +121,7 @@ struct RunArgs {
     #[arg(long, value_name = "ADDR:PORT")]
     metrics_addr: Option<String>,
     /// Do not use this kernel feature even where the kernel has it, and
-    /// take the portable path: bpf_loop or task_pt_regs (repeatable).
+    /// take the path a kernel without it takes: bpf_loop (repeatable).
     #[arg(long = "disable-kernel-feature", value_name = "NAME")]
     disable_kernel_features: Vec<String>,
 }

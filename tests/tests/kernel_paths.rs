@@ -96,22 +96,13 @@ fn without_bpf_loop_eight_iovecs_are_captured_and_more_are_counted() {
     let nginx = Nginx::start();
     let agent = Agent::start(
         &[within.proc.pid(), beyond.proc.pid(), nginx.proc.pid()],
-        &[
-            "--disable-kernel-feature",
-            "bpf_loop",
-            "--disable-kernel-feature",
-            "task_pt_regs",
-        ],
+        &["--disable-kernel-feature", "bpf_loop"],
     );
     let line = kernel_line(&agent);
     assert!(
         line.contains(
             "iovecs unrolled (8 per syscall): bpf_loop turned off by agent.capture.disable_kernel_features"
         ),
-        "{line}"
-    );
-    assert!(
-        line.contains("Go goroutines not read at syscalls: task_pt_regs turned off"),
         "{line}"
     );
 

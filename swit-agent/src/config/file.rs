@@ -118,7 +118,7 @@ pub struct RawCapture {
     pub bytes: Option<u32>,
     pub ring_bytes: Option<u32>,
     /// Kernel features not to use even where the kernel has them
-    /// (`bpf_loop`, `task_pt_regs`): the portable path instead.
+    /// (`bpf_loop`): the portable path instead.
     pub disable_kernel_features: Option<Vec<String>>,
 }
 

@@ -221,22 +221,21 @@ pub struct AgentSettings {
 }
 
 /// A kernel feature the programs use when the kernel has it, and that an
-/// operator may turn off (a distribution kernel's bug, or to compare).
+/// operator may turn off (a distribution kernel's bug, or to see what a
+/// kernel without it gives). Only features some supported kernel lacks:
+/// `bpf_task_pt_regs` is 5.15, the minimum, so its fallback is not offered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KernelFeature {
     /// `bpf_loop` (5.17): iovecs walked by one verified step.
     BpfLoop,
-    /// `bpf_task_pt_regs` (5.15): a Go syscall's goroutine.
-    TaskPtRegs,
 }
 
 impl KernelFeature {
-    pub const ALL: [KernelFeature; 2] = [KernelFeature::BpfLoop, KernelFeature::TaskPtRegs];
+    pub const ALL: [KernelFeature; 1] = [KernelFeature::BpfLoop];
 
     pub fn name(self) -> &'static str {
         match self {
             KernelFeature::BpfLoop => "bpf_loop",
-            KernelFeature::TaskPtRegs => "task_pt_regs",
         }
     }
 

@@ -51,7 +51,7 @@ fn every_validation_message() {
             &[],
             none(),
             &[
-                "agent.capture.disable_kernel_features: unknown kernel feature \"kprobes\" (expected bpf_loop or task_pt_regs)",
+                "agent.capture.disable_kernel_features: unknown kernel feature \"kprobes\" (expected bpf_loop)",
             ],
         ),
         (
@@ -62,7 +62,7 @@ fn every_validation_message() {
                 ..Overrides::default()
             },
             &[
-                "agent.capture.disable_kernel_features: unknown kernel feature \"loop\" (expected bpf_loop or task_pt_regs) (from --disable-kernel-feature)",
+                "agent.capture.disable_kernel_features: unknown kernel feature \"loop\" (expected bpf_loop) (from --disable-kernel-feature)",
             ],
         ),
         (

@@ -372,7 +372,7 @@ fn agent(c: &mut Check) -> AgentSettings {
             Some(_) => {}
             None => c.add(
                 "agent.capture.disable_kernel_features",
-                format!("unknown kernel feature {name:?} (expected bpf_loop or task_pt_regs)"),
+                format!("unknown kernel feature {name:?} (expected bpf_loop)"),
             ),
         }
     }

@@ -235,7 +235,6 @@ impl KernelFeatures {
         for f in off {
             let slot = match f {
                 KernelFeature::BpfLoop => &mut self.bpf_loop,
-                KernelFeature::TaskPtRegs => &mut self.task_regs,
             };
             if slot.is_yes() {
                 *slot = Avail::No(format!("{} {TURNED_OFF}", f.name()));
@@ -321,7 +320,7 @@ mod tests {
             bpf_loop: Avail::Yes,
             attach_cookie: Avail::Yes,
         };
-        f.turn_off(&[KernelFeature::BpfLoop, KernelFeature::TaskPtRegs]);
+        f.turn_off(&[KernelFeature::BpfLoop]);
         let s = f.summary();
         assert!(
             s.contains("iovecs unrolled (8 per syscall): bpf_loop turned off by agent.capture.disable_kernel_features"),

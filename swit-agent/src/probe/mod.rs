@@ -23,7 +23,9 @@ use std::path::Path;
 
 use crate::config::KernelFeature;
 
-use swit_ebpf_common::{CaptureConfig, GoTlsParams, MAX_CAPTURE, MAX_GO_BINARIES, counter};
+use swit_ebpf_common::{
+    CaptureConfig, GoTlsParams, KernelOffsets, MAX_CAPTURE, MAX_GO_BINARIES, counter,
+};
 
 /// The kernel programs, built by build.rs for bpfel.
 static OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/swit"));
@@ -81,6 +83,18 @@ pub enum ProbeError {
     },
 }
 
+/// The running kernel's offsets, read from its BTF once per agent: the
+/// kernel cannot change under it, and parsing vmlinux's BTF is most of
+/// what switching tracing back on (SIGUSR1, SIGHUP) would otherwise cost.
+fn kernel_offsets() -> Result<KernelOffsets, offsets::OffsetError> {
+    static RESOLVED: std::sync::OnceLock<KernelOffsets> = std::sync::OnceLock::new();
+    if let Some(o) = RESOLVED.get() {
+        return Ok(*o);
+    }
+    let o = offsets::resolve(offsets::VMLINUX_BTF)?;
+    Ok(*RESOLVED.get_or_init(|| o))
+}
+
 pub struct Probe {
     // Holds the programs and their links; dropping it detaches them.
     ebpf: Ebpf,
@@ -104,7 +118,7 @@ impl Probe {
             return Err(ProbeError::NoObject);
         }
         let t0 = std::time::Instant::now();
-        let offsets = offsets::resolve(offsets::VMLINUX_BTF)?;
+        let offsets = kernel_offsets()?;
         let t_btf = t0.elapsed();
         tracefs::ensure_mounted()?;
         let mut kernel = features::probe();
