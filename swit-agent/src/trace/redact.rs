@@ -89,6 +89,11 @@ impl Redactor {
         if let Cow::Owned(s) = self.scrub(&span.status_message) {
             span.status_message = s;
         }
+        // Carried from the traffic's `tracestate` header: vendors' data,
+        // which a service may have filled with anything.
+        if let Cow::Owned(s) = self.scrub(&span.trace_state) {
+            span.trace_state = s;
+        }
         for (_, v) in &mut span.attributes {
             if let AttrValue::Str(s) = v
                 && let Cow::Owned(new) = self.scrub(s)

@@ -143,7 +143,7 @@ fn attribute_allow_and_deny_lists() {
 }
 
 #[test]
-fn apply_scrubs_name_status_and_string_attributes() {
+fn apply_scrubs_name_status_trace_state_and_string_attributes() {
     let r = Redactor::new(&RedactionSettings {
         traces: AttributeFilter {
             allow: vec![],
@@ -156,7 +156,7 @@ fn apply_scrubs_name_status_and_string_attributes() {
         span_id: Default::default(),
         parent_span_id: None,
         flags: 1,
-        trace_state: String::new(),
+        trace_state: "vendor=opaque,acme=token=s3cr3tvalue".into(),
         name: format!("GET /t/{JWT}"),
         kind: crate::trace::span::SpanKind::Client,
         start_unix_ns: 0,
@@ -176,6 +176,7 @@ fn apply_scrubs_name_status_and_string_attributes() {
     r.apply(&mut span);
     assert_eq!(span.name, "GET /t/REDACTED");
     assert_eq!(span.status_message, "bad password=REDACTED");
+    assert_eq!(span.trace_state, "vendor=opaque,acme=token=REDACTED");
     assert_eq!(
         span.attributes,
         vec![
