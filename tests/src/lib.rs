@@ -271,6 +271,18 @@ pub fn listening_port(proc: &mut Proc, name: &str) -> u16 {
         .unwrap_or_else(|| panic!("{name} did not start: {line:?}"))
 }
 
+/// The first of `lines` satisfying `cond`, waited for.
+fn first_line(
+    lines: &Mutex<Vec<String>>,
+    what: &str,
+    timeout: Duration,
+    cond: impl Fn(&str) -> bool,
+) -> String {
+    wait_for(what, timeout, || {
+        lines.lock().unwrap().iter().find(|l| cond(l)).cloned()
+    })
+}
+
 /// As [`wait_for`], but gives up quietly.
 pub fn wait_for_opt<T>(timeout: Duration, mut f: impl FnMut() -> Option<T>) -> Option<T> {
     let deadline = Instant::now() + scaled(timeout);
@@ -410,14 +422,7 @@ impl ExportingAgent {
 
     /// The first stderr line satisfying `cond`, waited for.
     pub fn wait_line(&self, what: &str, timeout: Duration, cond: impl Fn(&str) -> bool) -> String {
-        wait_for(what, timeout, || {
-            self.stderr
-                .lock()
-                .unwrap()
-                .iter()
-                .find(|l| cond(l))
-                .cloned()
-        })
+        first_line(&self.stderr, what, timeout, cond)
     }
 
     /// SIGINT; waits for the exit and returns the summary line.
@@ -500,6 +505,11 @@ impl Agent {
                 .then_some(())
         });
         a
+    }
+
+    /// The first stderr line satisfying `cond`, waited for.
+    pub fn wait_line(&self, what: &str, timeout: Duration, cond: impl Fn(&str) -> bool) -> String {
+        first_line(&self.stderr, what, timeout, cond)
     }
 
     /// Every span printed so far.

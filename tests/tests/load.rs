@@ -30,6 +30,8 @@ fn resident_at_start(agent: &ExportingAgent) -> u64 {
         .unwrap_or_else(|| panic!("no size in {line}"))
 }
 
+/// A debug agent behind 10,000 connections' backlog takes its time.
+const BACKLOG: Duration = Duration::from_secs(120);
 #[test]
 fn ten_thousand_connections_stay_under_the_memory_bound_and_go_on_close() {
     require_root();
@@ -117,10 +119,10 @@ fn past_the_bound_the_least_recent_connections_are_shed_and_tracing_goes_on() {
     let agent = Agent::start(&[ng.proc.pid()], &["--memory-limit", &limit]);
     // Paced, so that the agent keeps up and holds the heads it is sent.
     let heads = HalfOpen::start(ng.port, 10_000, 4_000, 2, Some(10));
-    wait_line(&agent, "the agent to shed connections", |l| {
+    agent.wait_line("the agent to shed connections", BACKLOG, |l| {
         l.contains("forgetting the least recently active connections")
     });
-    wait_line(&agent, "the agent back under its bound", |l| {
+    agent.wait_line("the agent back under its bound", BACKLOG, |l| {
         l.contains("back under the bound")
     });
     // Tracing resumes: while the agent works off the heads' backlog, a new
@@ -159,16 +161,4 @@ fn past_the_bound_the_least_recent_connections_are_shed_and_tracing_goes_on() {
     assert!(summary_counter(&summary, "memory_shed") > 0, "{summary}");
     assert!(peak < summary_counter(&summary, "limit_bytes"), "{summary}");
     assert!(summary.contains("WARN"), "a loss is a warning: {summary}");
-}
-
-fn wait_line(agent: &Agent, what: &str, cond: impl Fn(&str) -> bool) {
-    swit_tests::wait_for(what, Duration::from_secs(120), || {
-        agent
-            .stderr
-            .lock()
-            .unwrap()
-            .iter()
-            .any(|l| cond(l))
-            .then_some(())
-    });
 }

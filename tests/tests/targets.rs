@@ -185,8 +185,14 @@ fn an_executable_is_matched_when_it_starts() {
     );
     let nginx = Nginx::start();
     let url = format!("http://127.0.0.1:{}/ok", nginx.port);
-    // nginx's workers exec'd before their first request: they are matched
-    // at exec, so every request is traced.
+    // The agent matches an executable after the process started: the line
+    // says from when on its requests (its workers', forked by then or
+    // later) are traced.
+    let matched = format!(
+        "tracing PID {} (nginx): matched when it started",
+        nginx.proc.pid()
+    );
+    agent.wait_line("the agent to match nginx", WAIT, |l| l.contains(&matched));
     let st = Command::new("curl")
         .args(["-s", "-o", "/dev/null", &url])
         .status()
@@ -218,8 +224,14 @@ fn a_port_is_matched_when_a_process_starts_listening_on_it() {
             .stdout(Stdio::piped()),
     );
     assert_eq!(read_port(&mut svc), port);
-    // The listen() record and the first request race only if the request
-    // comes within the agent's reorder window; a client start takes longer.
+    let matched = format!("tracing PID {} (", svc.pid());
+    let line = agent.wait_line("the agent to match the listener", WAIT, |l| {
+        l.contains(&matched)
+    });
+    assert!(
+        line.ends_with(&format!("it listens on port {port}")),
+        "{line}"
+    );
     hello(port);
     let spans = agent.wait_spans("the listener's span", WAIT, |s| !s.is_empty());
     agent.stop();

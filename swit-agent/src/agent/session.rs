@@ -106,9 +106,16 @@ impl Session {
     /// Applies the process changes the stage released.
     pub fn follow(&mut self, stage: &mut Stage) {
         for change in std::mem::take(&mut stage.changes) {
-            match self.manager.on_change(change, &mut self.probe) {
+            let follow = self.manager.on_change(change, &mut self.probe);
+            match follow {
                 Follow::Gone(pid) => stage.forget_pid(pid),
                 Follow::Renamed(pid) | Follow::Added(pid) => {
+                    if let (Follow::Added(_), Some(why)) = (follow, matched_because(&change)) {
+                        // Matching by executable or port happens here, after
+                        // the process started: from this line on its
+                        // requests are traced.
+                        log::info!("tracing PID {pid} ({}): {why}", comm(pid));
+                    }
                     stage.correlator.renamed(pid);
                     // A new program maps new libraries; a forked child
                     // maps its parent's.
@@ -189,4 +196,21 @@ pub struct Ended {
     pub targets: usize,
     pub cgroups: usize,
     pub tls_libraries: usize,
+}
+
+/// Why a process that started after the agent is now traced; `None` for a
+/// traced parent's fork (the kernel follows those by itself).
+fn matched_because(change: &ProcChange) -> Option<String> {
+    match change {
+        ProcChange::Exec { .. } => Some("matched when it started".into()),
+        ProcChange::Listen { port, .. } => Some(format!("it listens on port {port}")),
+        ProcChange::Fork { .. } | ProcChange::Exit { .. } => None,
+    }
+}
+
+/// A process's name, for the log.
+fn comm(pid: u32) -> String {
+    std::fs::read_to_string(format!("/proc/{pid}/comm"))
+        .map(|c| c.trim_end().to_string())
+        .unwrap_or_else(|_| "gone".into())
 }
