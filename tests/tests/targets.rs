@@ -3,7 +3,7 @@
 //! the process starts, a reused PID, a configuration re-read on SIGHUP,
 //! and 200 short-lived processes that leave nothing behind. Needs root.
 use std::{
-    io::{BufRead, BufReader, Write},
+    io::Write,
     path::PathBuf,
     process::{Command, Stdio},
     time::Duration,
@@ -11,7 +11,7 @@ use std::{
 
 use swit_tests::{
     Agent, CLIENT, Client, Nginx, Proc, SERVER, Service, collect_lines, fixture, free_port,
-    of_kind, require_tool, wait_for,
+    listening_port, of_kind, require_tool, wait_for,
 };
 
 const WAIT: Duration = Duration::from_secs(30);
@@ -36,18 +36,6 @@ impl Drop for TestCgroup {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir(&self.0);
     }
-}
-
-/// Reads `listening PORT` from a service started through a shell.
-fn read_port(proc: &mut Proc) -> u16 {
-    let mut line = String::new();
-    BufReader::new(proc.child.stdout.as_mut().expect("stdout"))
-        .read_line(&mut line)
-        .expect("read port");
-    line.trim()
-        .strip_prefix("listening ")
-        .and_then(|p| p.parse().ok())
-        .unwrap_or_else(|| panic!("service did not start: {line:?}"))
 }
 
 /// The PID of the only child of `parent`.
@@ -82,7 +70,7 @@ fn a_cgroup_traces_a_server_started_after_the_agent() {
             ))
             .stdout(Stdio::piped()),
     );
-    let port = read_port(&mut svc);
+    let port = listening_port(&mut svc, "service.py");
     hello(port);
     let spans = agent.wait_spans("the cgroup's server span", WAIT, |s| !s.is_empty());
     let stopped = agent.stop();
@@ -132,7 +120,7 @@ fn a_v1_cgroup_is_matched_by_the_agent() {
             ))
             .stdout(Stdio::piped()),
     );
-    let port = read_port(&mut svc);
+    let port = listening_port(&mut svc, "service.py");
     hello(port);
     let spans = agent.wait_spans("the v1 cgroup's server span", WAIT, |s| !s.is_empty());
     agent.stop();
@@ -159,7 +147,7 @@ fn a_server_forked_by_a_traced_parent_is_traced() {
     );
     let agent = Agent::start(&[sh.pid()], &[]);
     writeln!(sh.child.stdin.as_mut().unwrap(), "go").unwrap();
-    let port = read_port(&mut sh);
+    let port = listening_port(&mut sh, "service.py");
     let py = child_of(sh.pid());
     hello(port);
     let spans = agent.wait_spans("the child's server span", WAIT, |s| !s.is_empty());
@@ -223,7 +211,7 @@ fn a_port_is_matched_when_a_process_starts_listening_on_it() {
             .args(["--port", &port.to_string()])
             .stdout(Stdio::piped()),
     );
-    assert_eq!(read_port(&mut svc), port);
+    assert_eq!(listening_port(&mut svc, "service.py"), port);
     let matched = format!("tracing PID {} (", svc.pid());
     let line = agent.wait_line("the agent to match the listener", WAIT, |l| {
         l.contains(&matched)
@@ -273,7 +261,7 @@ fn a_reused_pid_of_an_exited_target_is_not_traced() {
     })
     .expect("could not start a process with the exited target's PID");
     let mut reuser = reuser;
-    assert_eq!(read_port(&mut reuser), port);
+    assert_eq!(listening_port(&mut reuser, "service.py"), port);
     hello(port);
     let stopped = agent.stop();
     assert!(
