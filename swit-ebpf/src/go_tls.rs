@@ -33,7 +33,7 @@ use swit_ebpf_common::{
     direction, kind, syscall,
 };
 
-use crate::{config, count, emit_chunk, is_traced, read_tuple, tcp_sock_of_fd, tls};
+use crate::{config, count, emit_chunk, is_traced, tcp_sock_of_fd, tls};
 
 /// Per Go binary, indexed by the uprobe cookie. Filled by the agent before
 /// it attaches the binary's probes.
@@ -54,7 +54,8 @@ struct GoKey {
 #[derive(Clone, Copy)]
 struct GoCall {
     sock: u64,
-    /// `TlsSock::gen_` at entry: a socket closed meanwhile is not written to.
+    /// `TlsSock::gen_` at entry: bytes of a socket closed and marked again
+    /// meanwhile do not go to the new one.
     gen_: u64,
     buf: u64,
     enter_ns: u64,
@@ -173,28 +174,17 @@ pub fn go_tls_ret(ctx: ProbeContext) -> u32 {
     if cfg.hooks_only != 0 {
         return 0;
     }
-    let Some(t) = tls::TLS_SOCKS.get_ptr_mut(&call.sock) else {
-        count(counter::TLS_UNBOUND);
-        return 0;
-    };
-    // SAFETY: a map value pointer, valid during this program.
-    if unsafe { (*t).gen_ } != call.gen_ {
-        count(counter::TLS_UNBOUND);
-        return 0;
-    }
     let len = if n > u32::MAX as i64 {
         u32::MAX
     } else {
         n as u32
     };
+    let mut tuple = SockTuple::default();
     // tls.Conn serialises Writes (c.out) and Reads (c.in), and the two
-    // directions have their own counters.
-    // SAFETY: a map value pointer; dir is 0 or 1.
-    let seq = unsafe {
-        let slot = &mut (*t).pos[(call.dir & 1) as usize];
-        let s = *slot;
-        *slot = s.wrapping_add(len);
-        s
+    // directions have their own positions.
+    let Some(seq) = tls::claim(call.sock, call.gen_, call.dir, len, &mut tuple) else {
+        count(counter::TLS_UNBOUND);
+        return 0;
     };
     let mut h = DataHeader {
         hdr: EventHeader {
@@ -204,7 +194,7 @@ pub fn go_tls_ret(ctx: ProbeContext) -> u32 {
             ts_ns: unsafe { bpf_ktime_get_ns() },
             pid_tgid,
             sock: call.sock,
-            tuple: SockTuple::default(),
+            tuple,
         },
         enter_ns: call.enter_ns,
         seq,
@@ -215,7 +205,6 @@ pub fn go_tls_ret(ctx: ProbeContext) -> u32 {
         flags: data_flags::TLS,
         g,
     };
-    read_tuple(call.sock, &mut h.hdr.tuple);
     emit_chunk(&mut h, call.buf, len, cfg.capture_bytes);
     0
 }

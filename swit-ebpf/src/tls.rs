@@ -88,6 +88,22 @@ static SSL_SOCKS: LruHashMap<SslKey, SslBinding> = LruHashMap::with_max_entries(
 #[map]
 pub static TLS_SOCKS: LruHashMap<u64, TlsSock> = LruHashMap::with_max_entries(65536, 0);
 
+/// A TLS socket's mark after close, with the addresses close saw: a thread
+/// can still be inside a Write on it. Go's HTTP/2 server flushes from one
+/// goroutine and closes from another, so the flush's Write can return
+/// after the close: its bytes went out and still belong to the stream.
+#[repr(C)]
+#[derive(Clone, Copy)]
+struct ClosedTls {
+    tls: TlsSock,
+    tuple: SockTuple,
+}
+
+/// Only calls in flight at a close look here, right after it: a small map
+/// whose oldest entries make room is enough.
+#[map]
+static CLOSED_TLS: LruHashMap<u64, ClosedTls> = LruHashMap::with_max_entries(4096, 0);
+
 /// The socket each thread last read a TLS record from (for memory BIOs).
 #[map]
 static LAST_TLS_READ: LruHashMap<u64, u64> = LruHashMap::with_max_entries(16384, 0);
@@ -122,12 +138,19 @@ fn bind(tgid: u32, ssl: u64, sock: u64) {
     let _ = SSL_SOCKS.insert(&key, &SslBinding { sock, gen_ }, 0);
 }
 
+/// What `ssl` was last tied to, current or not.
+#[inline(always)]
+fn binding(tgid: u32, ssl: u64) -> Option<SslBinding> {
+    let key = SslKey { tgid, _pad: 0, ssl };
+    // SAFETY: map value copied out.
+    unsafe { SSL_SOCKS.get(&key).copied() }
+}
+
 /// The socket `ssl` is tied to, if the tie is still current.
 #[inline(always)]
 fn bound_sock(tgid: u32, ssl: u64) -> Option<u64> {
-    let key = SslKey { tgid, _pad: 0, ssl };
-    // SAFETY: map values copied out.
-    let b = unsafe { *SSL_SOCKS.get(&key)? };
+    let b = binding(tgid, ssl)?;
+    // SAFETY: map value copied out.
     let t = unsafe { *TLS_SOCKS.get(&b.sock)? };
     (t.gen_ == b.gen_).then_some(b.sock)
 }
@@ -159,10 +182,62 @@ pub fn on_ingress_prefix(pid_tgid: u64, sock: u64, prefix: &[u8; 3]) {
     }
 }
 
-/// The socket is closed: its TLS mark (and so every tie to it) ends.
+/// The socket is closed: its TLS mark (and so every tie to it) ends, and
+/// moves to `CLOSED_TLS` for the writes still on their way out.
 #[inline(always)]
 pub fn on_close(sock: u64) {
-    let _ = TLS_SOCKS.remove(&sock);
+    // SAFETY: map value copied out.
+    if let Some(tls) = unsafe { TLS_SOCKS.get(&sock).copied() } {
+        let mut c = ClosedTls {
+            tls,
+            tuple: SockTuple::default(),
+        };
+        // At close entry the socket is whole; later it may be freed and reused.
+        read_tuple(sock, &mut c.tuple);
+        let _ = CLOSED_TLS.insert(&sock, &c, 0);
+        let _ = TLS_SOCKS.remove(&sock);
+    }
+}
+
+/// Takes `len` bytes at the next plaintext position of `dir` on `sock`
+/// (marked TLS with generation `gen_`) and fills in its addresses. None when
+/// the mark is gone or newer than the call: the bytes cannot be placed.
+///
+/// A write that returns after its socket closed still gets its place: it
+/// started before the close, and the agent orders sends by their start, so
+/// its bytes reach the connection before the close does. A read that
+/// returns after the close would come after it and open a stray
+/// connection; it is not placed.
+#[inline(always)]
+pub fn claim(sock: u64, gen_: u64, dir: u32, len: u32, tuple: &mut SockTuple) -> Option<u32> {
+    if let Some(t) = TLS_SOCKS.get_ptr_mut(&sock) {
+        // SAFETY: a map value pointer, valid during this program.
+        let t = unsafe { &mut *t };
+        if t.gen_ == gen_ {
+            read_tuple(sock, tuple);
+            return Some(advance(&mut t.pos, dir, len));
+        }
+    }
+    if dir != direction::EGRESS {
+        return None;
+    }
+    let c = CLOSED_TLS.get_ptr_mut(&sock)?;
+    // SAFETY: a map value pointer, valid during this program.
+    let c = unsafe { &mut *c };
+    if c.tls.gen_ != gen_ {
+        return None;
+    }
+    *tuple = c.tuple;
+    Some(advance(&mut c.tls.pos, dir, len))
+}
+
+/// The position `len` bytes start at in `dir`, moving it on past them.
+#[inline(always)]
+fn advance(pos: &mut [u32; 2], dir: u32, len: u32) -> u32 {
+    let slot = &mut pos[(dir & 1) as usize];
+    let s = *slot;
+    *slot = s.wrapping_add(len);
+    s
 }
 
 /// A thread ended: forget a call it never returned from.
@@ -275,12 +350,7 @@ pub fn ssl_return(ctx: RetProbeContext) -> u32 {
     if cfg.hooks_only != 0 {
         return 0;
     }
-    let tgid = (pid_tgid >> 32) as u32;
-    let Some(sock) = bound_sock(tgid, call.ssl) else {
-        count(counter::TLS_UNBOUND);
-        return 0;
-    };
-    let Some(t) = TLS_SOCKS.get_ptr_mut(&sock) else {
+    let Some(b) = binding((pid_tgid >> 32) as u32, call.ssl) else {
         count(counter::TLS_UNBOUND);
         return 0;
     };
@@ -294,14 +364,12 @@ pub fn ssl_return(ctx: RetProbeContext) -> u32 {
     } else {
         direction::EGRESS
     };
+    let mut tuple = SockTuple::default();
     // An SSL object is not used by two threads at once (OpenSSL forbids
-    // it), so this read-modify-write does not race with itself.
-    // SAFETY: a map value pointer, valid during this program; dir is 0 or 1.
-    let seq = unsafe {
-        let slot = &mut (*t).pos[(dir & 1) as usize];
-        let s = *slot;
-        *slot = s.wrapping_add(len);
-        s
+    // it), so the position's read-modify-write does not race with itself.
+    let Some(seq) = claim(b.sock, b.gen_, dir, len, &mut tuple) else {
+        count(counter::TLS_UNBOUND);
+        return 0;
     };
     let mut h = DataHeader {
         hdr: EventHeader {
@@ -310,8 +378,8 @@ pub fn ssl_return(ctx: RetProbeContext) -> u32 {
             // SAFETY: helper without arguments.
             ts_ns: unsafe { bpf_ktime_get_ns() },
             pid_tgid,
-            sock,
-            tuple: SockTuple::default(),
+            sock: b.sock,
+            tuple,
         },
         enter_ns: call.enter_ns,
         seq,
@@ -322,7 +390,6 @@ pub fn ssl_return(ctx: RetProbeContext) -> u32 {
         flags: data_flags::TLS,
         g: 0,
     };
-    read_tuple(sock, &mut h.hdr.tuple);
     emit_chunk(&mut h, call.buf, len, cfg.capture_bytes);
     0
 }

@@ -24,7 +24,7 @@ use std::{
     time::Duration,
 };
 
-use crate::{Proc, collect_lines_until_eof, fixture, pyenv, root, wait_for};
+use crate::{Proc, announced_port, collect_lines_until_eof, fixture, pyenv, root, wait_for};
 
 /// How long a peer may take to start (a first Go build is done before).
 const START: Duration = Duration::from_secs(30);
@@ -74,16 +74,7 @@ pub fn codes(outcomes: &[Outcome]) -> Vec<&str> {
 fn start_server(name: &str, cmd: &mut Command) -> (Proc, u16) {
     cmd.stdin(Stdio::null()).stdout(Stdio::piped());
     let mut proc = Proc::spawn(name, cmd);
-    let (lines, _) = collect_lines_until_eof(proc.child.stdout.take().expect("stdout"));
-    let port = wait_for(&format!("{name} to listen"), START, || {
-        if let Some(st) = proc.child.try_wait().ok().flatten() {
-            panic!("{name} exited with {st} before listening (its stderr is above)");
-        }
-        lines.lock().unwrap().iter().find_map(|l| {
-            l.strip_prefix("listening ")
-                .map(|p| p.trim().parse::<u16>().expect("a port"))
-        })
-    });
+    let (port, _) = announced_port(&mut proc, START);
     (proc, port)
 }
 

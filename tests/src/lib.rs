@@ -8,7 +8,7 @@ use std::{
     io::{BufRead, BufReader, Write},
     net::TcpListener,
     path::{Path, PathBuf},
-    process::{Child, ChildStdin, ChildStdout, Command, Stdio},
+    process::{Child, ChildStdin, ChildStdout, Command, ExitStatus, Stdio},
     sync::{
         Arc, Mutex,
         atomic::{AtomicBool, Ordering},
@@ -224,6 +224,20 @@ pub fn collect_lines_until_eof(out: ChildStdout) -> (Arc<Mutex<Vec<String>>>, Ar
     (lines, eof)
 }
 
+/// A child's stdout, read on a thread: its lines so far and whether it ended.
+pub type Output = (Arc<Mutex<Vec<String>>>, Arc<AtomicBool>);
+
+/// Waits for `proc` to exit and for its stdout to end, since the reading
+/// thread can be behind the exit: the status and every line printed.
+pub fn wait_exit(proc: &mut Proc, out: &Output, timeout: Duration) -> (ExitStatus, Vec<String>) {
+    let what = format!("{} to finish", proc.name);
+    let st = wait_for(&what, timeout, || proc.child.try_wait().ok().flatten());
+    wait_for(&format!("{}'s output to end", proc.name), timeout, || {
+        out.1.load(Ordering::SeqCst).then_some(())
+    });
+    (st, out.0.lock().unwrap().clone())
+}
+
 /// The Python test service (tests/fixtures/service.py) on a free port.
 pub struct Service {
     pub proc: Proc,
@@ -269,6 +283,24 @@ pub fn listening_port(proc: &mut Proc, name: &str) -> u16 {
         .strip_prefix("listening ")
         .and_then(|p| p.parse().ok())
         .unwrap_or_else(|| panic!("{name} did not start: {line:?}"))
+}
+
+/// Collects a fixture server's stdout and waits for its `listening PORT`
+/// line, failing at once if the server exits first: the port, and its
+/// lines (those to come included).
+pub fn announced_port(proc: &mut Proc, timeout: Duration) -> (u16, Arc<Mutex<Vec<String>>>) {
+    let (lines, _) = collect_lines_until_eof(proc.child.stdout.take().expect("stdout"));
+    let name = proc.name.clone();
+    let port = wait_for(&format!("{name} to listen"), timeout, || {
+        if let Some(st) = proc.child.try_wait().ok().flatten() {
+            panic!("{name} exited with {st} before listening (its stderr is above)");
+        }
+        lines.lock().unwrap().iter().find_map(|l| {
+            l.strip_prefix("listening ")
+                .map(|p| p.trim().parse::<u16>().expect("a port"))
+        })
+    });
+    (port, lines)
 }
 
 /// The first of `lines` satisfying `cond`, waited for.

@@ -14,12 +14,12 @@ use std::{
 };
 
 use swit_tests::{
-    Agent, CLIENT, Nginx, Proc, SERVER, SpanRec, collect_lines,
+    Agent, CLIENT, Nginx, Proc, SERVER, SpanRec, announced_port,
     grpc::{ClientOpts, GoGrpcServer, GrpcClient, PyGrpcServer, codes, go_build},
     h2load::H2loadStats,
     of_kind,
     pki::TestPki,
-    require_tool, wait_for,
+    require_tool,
 };
 
 const WAIT: Duration = Duration::from_secs(60);
@@ -404,14 +404,7 @@ fn an_h2c_upgrade_is_followed_into_http2() {
             .args(["--addr", "127.0.0.1:0"])
             .stdout(Stdio::piped()),
     );
-    let lines = collect_lines(server.child.stdout.take().expect("stdout"));
-    let port: u16 = wait_for("h2cdemo to listen", WAIT, || {
-        lines
-            .lock()
-            .unwrap()
-            .iter()
-            .find_map(|l| l.strip_prefix("listening ")?.parse().ok())
-    });
+    let (port, _) = announced_port(&mut server, WAIT);
     let base = format!("http://127.0.0.1:{port}");
     // One connection: the first request asks for the upgrade and is
     // answered on stream 1, the others are HTTP/2 streams 3 and 5.

@@ -9,19 +9,18 @@
 //! be detected. Fed ciphertext, the parsers would fail (parse_errors,
 //! undetected) and the spans would be missing.
 use std::{
-    io::{BufRead, BufReader, Write},
+    io::Write,
     process::{Command, Stdio},
-    sync::{Arc, Mutex},
     time::Duration,
 };
 
 use swit_tests::{
-    Agent, CLIENT, Client, Nginx, Proc, SERVER, Service, SpanRec, assert_tls_plaintext_only,
-    collect_lines,
+    Agent, CLIENT, Client, Nginx, Output, Proc, SERVER, Service, SpanRec,
+    assert_tls_plaintext_only, collect_lines, collect_lines_until_eof,
     dbs::{PASSWORD, Postgres, Redis},
-    fixture, of_kind,
+    fixture, listening_port, of_kind,
     pki::TestPki,
-    pyenv, require_tool, summary_line, wait_for,
+    pyenv, require_tool, summary_line, wait_exit, wait_for,
 };
 
 const WAIT: Duration = Duration::from_secs(60);
@@ -59,7 +58,7 @@ fn want(v: &[(&str, &str, i64)]) -> Vec<(String, String, i64)> {
 /// (exec), so the agent traces it from its first instruction.
 struct Deferred {
     proc: Proc,
-    lines: Arc<Mutex<Vec<String>>>,
+    out: Output,
 }
 
 impl Deferred {
@@ -77,17 +76,15 @@ impl Deferred {
             cmd.env(k, v);
         }
         let mut proc = Proc::spawn("sh", &mut cmd);
-        let lines = collect_lines(proc.child.stdout.take().expect("stdout"));
-        Deferred { proc, lines }
+        let out = collect_lines_until_eof(proc.child.stdout.take().expect("stdout"));
+        Deferred { proc, out }
     }
 
     fn go_and_wait(&mut self) -> Vec<String> {
         writeln!(self.proc.child.stdin.as_mut().unwrap(), "go").unwrap();
-        let st = wait_for("the command to finish", WAIT, || {
-            self.proc.child.try_wait().ok().flatten()
-        });
-        assert!(st.success(), "{st}: {:?}", self.lines.lock().unwrap());
-        self.lines.lock().unwrap().clone()
+        let (st, lines) = wait_exit(&mut self.proc, &self.out, WAIT);
+        assert!(st.success(), "{st}: {lines:?}");
+        lines
     }
 }
 
@@ -222,15 +219,7 @@ fn node_https_server_with_its_own_openssl() {
         .arg(&pki.server_cert)
         .stdout(Stdio::piped());
     let mut node = Proc::spawn("node", &mut cmd);
-    let mut line = String::new();
-    BufReader::new(node.child.stdout.take().expect("stdout"))
-        .read_line(&mut line)
-        .expect("read node's port");
-    let port: u16 = line
-        .trim()
-        .strip_prefix("listening ")
-        .and_then(|p| p.parse().ok())
-        .unwrap_or_else(|| panic!("https_server.js did not start: {line:?}"));
+    let port = listening_port(&mut node, "https_server.js");
     let agent = Agent::start(&[node.pid()], &[]);
     let base = format!("https://127.0.0.1:{port}");
     let out = Command::new("curl")

@@ -14,11 +14,12 @@ use std::{
 };
 
 use swit_tests::{
-    Agent, CLIENT, Proc, SERVER, SpanRec, assert_tls_plaintext_only, collect_lines,
+    Agent, CLIENT, Proc, SERVER, SpanRec, announced_port, assert_tls_plaintext_only, collect_lines,
+    collect_lines_until_eof,
     grpc::{GoGrpcServer, go_build, grpcdemo},
     of_kind,
     pki::TestPki,
-    summary_line, wait_for,
+    require_tool, summary_line, wait_exit, wait_for,
 };
 
 const WAIT: Duration = Duration::from_secs(60);
@@ -33,14 +34,7 @@ fn https_server(pki: &TestPki) -> (Proc, u16) {
             .arg(&pki.server_key)
             .stdout(Stdio::piped()),
     );
-    let lines = collect_lines(server.child.stdout.take().expect("stdout"));
-    let port = wait_for("httpsdemo to listen", WAIT, || {
-        lines
-            .lock()
-            .unwrap()
-            .iter()
-            .find_map(|l| l.strip_prefix("listening ")?.parse().ok())
-    });
+    let (port, _) = announced_port(&mut server, WAIT);
     (server, port)
 }
 
@@ -92,16 +86,14 @@ fn go_https(h1: bool) {
         "httpsdemo client",
         cmd.stdin(Stdio::piped()).stdout(Stdio::piped()),
     );
-    let out = collect_lines(client.child.stdout.take().expect("stdout"));
+    let out = collect_lines_until_eof(client.child.stdout.take().expect("stdout"));
     let agent = Agent::start(&[server.pid(), client.pid()], &[]);
     writeln!(client.child.stdin.take().expect("stdin"), "go").expect("start the client");
-    let st = wait_for("the client to finish", WAIT, || {
-        client.child.try_wait().ok().flatten()
-    });
+    let (st, lines) = wait_exit(&mut client, &out, WAIT);
     let proto = if h1 { "HTTP/1.1" } else { "HTTP/2.0" };
     assert!(st.success(), "{st}");
     assert_eq!(
-        *out.lock().unwrap(),
+        lines,
         [
             format!("200 {proto}"),
             format!("200 {proto}"),
@@ -180,13 +172,11 @@ fn go_grpc_over_tls_gives_rpc_spans() {
             .stdin(Stdio::piped())
             .stdout(Stdio::piped()),
     );
-    let out = collect_lines(client.child.stdout.take().expect("stdout"));
+    let out = collect_lines_until_eof(client.child.stdout.take().expect("stdout"));
     let agent = Agent::start(&[server.proc.pid(), client.pid()], &[]);
     writeln!(client.child.stdin.take().expect("stdin"), "go").expect("start the client");
-    let st = wait_for("the client to finish", WAIT, || {
-        client.child.try_wait().ok().flatten()
-    });
-    assert!(st.success(), "{st}: {:?}", out.lock().unwrap());
+    let (st, lines) = wait_exit(&mut client, &out, WAIT);
+    assert!(st.success(), "{st}: {lines:?}");
     let n = calls.len();
     let (spid, cpid) = (server.proc.pid(), client.pid());
     let grpc = |s: &[SpanRec], pid, kind| -> Vec<SpanRec> {
@@ -222,4 +212,80 @@ fn go_grpc_over_tls_gives_rpc_spans() {
         assert_eq!(s.parent_span_id, c.span_id);
     }
     assert_tls_plaintext_only(&summary_line(&stopped.stderr), 2);
+}
+
+/// A connection closed by one goroutine while another is inside a
+/// crypto/tls Write on it (Go's HTTP/2 server flushes and closes from
+/// different goroutines): the Write returns after the close, and the bytes
+/// it sent still belong to the response.
+#[test]
+fn a_write_that_returns_after_its_connection_closed_still_counts() {
+    require_tool("curl");
+    let pki = TestPki::generate();
+    let mut server = Proc::spawn(
+        "httpsdemo stall",
+        Command::new(go_build("httpsdemo"))
+            .args(["stall", "--addr", "127.0.0.1:0"])
+            .arg(&pki.server_cert)
+            .arg(&pki.server_key)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped()),
+    );
+    let (port, lines) = announced_port(&mut server, WAIT);
+    let agent = Agent::start(&[server.pid()], &[]);
+    // A slow reader: the 64 MiB answer fills the socket buffers, so the
+    // server's one Write is still in progress when the connection closes.
+    let mut curl = Proc::spawn(
+        "curl",
+        Command::new("curl")
+            .args(["-s", "--limit-rate", "16K", "-o", "/dev/null", "-D", "-"])
+            .arg("--cacert")
+            .arg(&pki.ca_file)
+            .arg(format!("https://127.0.0.1:{port}/big"))
+            .stdout(Stdio::piped()),
+    );
+    let head = collect_lines(curl.child.stdout.take().expect("stdout"));
+    wait_for("curl to read the response head", WAIT, || {
+        let h = head.lock().unwrap();
+        (h.len() > 1 && h.last()?.trim().is_empty()).then_some(())
+    });
+    assert!(
+        head.lock().unwrap()[0].starts_with("HTTP/1.1 200"),
+        "{:?}",
+        head.lock().unwrap()
+    );
+    let mut stdin = server.child.stdin.take().expect("stdin");
+    writeln!(stdin, "close").expect("ask the server to close");
+    let wrote: u64 = wait_for("the server's Write to return", WAIT, || {
+        lines.lock().unwrap().iter().find_map(|l| {
+            let (n, _) = l.strip_prefix("wrote ")?.split_once(':')?;
+            n.parse().ok()
+        })
+    });
+    assert!(
+        wrote > 0,
+        "the Write returned no bytes: {:?}",
+        lines.lock().unwrap()
+    );
+    let spid = server.pid();
+    agent.wait_spans("the server span", WAIT, |s| {
+        !of_kind(s, spid, SERVER).is_empty()
+    });
+    let stopped = agent.stop();
+    let servers = of_kind(&stopped.spans, spid, SERVER);
+    assert_eq!(servers.len(), 1, "{servers:?}");
+    let s = &servers[0];
+    assert_eq!(s.attr_str("url.path"), Some("/big"), "{s:?}");
+    // The whole response came from the Write that returned after the
+    // close: its head, and every byte it sent as the body.
+    assert_eq!(s.attr_int("http.response.status_code"), Some(200), "{s:?}");
+    let head =
+        "HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nConnection: close\r\n\r\n";
+    assert_eq!(
+        s.attr_int("http.response.body.size"),
+        Some((wrote - head.len() as u64) as i64),
+        "{s:?}"
+    );
+    assert_tls_plaintext_only(&summary_line(&stopped.stderr), 1);
+    drop(stdin);
 }
