@@ -288,6 +288,7 @@ impl Correlator {
                     );
                 }
                 Http1Event::OrphanResponse(_) => self.stats.orphan_responses += 1,
+                Http1Event::RequestsDropped { count } => self.stats.dropped_requests += count,
                 Http1Event::ParseError { .. } => self.stats.parse_error(ProtocolKind::Http1),
             },
             ProtoEvent::Http2(h) => match h {

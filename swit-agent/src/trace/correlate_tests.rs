@@ -277,3 +277,26 @@ fn a_connection_writer_acts_for_the_goroutine_that_handed_it_a_request() {
     assert_eq!(linked, Some(ids[0]));
     assert_eq!(c.held().1, 0);
 }
+
+#[test]
+fn requests_given_up_unanswered_are_counted() {
+    let mut c = correlator(Sampler::AlwaysOn);
+    let ev = |event| ConnEvent {
+        sock: 1,
+        pid: 7,
+        tuple: tuple("127.0.0.1:80", "127.0.0.1:5000"),
+        role: Role::Server,
+        tls: false,
+        event,
+    };
+    let mut spans = 0;
+    c.on_event(
+        ev(ProtoEvent::Http1(Http1Event::RequestsDropped { count: 2 })),
+        &mut |_| spans += 1,
+    );
+    c.on_event(
+        ev(ProtoEvent::Http2(Http2Event::StreamsDropped { count: 3 })),
+        &mut |_| spans += 1,
+    );
+    assert_eq!((c.stats.dropped_requests, spans), (5, 0));
+}

@@ -150,6 +150,9 @@ pub enum Http1Event {
     },
     /// A response with no request to answer (capture began mid-exchange).
     OrphanResponse(Response),
+    /// Requests given up unanswered: their connection closed first, or more
+    /// were pipelined than the session keeps.
+    RequestsDropped { count: u64 },
     /// Bytes that are not HTTP/1 where a message should start; the side was
     /// resynchronised at the next message start, if any.
     ParseError {

@@ -255,8 +255,8 @@ impl Session {
         }
     }
 
-    /// The connection closed: a response running until close completes,
-    /// anything else incomplete is dropped.
+    /// The connection closed: a response running until close completes;
+    /// anything else incomplete is dropped, and its requests counted.
     pub fn close(&mut self, at: Moment, emit: &mut dyn FnMut(Http1Event)) {
         // `at` would stand in for a missing last chunk, but a response only
         // exists once its head's chunk was seen.
@@ -266,6 +266,11 @@ impl Session {
                 r.ended_by_close = true;
             }
             self.finish_response(emit);
+        }
+        let count = self.pending.len() as u64;
+        if count > 0 {
+            self.dropped_requests += count;
+            emit(Http1Event::RequestsDropped { count });
         }
         self.req = Direction::new();
         self.resp = Direction::new();
@@ -379,6 +384,7 @@ impl Session {
                 if self.pending.len() >= MAX_PENDING {
                     self.pending.pop_front();
                     self.dropped_requests += 1;
+                    emit(Http1Event::RequestsDropped { count: 1 });
                 }
                 self.pending.push_back(request);
                 self.body_of = Some(id);

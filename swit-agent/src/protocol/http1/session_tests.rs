@@ -700,7 +700,12 @@ fn close_ends_only_bodies_until_close() {
         &mut out,
     );
     s.close(m(3), &mut |e| out.push(e));
-    assert_eq!(out.len(), 2, "requests started, nothing completed: {out:?}");
+    assert_eq!(out.len(), 3, "requests started, nothing completed: {out:?}");
+    assert!(
+        matches!(out[2], Http1Event::RequestsDropped { count: 2 }),
+        "both given up unanswered: {out:?}"
+    );
+    assert_eq!(s.dropped_requests(), 2);
 
     let mut s = Session::new();
     let mut out = Vec::new();
@@ -737,6 +742,14 @@ fn unanswered_requests_are_bounded() {
         (s.pending_requests(), s.dropped_requests()),
         (MAX_PENDING, 300 - MAX_PENDING as u64)
     );
+    let told: u64 = out
+        .iter()
+        .map(|e| match e {
+            Http1Event::RequestsDropped { count } => *count,
+            _ => 0,
+        })
+        .sum();
+    assert_eq!(told, 300 - MAX_PENDING as u64, "each drop is reported");
     out.clear();
     feed(
         &mut s,
