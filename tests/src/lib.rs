@@ -11,7 +11,7 @@ use std::{
     process::{Child, ChildStdin, ChildStdout, Command, ExitStatus, Stdio},
     sync::{
         Arc, Mutex,
-        atomic::{AtomicBool, Ordering},
+        atomic::{AtomicBool, AtomicU32, Ordering},
     },
     time::{Duration, Instant},
 };
@@ -132,12 +132,31 @@ pub fn unprivileged_agent(args: &[&str]) -> Command {
 }
 
 /// A port nobody listens on right now.
+///
+/// Picked below the kernel's ephemeral range, and never twice in one test
+/// process. A port from `bind(:0)` is released before the server binds it,
+/// and meanwhile any outgoing connection of a parallel test (curl, an
+/// agent's exporter) or another `bind(:0)` may take it: the server then
+/// fails to start, or a test talks to the wrong peer. Ports below the
+/// range are never handed out by the kernel.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port()
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|r| r.split_whitespace().next()?.parse::<u32>().ok())
+        .unwrap_or(32768);
+    let (first, span) = (10_000u32, low.saturating_sub(10_000).max(1_000));
+    // Test processes run one after another, but a port a finished one
+    // used may still have connections closing: start elsewhere.
+    let start = std::process::id().wrapping_mul(7919) % span;
+    for _ in 0..span {
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let port = (first + (start + n) % span) as u16;
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free port in {first}..{}", first + span)
 }
 
 /// `d` stretched by `SWIT_TEST_TIME_SCALE` (default 1): `cargo xtask test
