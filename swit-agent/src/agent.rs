@@ -253,7 +253,7 @@ pub fn run(settings: Settings, reload: Option<Reload>) -> Result<(), AgentError>
             want = Some((session.is_none(), "SIGUSR1"));
         }
         if hup.swap(false, Ordering::Relaxed)
-            && let Some(on) = reread(reload.as_ref(), session.as_mut(), &mut targets)
+            && let Some(on) = reread(&settings, reload.as_ref(), session.as_mut(), &mut targets)
         {
             want = Some((on, "SIGHUP, tracing.enabled"));
         }
@@ -322,9 +322,10 @@ pub fn run(settings: Settings, reload: Option<Reload>) -> Result<(), AgentError>
 }
 
 /// SIGHUP: re-reads the file, applies its targets (now, or at the next
-/// switch-on), and returns its `tracing.enabled` when that differs from
+/// switch-on), names the changed keys that wait for a restart, and returns its `tracing.enabled` when that differs from
 /// whether tracing is on.
 fn reread(
+    running: &Settings,
     reload: Option<&Reload>,
     session: Option<&mut Session>,
     targets: &mut Targets,
@@ -340,6 +341,13 @@ fn reread(
         }
         Some(Ok(new)) => new,
     };
+    let waiting = crate::config::reload::needs_restart(running, &new);
+    if !waiting.is_empty() {
+        log::warn!(
+            "SIGHUP: {} changed in the file; only tracing.enabled and agent.targets apply now, the rest at the next restart",
+            waiting.join(", ")
+        );
+    }
     let on = new.tracing.enabled;
     let tracing = session.is_some();
     match session {

@@ -278,6 +278,15 @@ fn sighup_honours_tracing_enabled() {
         },
         "SIGHUP",
     );
+    // A key SIGHUP does not apply is named, and keeps its running value:
+    // with always_off in the file, spans still come.
+    std::fs::write(&cfg, text(true).replace("always_on", "always_off")).expect("rewrite");
+    agent.signal(libc::SIGHUP);
+    agent.wait_line("the restart warning", WAIT, |l| {
+        l.contains("SIGHUP: tracing.sampling changed in the file;")
+    });
+    requests(svc.port, 2);
+    rx.wait_spans("spans under the running sampler", WAIT, |s| s.len() >= 10);
     agent.stop();
 }
 

@@ -25,6 +25,7 @@ use std::{collections::BTreeMap, fmt, path::Path, path::PathBuf, time::Duration}
 pub mod env;
 pub mod file;
 pub mod redaction;
+pub mod reload;
 pub mod validate;
 
 #[cfg(test)]
