@@ -197,8 +197,12 @@ pub fn run(settings: Settings, reload: Option<Reload>) -> Result<(), AgentError>
         .queue_limit
         .store(budget.reader_queue(), Ordering::Relaxed);
     totals.memory_limit = budget.limit;
-    let (sender, pipeline) =
-        ExportPipeline::start(built.sink, cfg.export_queue, totals.export.clone());
+    let (sender, pipeline) = ExportPipeline::start(
+        built.sink,
+        cfg.export_queue,
+        cfg.span_queue_bytes(),
+        totals.export.clone(),
+    );
     let description = built.description;
     let mut stage = Stage::new(&settings);
     board.publish(totals.snapshot(&stage, session.as_ref()));

@@ -298,6 +298,15 @@ impl ProcessMatch {
 }
 
 impl AgentSettings {
+    /// Bytes of spans the export queue holds at most, and the OTLP retry
+    /// buffer again: an eighth of `agent.limits.memory` each, so that spans
+    /// waiting for a slow or absent collector cannot take the agent past
+    /// its bound however large they are. An HTTP span is about 1.2 KiB: the
+    /// default 256 MiB holds some 27,000 in each.
+    pub fn span_queue_bytes(&self) -> usize {
+        usize::try_from(self.memory_limit / 8).unwrap_or(usize::MAX)
+    }
+
     /// The configured service name for a process, if a rule matches.
     pub fn service_for(&self, pid: u32, exe: &str, script: Option<&str>) -> Option<&str> {
         self.services

@@ -47,6 +47,7 @@ pub fn otlp_options(settings: &Settings) -> OtlpOptions {
         // One bound for both places spans wait: the export queue and, while
         // the collector is away, the retry buffer.
         retry_buffer_spans: settings.agent.export_queue,
+        retry_buffer_bytes: settings.agent.span_queue_bytes(),
         ..OtlpOptions::default()
     }
 }

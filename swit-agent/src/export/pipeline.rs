@@ -41,6 +41,8 @@ pub struct ExportCounters {
     pub failed: AtomicU64,
     /// Spans in the queue now (a gauge).
     pub queued: AtomicU64,
+    /// Their [`Span::approx_bytes`], summed.
+    pub queued_bytes: AtomicU64,
 }
 
 enum Msg {
@@ -54,30 +56,40 @@ pub struct SpanSender {
     tx: SyncSender<Msg>,
     counters: Arc<ExportCounters>,
     warned: Arc<AtomicBool>,
+    max_bytes: u64,
 }
 
 impl SpanSender {
     /// Queues `span` for export. Returns `false` if it was dropped.
     pub fn send(&self, span: Span) -> bool {
+        let size = span.approx_bytes() as u64;
         // Counted before the send so the worker never counts below zero.
         self.counters.queued.fetch_add(1, Ordering::Relaxed);
-        match self.tx.try_send(Msg::Span(Box::new(span))) {
-            Ok(()) => true,
-            Err(e) => {
-                self.counters.queued.fetch_sub(1, Ordering::Relaxed);
-                self.counters.dropped.fetch_add(1, Ordering::Relaxed);
-                if !self.warned.swap(true, Ordering::Relaxed) {
-                    let why = match e {
-                        TrySendError::Full(_) => "export queue full",
-                        TrySendError::Disconnected(_) => "export stopped",
-                    };
-                    log::warn!(
-                        "{why}: dropping spans (counted in dropped spans; warning only once)"
-                    );
-                }
-                false
-            }
+        let before = self
+            .counters
+            .queued_bytes
+            .fetch_add(size, Ordering::Relaxed);
+        // An empty queue takes any one span, however large.
+        let sent = if before > 0 && before + size > self.max_bytes {
+            Err("export queue full")
+        } else {
+            self.tx
+                .try_send(Msg::Span(Box::new(span)))
+                .map_err(|e| match e {
+                    TrySendError::Full(_) => "export queue full",
+                    TrySendError::Disconnected(_) => "export stopped",
+                })
+        };
+        let Err(why) = sent else { return true };
+        self.counters.queued.fetch_sub(1, Ordering::Relaxed);
+        self.counters
+            .queued_bytes
+            .fetch_sub(size, Ordering::Relaxed);
+        self.counters.dropped.fetch_add(1, Ordering::Relaxed);
+        if !self.warned.swap(true, Ordering::Relaxed) {
+            log::warn!("{why}: dropping spans (counted in dropped spans; warning only once)");
         }
+        false
     }
 }
 
@@ -92,10 +104,11 @@ pub struct ExportPipeline {
 
 impl ExportPipeline {
     /// Starts the export thread. `queue_capacity` bounds the spans waiting
-    /// for it (at least 1).
+    /// for it (at least 1), and `queue_bytes` their size.
     pub fn start(
         sink: Box<dyn SpanSink>,
         queue_capacity: usize,
+        queue_bytes: usize,
         metrics: Arc<ExportCounters>,
     ) -> (SpanSender, ExportPipeline) {
         let (tx, rx) = sync_channel(queue_capacity.max(1));
@@ -116,6 +129,7 @@ impl ExportPipeline {
             tx: tx.clone(),
             counters: metrics,
             warned: Arc::new(AtomicBool::new(false)),
+            max_bytes: queue_bytes as u64,
         };
         (
             sender,
@@ -218,6 +232,9 @@ impl Worker {
 
     fn push(&mut self, span: Span) {
         self.counters.queued.fetch_sub(1, Ordering::Relaxed);
+        self.counters
+            .queued_bytes
+            .fetch_sub(span.approx_bytes() as u64, Ordering::Relaxed);
         if self.batch.is_empty() {
             self.batch_started = Instant::now();
         }
@@ -359,6 +376,21 @@ mod tests {
         inner: MemorySink,
     }
 
+    impl BlockingSink {
+        /// The sink, its entered and release signals, and where it puts spans.
+        fn new() -> (Self, Arc<Signal>, Arc<Signal>, MemorySink) {
+            let entered = Arc::new(Signal::default());
+            let release = Arc::new(Signal::default());
+            let mem = MemorySink::default();
+            let sink = BlockingSink {
+                entered: entered.clone(),
+                release: release.clone(),
+                inner: mem.clone(),
+            };
+            (sink, entered, release, mem)
+        }
+    }
+
     impl SpanSink for BlockingSink {
         fn export(&mut self, batch: Vec<Span>) -> anyhow::Result<()> {
             self.entered.add();
@@ -374,7 +406,8 @@ mod tests {
     fn sent_spans_reach_the_sink_by_shutdown() {
         let mem = MemorySink::default();
         let counters = Arc::new(ExportCounters::default());
-        let (tx, pipeline) = ExportPipeline::start(Box::new(mem.clone()), 1024, counters.clone());
+        let (tx, pipeline) =
+            ExportPipeline::start(Box::new(mem.clone()), 1024, usize::MAX, counters.clone());
         let tx2 = tx.clone();
         for i in 0..100 {
             assert!(tx.send(span(i)));
@@ -395,16 +428,9 @@ mod tests {
 
     #[test]
     fn full_queue_drops_and_counts_without_blocking() {
-        let entered = Arc::new(Signal::default());
-        let release = Arc::new(Signal::default());
-        let mem = MemorySink::default();
-        let sink = BlockingSink {
-            entered: entered.clone(),
-            release: release.clone(),
-            inner: mem.clone(),
-        };
+        let (sink, entered, release, mem) = BlockingSink::new();
         let counters = Arc::new(ExportCounters::default());
-        let (tx, pipeline) = ExportPipeline::start(Box::new(sink), 1, counters.clone());
+        let (tx, pipeline) = ExportPipeline::start(Box::new(sink), 1, usize::MAX, counters.clone());
 
         assert!(tx.send(span(1)));
         // The thread takes span 1 and blocks exporting it (after the batch
@@ -426,6 +452,28 @@ mod tests {
             .collect();
         assert_eq!(ids, vec![SpanId([1; 8]), SpanId([2; 8])]);
         assert_eq!(counters.exported.load(Ordering::Relaxed), 2);
+    }
+
+    #[test]
+    fn the_queue_is_bounded_in_bytes_too() {
+        let (sink, entered, release, mem) = BlockingSink::new();
+        let one = span(0).approx_bytes();
+        let counters = Arc::new(ExportCounters::default());
+        // Room for 1000 spans by count, for three by size.
+        let (tx, pipeline) = ExportPipeline::start(Box::new(sink), 1000, 3 * one, counters.clone());
+        assert!(tx.send(span(1)));
+        assert!(entered.wait_for(1), "sink never called");
+        let sent: Vec<bool> = (2..=6).map(|i| tx.send(span(i))).collect();
+        assert_eq!(sent, [true, true, true, false, false]);
+        assert_eq!(counters.dropped.load(Ordering::Relaxed), 2);
+        assert_eq!(
+            counters.queued_bytes.load(Ordering::Relaxed),
+            3 * one as u64
+        );
+        release.add();
+        pipeline.shutdown().unwrap();
+        assert_eq!(mem.spans.lock().unwrap().len(), 4);
+        assert_eq!(counters.queued_bytes.load(Ordering::Relaxed), 0);
     }
 
     struct FailingSink {
@@ -457,7 +505,8 @@ mod tests {
             flushed: flushed.clone(),
         };
         let counters = Arc::new(ExportCounters::default());
-        let (tx, pipeline) = ExportPipeline::start(Box::new(sink), 16, counters.clone());
+        let (tx, pipeline) =
+            ExportPipeline::start(Box::new(sink), 16, usize::MAX, counters.clone());
         assert!(ticks.wait_for(2), "tick not called");
         for i in 0..3 {
             tx.send(span(i));
@@ -482,8 +531,12 @@ mod tests {
         }
         let sizes = Arc::new(Mutex::new(Vec::new()));
         let counters = Arc::new(ExportCounters::default());
-        let (tx, pipeline) =
-            ExportPipeline::start(Box::new(Sizes(sizes.clone())), 4096, counters.clone());
+        let (tx, pipeline) = ExportPipeline::start(
+            Box::new(Sizes(sizes.clone())),
+            4096,
+            usize::MAX,
+            counters.clone(),
+        );
         for i in 0..1300u32 {
             assert!(tx.send(span(i as u8)));
         }

@@ -164,6 +164,28 @@ pub struct Span {
 }
 
 impl Span {
+    /// Heap bytes the span holds, roughly (its resource is shared, not
+    /// counted): what the spans waiting for export are bounded by, since a
+    /// span can carry a 64 KiB URL or query.
+    pub fn approx_bytes(&self) -> usize {
+        let attr = std::mem::size_of::<(String, AttrValue)>();
+        std::mem::size_of::<Span>()
+            + self.trace_state.len()
+            + self.name.len()
+            + self.status_message.len()
+            + self
+                .attributes
+                .iter()
+                .map(|(k, v)| {
+                    attr + k.len()
+                        + match v {
+                            AttrValue::Str(s) => s.len(),
+                            _ => 0,
+                        }
+                })
+                .sum::<usize>()
+    }
+
     pub fn attr(&self, key: &str) -> Option<&AttrValue> {
         self.attributes
             .iter()

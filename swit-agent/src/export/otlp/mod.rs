@@ -101,6 +101,8 @@ pub struct OtlpOptions {
     pub tls: OtlpTls,
     /// Most spans held while the collector is unreachable.
     pub retry_buffer_spans: usize,
+    /// ... and most bytes of them ([`Span::approx_bytes`]).
+    pub retry_buffer_bytes: usize,
     /// Longest wait between retries.
     pub max_backoff: Duration,
 }
@@ -115,6 +117,7 @@ impl Default for OtlpOptions {
             gzip: true,
             tls: OtlpTls::default(),
             retry_buffer_spans: 65_536,
+            retry_buffer_bytes: 32 << 20,
             max_backoff: Duration::from_secs(5),
         }
     }
@@ -207,7 +210,7 @@ impl OtlpSink {
             rt,
             endpoint: opts.endpoint,
             timeout: opts.timeout,
-            buffer: RetryBuffer::new(opts.retry_buffer_spans),
+            buffer: RetryBuffer::new(opts.retry_buffer_spans, opts.retry_buffer_bytes),
             backoff: Backoff::new(INITIAL_BACKOFF, opts.max_backoff),
             next_retry_ns: 0,
             now_ns: 0,
@@ -319,8 +322,9 @@ impl OtlpSink {
             if !self.overflow_warned {
                 self.overflow_warned = true;
                 log::warn!(
-                    "OTLP retry buffer full ({} spans): dropping the oldest (counted in retry-dropped spans; warning once per outage)",
-                    self.buffer.capacity()
+                    "OTLP retry buffer full ({} spans or {} MiB): dropping the oldest (counted in retry-dropped spans; warning once per outage)",
+                    self.buffer.capacity(),
+                    self.buffer.max_bytes() >> 20
                 );
             }
         }

@@ -111,21 +111,30 @@ impl Backoff {
     }
 }
 
-/// Spans waiting for the collector, oldest first, at most `capacity`.
-/// Overflow drops the oldest spans: during a long outage the newest traces
-/// are the ones an operator still wants to see.
+/// Spans waiting for the collector, oldest first, at most `capacity` of
+/// them and `max_bytes` of [`Span::approx_bytes`]. Overflow drops the
+/// oldest spans: during a long outage the newest traces are the ones an
+/// operator still wants to see.
 #[derive(Debug)]
 pub struct RetryBuffer {
     spans: VecDeque<Span>,
     capacity: usize,
+    bytes: usize,
+    max_bytes: usize,
 }
 
 impl RetryBuffer {
-    pub fn new(capacity: usize) -> Self {
+    pub fn new(capacity: usize, max_bytes: usize) -> Self {
         Self {
             spans: VecDeque::new(),
             capacity,
+            bytes: 0,
+            max_bytes,
         }
+    }
+
+    pub fn max_bytes(&self) -> usize {
+        self.max_bytes
     }
 
     pub fn len(&self) -> usize {
@@ -143,16 +152,25 @@ impl RetryBuffer {
     /// Appends `batch`; returns how many of the oldest spans were dropped to
     /// stay within the bound.
     pub fn push_back(&mut self, batch: Vec<Span>) -> usize {
+        self.bytes += batch.iter().map(Span::approx_bytes).sum::<usize>();
         self.spans.extend(batch);
-        let over = self.spans.len().saturating_sub(self.capacity);
-        self.spans.drain(..over);
+        let mut over = 0;
+        while self.spans.len() > self.capacity || self.bytes > self.max_bytes {
+            let Some(s) = self.spans.pop_front() else {
+                break;
+            };
+            self.bytes -= s.approx_bytes();
+            over += 1;
+        }
         over
     }
 
     /// Takes up to `n` of the oldest spans.
     pub fn take_front(&mut self, n: usize) -> Vec<Span> {
         let n = n.min(self.spans.len());
-        self.spans.drain(..n).collect()
+        let taken: Vec<Span> = self.spans.drain(..n).collect();
+        self.bytes -= taken.iter().map(Span::approx_bytes).sum::<usize>();
+        taken
     }
 
     /// Puts back spans taken by [`RetryBuffer::take_front`] whose send
@@ -161,6 +179,7 @@ impl RetryBuffer {
     /// so this cannot overflow.
     pub fn push_front(&mut self, chunk: Vec<Span>) {
         for s in chunk.into_iter().rev() {
+            self.bytes += s.approx_bytes();
             self.spans.push_front(s);
         }
     }
@@ -169,6 +188,7 @@ impl RetryBuffer {
     pub fn clear(&mut self) -> usize {
         let n = self.spans.len();
         self.spans.clear();
+        self.bytes = 0;
         n
     }
 }
@@ -178,7 +198,7 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
-    use crate::trace::span::{Resource, SpanId, SpanKind, StatusCode, TraceId};
+    use crate::trace::span::{AttrValue, Resource, SpanId, SpanKind, StatusCode, TraceId};
 
     fn span(id: u8) -> Span {
         Span {
@@ -295,7 +315,7 @@ mod tests {
             (2, vec![vec![], vec![1]], vec![0, 0], vec![1]),
         ];
         for (cap, pushes, dropped, left) in cases {
-            let mut b = RetryBuffer::new(cap);
+            let mut b = RetryBuffer::new(cap, usize::MAX);
             let got: Vec<usize> = pushes
                 .iter()
                 .map(|p| b.push_back(p.iter().map(|&i| span(i)).collect()))
@@ -307,8 +327,35 @@ mod tests {
     }
 
     #[test]
+    fn buffer_drops_oldest_beyond_its_bytes() {
+        let one = span(1).approx_bytes();
+        let big = |id: u8| {
+            let mut s = span(id);
+            s.attributes
+                .push(("url.full".into(), AttrValue::Str("x".repeat(10 * one))));
+            s
+        };
+        // Room for a big span (eleven small ones and a bit) and one more.
+        let mut b = RetryBuffer::new(100, 12 * one + one / 2);
+        assert_eq!(b.push_back((1..=3).map(span).collect()), 0);
+        // The big span pushes out the oldest two; nothing over the bound stays.
+        assert_eq!(b.push_back(vec![big(4)]), 2);
+        assert_eq!(ids(&b.take_front(usize::MAX)), vec![3, 4]);
+        // Taking and putting back keeps the count exact.
+        assert_eq!(b.push_back((5..=7).map(span).collect()), 0);
+        let chunk = b.take_front(2);
+        b.push_front(chunk);
+        assert_eq!(b.push_back(vec![big(8)]), 2);
+        assert_eq!(ids(&b.take_front(usize::MAX)), vec![7, 8]);
+        // A span larger than the whole bound is not kept.
+        let mut b = RetryBuffer::new(100, one);
+        assert_eq!(b.push_back(vec![big(9)]), 1);
+        assert!(b.is_empty());
+    }
+
+    #[test]
     fn taken_spans_go_back_in_order() {
-        let mut b = RetryBuffer::new(10);
+        let mut b = RetryBuffer::new(10, usize::MAX);
         b.push_back((1..=5).map(span).collect());
         let chunk = b.take_front(2);
         assert_eq!(ids(&chunk), vec![1, 2]);
