@@ -233,7 +233,7 @@ pub fn run(settings: Settings, reload: Option<Reload>) -> Result<(), AgentError>
         }
         stage.release(mono_now(), &sender);
         if let Some(s) = session.as_mut() {
-            s.follow(&mut stage);
+            s.follow(&mut stage, &sender);
         }
         if last_tick.elapsed() >= Duration::from_millis(100) {
             last_tick = Instant::now();
@@ -423,7 +423,14 @@ struct Stage {
     changes: Vec<ProcChange>,
     /// Connections shed in the current memory episode, if one is going on.
     shedding: Option<u64>,
+    /// Processes found gone without their exit record released yet, with
+    /// when: see [`Stage::reaped`].
+    reaped: Vec<(u32, u64)>,
 }
+
+/// How long a process found gone waits for its exit record before its
+/// connections are closed anyway (the record was lost).
+const REAP_GRACE_NS: u64 = 1_000_000_000;
 
 impl Stage {
     fn new(settings: &Settings) -> Self {
@@ -454,6 +461,7 @@ impl Stage {
             scratch: Vec::new(),
             changes: Vec::new(),
             shedding: None,
+            reaped: Vec::new(),
         }
     }
 
@@ -490,9 +498,19 @@ impl Stage {
             }
             // In order with the process's syscalls: its exit comes after
             // its last bytes.
-            Event::Proc { change, comm, .. } => {
+            Event::Proc {
+                change,
+                comm,
+                ts_ns,
+            } => {
                 if let ProcChange::Exec { pid } = change {
                     self.correlator.name_hint(pid, comm);
+                }
+                // The kernel closes what an exiting process left open, with
+                // no close(2) to see: exchanges still open there end now, cut
+                // short (a client that gave up, a server that crashed).
+                if let ProcChange::Exit { pid } = change {
+                    self.close_pid(pid, ts_ns, sender);
                 }
                 self.changes.push(change);
             }
@@ -523,6 +541,7 @@ impl Stage {
         for c in due {
             self.close_now(&c, sender);
         }
+        self.forget_reaped(now, sender);
     }
 
     fn close_now(&mut self, conn: &ConnInfo, sender: &SpanSender) {
@@ -585,9 +604,40 @@ impl Stage {
         }
     }
 
-    fn forget_pid(&mut self, pid: u32) {
-        self.conns.forget_pid(pid);
+    /// The connections of a process that ended close with it at `ts_ns`
+    /// (one closed by close(2) just before keeps that time).
+    fn close_pid(&mut self, pid: u32, ts_ns: u64, sender: &SpanSender) {
+        for conn in self.conns.of_pid(pid, ts_ns) {
+            let conn = self.closing.reopened(conn.sock).unwrap_or(conn);
+            self.close_now(&conn, sender);
+        }
+    }
+
+    /// A traced process exited: its exit record closed its connections.
+    fn forget_pid(&mut self, pid: u32, sender: &SpanSender) {
+        self.close_pid(pid, mono_now(), sender);
         self.correlator.forget_pid(pid);
+    }
+
+    /// The once-a-second check found `pid` gone. Its last records, and its
+    /// exit's, may still be on their way (held for order, or in the ring):
+    /// closing its connections now would cut exchanges whose answers are
+    /// about to arrive. They close after [`REAP_GRACE_NS`] and the
+    /// reordering window, if the exit record has not closed them by then.
+    fn reaped(&mut self, pid: u32) {
+        self.reaped.push((pid, mono_now()));
+    }
+
+    fn forget_reaped(&mut self, now_ns: u64, sender: &SpanSender) {
+        let due = REAP_GRACE_NS + self.reorder.window_ns();
+        let (ready, wait): (Vec<_>, Vec<_>) = std::mem::take(&mut self.reaped)
+            .into_iter()
+            .partition(|&(_, at)| now_ns.saturating_sub(at) >= due);
+        self.reaped = wait;
+        for (pid, at) in ready {
+            self.close_pid(pid, at, sender);
+            self.correlator.forget_pid(pid);
+        }
     }
 
     fn finish(&mut self, sender: &SpanSender) {

@@ -393,33 +393,70 @@ fn http2_over_tls_gives_the_same_spans_as_in_plaintext() {
     assert_eq!(spans.len(), 40, "nothing parsed from ciphertext");
 }
 
-#[test]
-fn an_h2c_upgrade_is_followed_into_http2() {
-    require_tool("curl");
-    // Go's h2c handler: nginx offers no upgrade.
-    let bin = go_build("h2cdemo");
+/// tests/fixtures/go h2cdemo on a free port.
+fn h2cdemo() -> (Proc, u16) {
     let mut server = Proc::spawn(
         "h2cdemo",
-        Command::new(bin)
+        Command::new(go_build("h2cdemo"))
             .args(["--addr", "127.0.0.1:0"])
             .stdout(Stdio::piped()),
     );
     let (port, _) = announced_port(&mut server, WAIT);
+    (server, port)
+}
+
+/// `curl -s ARGS` run by a shell that execs it (same PID) once it reads a
+/// line: traced from its first byte.
+fn traced_curl(args: &str) -> Proc {
+    Proc::spawn(
+        "curl",
+        Command::new("sh")
+            .args(["-c", &format!("read _ && exec curl -s {args}")])
+            .stdin(Stdio::piped()),
+    )
+}
+
+/// A client that gives up on a slow HTTP/2 answer and closes the
+/// connection: the stream it left open is an error span on both sides.
+#[test]
+fn a_stream_open_when_its_connection_closes_is_an_error_span() {
+    require_tool("curl");
+    let (server, port) = h2cdemo();
+    let mut curl = traced_curl(&format!(
+        "--http2-prior-knowledge --max-time 1 -o /dev/null http://127.0.0.1:{port}/slow"
+    ));
+    let agent = Agent::start(&[server.pid(), curl.pid()], &[]);
+    writeln!(curl.child.stdin.take().expect("stdin"), "go").expect("start curl");
+    let st = curl.child.wait().expect("curl");
+    assert_eq!(st.code(), Some(28), "curl timed out: {st}");
+    let (spid, cpid) = (server.pid(), curl.pid());
+    let spans = agent.wait_spans("a span on each side", WAIT, |s| {
+        !of_kind(s, spid, SERVER).is_empty() && !of_kind(s, cpid, CLIENT).is_empty()
+    });
+    agent.stop();
+    let (server, client) = (of_kind(&spans, spid, SERVER), of_kind(&spans, cpid, CLIENT));
+    assert_eq!((server.len(), client.len()), (1, 1), "{spans:?}");
+    for s in [&server[0], &client[0]] {
+        assert_eq!(s.status_code, 2, "an error: {s:?}");
+        assert_eq!(s.attr_str("error.type"), Some("connection_closed"), "{s:?}");
+        assert_eq!(s.attr_int("http.response.status_code"), None, "{s:?}");
+        assert_eq!(s.attr_str("network.protocol.version"), Some("2"), "{s:?}");
+    }
+    assert_eq!(server[0].attr_str("url.path"), Some("/slow"));
+    assert_eq!(server[0].parent_span_id, client[0].span_id);
+}
+
+#[test]
+fn an_h2c_upgrade_is_followed_into_http2() {
+    require_tool("curl");
+    // Go's h2c handler: nginx offers no upgrade.
+    let (server, port) = h2cdemo();
     let base = format!("http://127.0.0.1:{port}");
     // One connection: the first request asks for the upgrade and is
     // answered on stream 1, the others are HTTP/2 streams 3 and 5.
-    let mut curl = Proc::spawn(
-        "curl",
-        Command::new("sh")
-            .args([
-                "-c",
-                &format!(
-                    "read _ && exec curl -s --http2 -o /dev/null -o /dev/null -o /dev/null \
-                     {base}/hello {base}/hello {base}/missing"
-                ),
-            ])
-            .stdin(Stdio::piped()),
-    );
+    let mut curl = traced_curl(&format!(
+        "--http2 -o /dev/null -o /dev/null -o /dev/null {base}/hello {base}/hello {base}/missing"
+    ));
     let agent = Agent::start(&[server.pid(), curl.pid()], &[]);
     writeln!(curl.child.stdin.take().expect("stdin"), "go").expect("start curl");
     let st = curl.child.wait().expect("curl");

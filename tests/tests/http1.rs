@@ -271,6 +271,51 @@ fn a_chain_of_services_forms_one_trace() {
     }
 }
 
+/// A backend that closes the connection without answering: the frontend's
+/// call fails and its handler with it, so the frontend closes its client's
+/// connection unanswered too. Every exchange the closes cut short is an
+/// error span, linked as usual.
+#[test]
+fn requests_their_connection_closes_unanswered_are_error_spans() {
+    require_tool("curl");
+    let backend = Service::start(None);
+    let frontend = Service::start(Some(backend.port));
+    let agent = Agent::start(&[backend.proc.pid(), frontend.proc.pid()], &[]);
+    let out = Command::new("curl")
+        .args(["-s", "-o", "/dev/null", "-w", "%{http_code}"])
+        .arg(format!(
+            "http://127.0.0.1:{}/call?path=/drop",
+            frontend.port
+        ))
+        .output()
+        .expect("run curl");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "000", "no answer");
+    let spans = agent.wait_spans("three spans", WAIT, |s| s.len() >= 3);
+    agent.stop();
+    assert_eq!(spans.len(), 3, "{spans:?}");
+    let find = |pid: u32, kind: i64| {
+        spans
+            .iter()
+            .find(|s| s.pid() == Some(pid as i64) && s.kind == kind)
+            .unwrap_or_else(|| panic!("no kind {kind} span of pid {pid} in {spans:?}"))
+    };
+    let fs = find(frontend.proc.pid(), SERVER);
+    let fc = find(frontend.proc.pid(), CLIENT);
+    let bs = find(backend.proc.pid(), SERVER);
+    for s in [fs, fc, bs] {
+        assert_eq!(s.status_code, 2, "an error: {s:?}");
+        assert_eq!(s.attr_str("error.type"), Some("connection_closed"), "{s:?}");
+        assert_eq!(s.attr_int("http.response.status_code"), None, "{s:?}");
+    }
+    assert_eq!(fs.attr_str("url.path"), Some("/call"));
+    assert_eq!(bs.attr_str("url.path"), Some("/drop"));
+    assert_eq!(
+        fc.parent_span_id, fs.span_id,
+        "frontend's call <- its request"
+    );
+    assert_eq!(bs.parent_span_id, fc.span_id, "backend <- frontend's call");
+}
+
 #[test]
 fn nginx_gives_one_span_per_request() {
     require_tool("curl");

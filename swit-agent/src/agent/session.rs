@@ -104,11 +104,11 @@ impl Session {
     }
 
     /// Applies the process changes the stage released.
-    pub fn follow(&mut self, stage: &mut Stage) {
+    pub fn follow(&mut self, stage: &mut Stage, sender: &SpanSender) {
         for change in std::mem::take(&mut stage.changes) {
             let follow = self.manager.on_change(change, &mut self.probe);
             match follow {
-                Follow::Gone(pid) => stage.forget_pid(pid),
+                Follow::Gone(pid) => stage.forget_pid(pid, sender),
                 Follow::Renamed(pid) | Follow::Added(pid) => {
                     if let (Follow::Added(_), Some(why)) = (follow, matched_because(&change)) {
                         // Matching by executable or port happens here, after
@@ -136,7 +136,7 @@ impl Session {
         // An exit whose record was lost: the PID may be reused by an
         // unrelated process, so stop tracing it.
         for p in self.manager.reap(&mut self.probe) {
-            stage.forget_pid(p);
+            stage.reaped(p);
         }
     }
 

@@ -400,9 +400,22 @@ impl ConnTable {
         self.stats.evicted += (before - self.conns.len()) as u64;
     }
 
-    /// Forgets every connection of a process that exited.
-    pub fn forget_pid(&mut self, pid: u32) {
-        self.conns.retain(|_, c| c.pid != pid);
+    /// The connections of process `pid`, as a close at `ts_ns` would name
+    /// them: its exit closes them without a close(2) of its own. Only those
+    /// silent since `ts_ns`: a later one belongs to a new process that got
+    /// the PID.
+    pub fn of_pid(&self, pid: u32, ts_ns: u64) -> Vec<ConnInfo> {
+        self.conns
+            .iter()
+            .filter(|(_, c)| c.pid == pid && c.last_ns <= ts_ns)
+            .map(|(&sock, c)| ConnInfo {
+                sock,
+                pid,
+                tid: pid,
+                ts_ns,
+                tuple: c.tuple,
+            })
+            .collect()
     }
 }
 
@@ -557,6 +570,33 @@ mod tests {
 
     const REQ: &[u8] = b"GET /hello HTTP/1.1\r\nHost: x\r\n\r\n";
     const HEAD: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n";
+
+    #[test]
+    fn an_exiting_process_closes_only_its_connections_silent_since() {
+        let mut t = ConnTable::new();
+        let other = ConnInfo {
+            sock: 0xdef,
+            pid: 12,
+            ..info(1)
+        };
+        let later = ConnInfo {
+            sock: 0x123,
+            ts_ns: 50,
+            ..info(1)
+        };
+        t.open(&info(1), Role::Server);
+        t.open(&other, Role::Server);
+        t.open(&later, Role::Server);
+        let socks = |v: Vec<ConnInfo>| {
+            let mut s: Vec<(u64, u64)> = v.iter().map(|c| (c.sock, c.ts_ns)).collect();
+            s.sort();
+            s
+        };
+        // PID 10's connection active at 50 is a new process's (PID reused).
+        assert_eq!(socks(t.of_pid(10, 20)), [(0xabc, 20)]);
+        assert_eq!(socks(t.of_pid(10, 60)), [(0x123, 60), (0xabc, 60)]);
+        assert!(t.of_pid(99, 60).is_empty());
+    }
 
     #[test]
     fn a_server_exchange_in_two_response_writes() {

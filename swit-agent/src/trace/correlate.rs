@@ -287,6 +287,34 @@ impl Correlator {
                         out,
                     );
                 }
+                Http1Event::CutByClose {
+                    request,
+                    response,
+                    at: closed,
+                } => {
+                    let (l, r) = (at.tuple.local, at.tuple.remote);
+                    let cap = self.opts.capture_headers.clone();
+                    let no_headers = Vec::new();
+                    self.request_done(
+                        &at,
+                        request.id,
+                        Timing {
+                            first: request.timing.first,
+                            last: closed,
+                        },
+                        |kind| {
+                            let mut x = HttpExchange::http1_cut(&request, response.as_ref());
+                            if at.tls {
+                                x.scheme = Some("https");
+                            }
+                            let mut p = http_span(kind, &x, l, r);
+                            let answered = response.as_ref().map_or(&no_headers, |r| &r.headers);
+                            captured_headers(&cap, &request.headers, answered, &mut p.attributes);
+                            p
+                        },
+                        out,
+                    );
+                }
                 Http1Event::OrphanResponse(_) => self.stats.orphan_responses += 1,
                 Http1Event::RequestsDropped { count } => self.stats.dropped_requests += count,
                 Http1Event::ParseError { .. } => self.stats.parse_error(ProtocolKind::Http1),

@@ -3,6 +3,7 @@ use crate::protocol::{
     Moment, Timing,
     http1::{Request, Response},
 };
+use crate::trace::span::{AttrValue, StatusCode};
 
 fn tuple(l: &str, r: &str) -> Tuple {
     Tuple {
@@ -299,4 +300,58 @@ fn requests_given_up_unanswered_are_counted() {
         &mut |_| spans += 1,
     );
     assert_eq!((c.stats.dropped_requests, spans), (5, 0));
+}
+
+#[test]
+fn a_request_cut_by_close_still_parents_the_calls_made_for_it() {
+    let mut c = correlator(Sampler::AlwaysOn);
+    let srv = tuple("127.0.0.1:80", "127.0.0.1:5000");
+    let ev = |event| ConnEvent {
+        sock: 1,
+        pid: 7,
+        tuple: srv,
+        role: Role::Server,
+        tls: false,
+        event: ProtoEvent::Http1(event),
+    };
+    let r = req(0, 42, &[]);
+    let mut out = vec![];
+    c.on_event(ev(Http1Event::RequestStarted(r.clone())), &mut |s| {
+        out.push(s)
+    });
+    let call = exchange(
+        &mut c,
+        2,
+        Role::Client,
+        tuple("127.0.0.1:6000", "127.0.0.1:81"),
+        req(0, 42, &[]),
+    );
+    let closed = Moment {
+        enter_ns: 90,
+        exit_ns: 95,
+        worker: 9,
+    };
+    c.on_event(
+        ev(Http1Event::CutByClose {
+            request: r,
+            response: None,
+            at: closed,
+        }),
+        &mut |s| out.push(s),
+    );
+    assert_eq!(out.len(), 1);
+    let server = &out[0];
+    assert_eq!(call[0].parent_span_id, Some(server.span_id));
+    assert_eq!(server.status, StatusCode::Error);
+    assert_eq!(
+        server.attr("error.type"),
+        Some(&AttrValue::Str("connection_closed".into()))
+    );
+    assert_eq!(server.attr("http.response.status_code"), None);
+    // From the request's arrival (exit 20) to the close (exit 95).
+    assert_eq!(
+        server.end_unix_ns - server.start_unix_ns,
+        95 - 20,
+        "it ends at the close"
+    );
 }

@@ -3,7 +3,7 @@
 use std::net::SocketAddr;
 
 use super::{
-    http_span::{HttpExchange, HttpSpanParts, header, http_span, parse_host},
+    http_span::{CUT_BY_CLOSE, HttpExchange, HttpSpanParts, header, http_span, parse_host},
     span::{AttrValue, Attributes, SpanKind, StatusCode},
 };
 use crate::protocol::{
@@ -45,6 +45,7 @@ pub fn h2_span(
         status: resp.status,
         response_body: resp.body_size,
         reset: resp.reset.map(|r| error_code_name(r.code)),
+        cut: resp.cut_by_close.then_some(CUT_BY_CLOSE),
     };
     http_span(kind, &x, local, remote)
 }
@@ -89,6 +90,11 @@ pub fn grpc_status(req: &H2Request, resp: &H2Response) -> Option<u32> {
             }
         }
         return Some(grpc::status_of_reset(reset.code));
+    }
+    // A transport lost mid-call is UNAVAILABLE to grpc-go, grpc-java and
+    // grpc-core alike.
+    if resp.cut_by_close {
+        return Some(grpc::UNAVAILABLE);
     }
     // A response that is not gRPC's (a proxy's error page): the mapping
     // of HTTP statuses in gRPC's http-grpc-status-mapping.md.

@@ -54,6 +54,7 @@ fn resp(headers: &[(&str, &str)], trailers: &[(&str, &str)], end_ns: u64) -> H2R
         body_size: 20,
         messages: Some(3),
         reset: None,
+        cut_by_close: false,
         timing: Timing {
             first: at(2_000),
             last: at(end_ns),
@@ -71,6 +72,30 @@ fn span(kind: SpanKind, q: &H2Request, r: &H2Response) -> HttpSpanParts {
         SpanKind::Client => h2_span(kind, q, r, rm, l),
         _ => h2_span(kind, q, r, l, rm),
     }
+}
+
+#[test]
+fn a_stream_cut_by_its_connections_close() {
+    // gRPC: the transport was lost mid-call, UNAVAILABLE on both ends.
+    let q = req("/demo.Greeter/SayHello", &[GRPC]);
+    let mut r = resp(&[GRPC], &[], 3_000);
+    r.cut_by_close = true;
+    for kind in [SpanKind::Server, SpanKind::Client] {
+        let s = span(kind, &q, &r);
+        assert_eq!(get(&s, "rpc.grpc.status_code"), Some(&AttrValue::Int(14)));
+        assert_eq!(s.status, StatusCode::Error, "{kind:?}");
+    }
+    // Plain HTTP/2: the status it had, and the cut.
+    let q = req("/page", &[]);
+    let mut r = resp(&[], &[], 3_000);
+    r.cut_by_close = true;
+    let s = span(SpanKind::Server, &q, &r);
+    assert_eq!(
+        get(&s, "http.response.status_code"),
+        Some(&AttrValue::Int(200))
+    );
+    assert_eq!(get(&s, "error.type"), Some(&"connection_closed".into()));
+    assert_eq!(s.status, StatusCode::Error);
 }
 
 #[test]

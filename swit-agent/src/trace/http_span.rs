@@ -137,10 +137,26 @@ pub struct HttpExchange<'a> {
     /// The exchange was cut short without a status (HTTP/2 RST_STREAM):
     /// the error code's name.
     pub reset: Option<&'static str>,
+    /// The connection closed before the answer was complete
+    /// ([`CUT_BY_CLOSE`]): an error whatever the status, if any, said.
+    pub cut: Option<&'static str>,
 }
+
+/// `error.type` of an exchange its connection's close cut short: the client
+/// gave up, or the server failed mid-answer.
+pub const CUT_BY_CLOSE: &str = "connection_closed";
 
 impl<'a> HttpExchange<'a> {
     pub fn http1(req: &'a Request, resp: &'a Response) -> Self {
+        HttpExchange {
+            cut: None,
+            ..Self::http1_cut(req, Some(resp))
+        }
+    }
+
+    /// An HTTP/1 exchange the connection's close cut short, with the head
+    /// of its answer if that had begun.
+    pub fn http1_cut(req: &'a Request, resp: Option<&'a Response>) -> Self {
         HttpExchange {
             method: Some(&req.method),
             target: Some(&req.target),
@@ -149,9 +165,10 @@ impl<'a> HttpExchange<'a> {
             version: if req.minor_version == 0 { "1.0" } else { "1.1" },
             request_headers: &req.headers,
             request_body: req.body_size,
-            status: Some(resp.status),
-            response_body: resp.body_size,
+            status: resp.map(|r| r.status),
+            response_body: resp.map_or(0, |r| r.body_size),
             reset: None,
+            cut: Some(CUT_BY_CLOSE),
         }
     }
 }
@@ -244,7 +261,7 @@ pub fn http_span(
         "http.response.body.size".into(),
         AttrValue::Int(x.response_body as i64),
     ));
-    let error = match (x.status, x.reset) {
+    let error = match (x.status, x.reset.or(x.cut)) {
         (Some(status), _) => {
             a.push((
                 "http.response.status_code".into(),
@@ -256,8 +273,10 @@ pub fn http_span(
             };
             if error {
                 a.push(("error.type".into(), status.to_string().into()));
+            } else if let Some(cut) = x.cut {
+                a.push(("error.type".into(), cut.into()));
             }
-            error
+            error || x.cut.is_some()
         }
         // No response: the exchange failed, whoever cut it.
         (None, Some(code)) => {
@@ -315,6 +334,46 @@ mod tests {
             body_size: 10,
             timing: Timing::default(),
             ended_by_close: false,
+        }
+    }
+
+    #[test]
+    fn an_exchange_cut_by_close_is_an_error_with_what_was_answered() {
+        let (l, r): (SocketAddr, SocketAddr) = (
+            "127.0.0.1:80".parse().unwrap(),
+            "127.0.0.1:5000".parse().unwrap(),
+        );
+        let q = req("GET", "/slow", &[]);
+        let get = |p: &HttpSpanParts, k: &str| {
+            p.attributes
+                .iter()
+                .find(|(n, _)| n == k)
+                .map(|(_, v)| v.to_string())
+        };
+        // (kind, answer's head, status code, error.type)
+        let cases = [
+            (SpanKind::Server, None, None, "\"connection_closed\""),
+            (SpanKind::Client, None, None, "\"connection_closed\""),
+            (
+                SpanKind::Server,
+                Some(200),
+                Some("200"),
+                "\"connection_closed\"",
+            ),
+            (SpanKind::Server, Some(503), Some("503"), "\"503\""),
+            (SpanKind::Client, Some(404), Some("404"), "\"404\""),
+        ];
+        for (kind, status, code, error) in cases {
+            let answer = status.map(resp);
+            let p = http_span(kind, &HttpExchange::http1_cut(&q, answer.as_ref()), l, r);
+            let case = format!("{kind:?} {status:?}");
+            assert_eq!(p.status, StatusCode::Error, "{case}");
+            assert_eq!(
+                get(&p, "http.response.status_code").as_deref(),
+                code,
+                "{case}"
+            );
+            assert_eq!(get(&p, "error.type").as_deref(), Some(error), "{case}");
         }
     }
 

@@ -17,7 +17,7 @@ pub use parse::{
 };
 pub use session::{H2cUpgrade, MAX_PENDING, Session};
 
-use super::Timing;
+use super::{Moment, Timing};
 
 /// Most header fields kept per message; past it the message is still parsed
 /// but further fields are counted, not kept.
@@ -150,8 +150,16 @@ pub enum Http1Event {
     },
     /// A response with no request to answer (capture began mid-exchange).
     OrphanResponse(Response),
-    /// Requests given up unanswered: their connection closed first, or more
-    /// were pipelined than the session keeps.
+    /// The connection closed before `request` was answered in full:
+    /// `response` is the answer's head when it had begun. `at` is the close.
+    /// A client that gave up, or a server that failed mid-answer.
+    CutByClose {
+        request: Request,
+        response: Option<Response>,
+        at: Moment,
+    },
+    /// Requests given up unanswered: more were pipelined than the session
+    /// keeps.
     RequestsDropped { count: u64 },
     /// Bytes that are not HTTP/1 where a message should start; the side was
     /// resynchronised at the next message start, if any.

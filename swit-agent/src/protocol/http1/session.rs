@@ -256,21 +256,24 @@ impl Session {
     }
 
     /// The connection closed: a response running until close completes;
-    /// anything else incomplete is dropped, and its requests counted.
+    /// every request still unanswered is reported cut short, the first with
+    /// the head of its answer if that had begun.
     pub fn close(&mut self, at: Moment, emit: &mut dyn FnMut(Http1Event)) {
-        // `at` would stand in for a missing last chunk, but a response only
-        // exists once its head's chunk was seen.
-        let _ = at;
         if !self.tunnel && matches!(self.resp.state, State::Body(Body::UntilClose)) {
             if let Some(r) = &mut self.response {
                 r.ended_by_close = true;
             }
             self.finish_response(emit);
         }
-        let count = self.pending.len() as u64;
-        if count > 0 {
-            self.dropped_requests += count;
-            emit(Http1Event::RequestsDropped { count });
+        if !self.tunnel {
+            let mut response = self.response.take();
+            for request in self.pending.drain(..) {
+                emit(Http1Event::CutByClose {
+                    request,
+                    response: response.take(),
+                    at,
+                });
+            }
         }
         self.req = Direction::new();
         self.resp = Direction::new();

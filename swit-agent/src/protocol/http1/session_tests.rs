@@ -700,12 +700,27 @@ fn close_ends_only_bodies_until_close() {
         &mut out,
     );
     s.close(m(3), &mut |e| out.push(e));
-    assert_eq!(out.len(), 3, "requests started, nothing completed: {out:?}");
-    assert!(
-        matches!(out[2], Http1Event::RequestsDropped { count: 2 }),
-        "both given up unanswered: {out:?}"
-    );
-    assert_eq!(s.dropped_requests(), 2);
+    assert_eq!(out.len(), 4, "requests started, both cut: {out:?}");
+    /// (target, the answer's status and body bytes so far, the close)
+    type Cut<'a> = (&'a str, Option<(u16, u64)>, Moment);
+    let cut: Vec<Cut> = out[2..]
+        .iter()
+        .map(|e| match e {
+            Http1Event::CutByClose {
+                request,
+                response,
+                at,
+            } => (
+                request.target.as_str(),
+                response.as_ref().map(|r| (r.status, r.body_size)),
+                *at,
+            ),
+            other => panic!("not cut by the close: {other:?}"),
+        })
+        .collect();
+    // The first had its answer's head and 4 of 9 body bytes.
+    assert_eq!(cut, [("/a", Some((200, 4)), m(3)), ("/b", None, m(3))]);
+    assert_eq!(s.dropped_requests(), 0);
 
     let mut s = Session::new();
     let mut out = Vec::new();

@@ -81,6 +81,8 @@ pub struct H2Response {
     pub messages: Option<u64>,
     /// The stream ended with RST_STREAM (or was refused by GOAWAY).
     pub reset: Option<Reset>,
+    /// The connection closed while the stream was open.
+    pub cut_by_close: bool,
     /// `timing.first` is the response's first frame, `timing.last` the one
     /// that ended the stream. Without a response frame both are the reset.
     pub timing: Timing,
@@ -109,8 +111,7 @@ pub enum Http2Event {
     /// A response on a stream whose request was not seen (capture began
     /// mid-stream, or its header block was lost).
     OrphanResponse { stream: u32 },
-    /// Streams given up unfinished: the per-connection bound was reached,
-    /// or the connection closed while they were open.
+    /// Streams given up unfinished: the per-connection bound was reached.
     StreamsDropped { count: u64 },
     /// Bytes that broke HTTP/2 framing or HPACK on one side; the side was
     /// resynchronised at the next chunk that starts with frames.

@@ -79,9 +79,9 @@ impl Session {
         framer.feed(input, &mut self.streams, emit);
     }
 
-    /// The connection closed: open streams have no outcome to report.
-    pub fn close(&mut self, _at: Moment, emit: &mut dyn FnMut(Http2Event)) {
-        self.streams.close(emit);
+    /// The connection closed: open streams end, cut short.
+    pub fn close(&mut self, at: Moment, emit: &mut dyn FnMut(Http2Event)) {
+        self.streams.close(at, emit);
     }
 }
 

@@ -601,15 +601,23 @@ fn streams_past_the_bound_are_dropped_and_counted() {
         &frame(HEADERS, END_HEADERS | END_STREAM, 1, &idx(8)),
     );
     assert!(r.exchanges().is_empty());
-    // Closing gives up the ones still open, and says how many.
+    // Closing ends the ones still open, cut short, oldest first.
     let ev = &mut r.events;
-    r.s.close(at(0), &mut |e| ev.push(e));
-    assert_eq!(dropped(&r), 10 + MAX_STREAMS as u64);
+    r.s.close(at(7), &mut |e| ev.push(e));
+    assert_eq!(dropped(&r), 10);
     assert_eq!(r.s.open_streams(), 0);
+    let cut = r.exchanges();
+    assert_eq!(cut.len(), MAX_STREAMS);
+    assert_eq!(cut[0].0.stream, 2 * 10 + 1);
+    assert!(
+        cut.iter().all(|(_, resp)| resp.cut_by_close
+            && resp.status.is_none()
+            && resp.timing.last == at(7))
+    );
 }
 
-#[test]
-fn an_empty_trailers_block_in_its_own_write_ends_the_stream() {
+/// Stream 1 asked, and its answer's head (200) in, its end not.
+fn answer_begun() -> Run {
     let mut r = Run::new();
     r.feed(Side::Request, PREFACE);
     r.feed(
@@ -617,6 +625,28 @@ fn an_empty_trailers_block_in_its_own_write_ends_the_stream() {
         &frame(HEADERS, END_HEADERS | END_STREAM, 1, &idx(2)),
     );
     r.feed(Side::Response, &frame(HEADERS, END_HEADERS, 1, &idx(8)));
+    r
+}
+
+#[test]
+fn a_stream_answered_in_part_keeps_its_status_when_the_connection_closes() {
+    let mut r = answer_begun();
+    assert!(r.exchanges().is_empty());
+    let ev = &mut r.events;
+    r.s.close(at(9), &mut |e| ev.push(e));
+    let cut = r.exchanges();
+    assert_eq!(cut.len(), 1);
+    let resp = &cut[0].1;
+    assert_eq!(
+        (resp.status, resp.cut_by_close, resp.reset),
+        (Some(200), true, None)
+    );
+    assert_eq!(resp.timing.last, at(9));
+}
+
+#[test]
+fn an_empty_trailers_block_in_its_own_write_ends_the_stream() {
+    let mut r = answer_begun();
     r.feed(
         Side::Response,
         &frame(HEADERS, END_HEADERS | END_STREAM, 1, &[]),

@@ -362,14 +362,25 @@ impl Streams {
         }
     }
 
-    /// The connection closed: streams still open are dropped (their
-    /// outcome is unknown), counted.
-    pub fn close(&mut self, emit: &mut dyn FnMut(Http2Event)) {
-        let count = self.map.len() as u64;
-        if count > 0 {
-            self.dropped += count;
-            emit(Http2Event::StreamsDropped { count });
+    /// The connection closed: streams still open end there, cut short
+    /// (a client that gave up, a server that failed mid-answer), in the
+    /// order they opened.
+    pub fn close(&mut self, at: Moment, emit: &mut dyn FnMut(Http2Event)) {
+        let mut open: Vec<(u64, u32)> = self.map.iter().map(|(&id, s)| (s.seq, id)).collect();
+        open.sort_unstable();
+        for (_, id) in open {
+            if let Some(s) = self.map.get_mut(&id) {
+                let r = s.response.get_or_insert_with(|| H2Response {
+                    timing: Timing {
+                        first: at,
+                        last: at,
+                    },
+                    ..H2Response::default()
+                });
+                r.cut_by_close = true;
+                r.timing.last = at;
+            }
+            self.finish(id, emit);
         }
-        self.map.clear();
     }
 }
