@@ -293,8 +293,13 @@ pub fn conn_table(data: &[u8]) {
                     *senders = [Sender::new(0), Sender::new(0)];
                 }
                 2 => t.close(&info, &mut out),
-                // The socket's process exited.
-                _ if st.n == 0 => t.forget_pid(info.pid),
+                // The socket's process exited: the agent closes what it
+                // left open.
+                _ if st.n == 0 => {
+                    for c in t.of_pid(info.pid, now) {
+                        t.close(&c, &mut out);
+                    }
+                }
                 _ => {
                     now += st.n as u64 * 10_000_000_000;
                     t.tick(now, &mut out);
