@@ -326,7 +326,8 @@ pub fn run(settings: Settings, reload: Option<Reload>) -> Result<(), AgentError>
 }
 
 /// SIGHUP: re-reads the file, applies its targets (now, or at the next
-/// switch-on), names the changed keys that wait for a restart, and returns its `tracing.enabled` when that differs from
+/// switch-on), names the changed keys that wait for a restart, and
+/// returns its `tracing.enabled` when that differs from
 /// whether tracing is on.
 fn reread(
     running: &Settings,
@@ -613,9 +614,10 @@ impl Stage {
         }
     }
 
-    /// A traced process exited: its exit record closed its connections.
-    fn forget_pid(&mut self, pid: u32, sender: &SpanSender) {
-        self.close_pid(pid, mono_now(), sender);
+    /// A traced process is gone: what it still has open closes at `ts_ns`
+    /// (its exit record closed it already, unless the record was lost).
+    fn forget_pid(&mut self, pid: u32, ts_ns: u64, sender: &SpanSender) {
+        self.close_pid(pid, ts_ns, sender);
         self.correlator.forget_pid(pid);
     }
 
@@ -635,8 +637,7 @@ impl Stage {
             .partition(|&(_, at)| now_ns.saturating_sub(at) >= due);
         self.reaped = wait;
         for (pid, at) in ready {
-            self.close_pid(pid, at, sender);
-            self.correlator.forget_pid(pid);
+            self.forget_pid(pid, at, sender);
         }
     }
 

@@ -108,7 +108,7 @@ impl Session {
         for change in std::mem::take(&mut stage.changes) {
             let follow = self.manager.on_change(change, &mut self.probe);
             match follow {
-                Follow::Gone(pid) => stage.forget_pid(pid, sender),
+                Follow::Gone(pid) => stage.forget_pid(pid, mono_now(), sender),
                 Follow::Renamed(pid) | Follow::Added(pid) => {
                     if let (Follow::Added(_), Some(why)) = (follow, matched_because(&change)) {
                         // Matching by executable or port happens here, after
