@@ -56,4 +56,7 @@ pub enum DbEvent {
     Call(DbCall),
     /// Bytes that are not this protocol where a message should start.
     ParseError { side: Side, reason: &'static str },
+    /// Calls seen but never reported: past a session's bound, or waiting
+    /// when the answers' side lost its place.
+    Dropped { count: u64 },
 }

@@ -5,6 +5,7 @@
 //! and the response side of one connection and returns [`ProtoEvent`]s. No
 //! I/O, no clock: times come in with the bytes.
 pub mod db;
+pub mod framing;
 pub mod http1;
 pub mod http2;
 pub mod mysql;
@@ -64,105 +65,227 @@ pub enum ProtoEvent {
     Db(ProtocolKind, db::DbEvent),
 }
 
-/// Protocols swit recognises.
+/// A protocol's own events, as the connection table passes them on.
+pub trait IntoProto {
+    fn into_proto(self, kind: ProtocolKind) -> ProtoEvent;
+}
+
+impl IntoProto for http1::Http1Event {
+    fn into_proto(self, _: ProtocolKind) -> ProtoEvent {
+        ProtoEvent::Http1(self)
+    }
+}
+
+impl IntoProto for http2::Http2Event {
+    fn into_proto(self, _: ProtocolKind) -> ProtoEvent {
+        ProtoEvent::Http2(self)
+    }
+}
+
+impl IntoProto for db::DbEvent {
+    fn into_proto(self, kind: ProtocolKind) -> ProtoEvent {
+        ProtoEvent::Db(kind, self)
+    }
+}
+
+/// How strongly a connection's first bytes say "this protocol".
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Evidence {
+    No,
+    /// Too few bytes to tell.
+    NeedMore,
+    /// The bytes are a prefix of something only this protocol sends (the
+    /// HTTP/2 preface): wait for it, whatever else matches meanwhile.
+    NeedMoreSure,
+    /// Plausible, but other protocols are asked first (HTTP/2 frames
+    /// without a preface: capture began mid-connection).
+    Weak,
+    /// A well-formed start of this protocol's message.
+    Likely,
+    /// Only this protocol sends these bytes.
+    Sure,
+}
+
+/// How a protocol recognises a connection from its first bytes.
+pub trait Detector {
+    /// The first bytes of the request side (client to server).
+    fn client_first(request_side: &[u8]) -> Evidence;
+    /// The first bytes of the response side, for protocols whose server
+    /// speaks first.
+    fn server_first(_response_side: &[u8]) -> Evidence {
+        Evidence::No
+    }
+}
+
+/// Answer of protocol detection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ProtocolKind {
-    Http1,
-    Http2,
-    Postgres,
-    Mysql,
-    Redis,
+pub enum Detect {
+    Match(ProtocolKind),
+    /// Too few bytes to tell.
+    NeedMore,
+    NoMatch,
+}
+
+impl From<Detect> for Evidence {
+    fn from(d: Detect) -> Self {
+        match d {
+            Detect::Match(_) => Evidence::Likely,
+            Detect::NeedMore => Evidence::NeedMore,
+            Detect::NoMatch => Evidence::No,
+        }
+    }
+}
+
+/// Counts its arguments (for the registry's array length).
+macro_rules! count {
+    () => { 0 };
+    ($head:ident $($tail:ident)*) => { 1 + count!($($tail)*) };
+}
+
+/// The registry: one line per protocol, `Kind => module::State, "label"`.
+/// `module` holds the protocol (see [`framing`] and docs/architecture.md):
+/// its `Session` type (fed by side, closed once) and `State: Detector`.
+/// Everything else (the kind, its label for metrics and fuzz seeds, the
+/// session enum, detection) follows from this list.
+macro_rules! registry {
+    ($($kind:ident => $module:ident :: $state:ident, $label:literal;)*) => {
+        /// Protocols swit recognises, in the registry's order.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum ProtocolKind {
+            $($kind,)*
+        }
+
+        impl ProtocolKind {
+            pub const ALL: [ProtocolKind; count!($($kind)*)] = [$(ProtocolKind::$kind,)*];
+
+            /// The `protocol` label of the agent's metrics, and the name of
+            /// the protocol's fuzz seeds.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(ProtocolKind::$kind => $label,)*
+                }
+            }
+
+            fn evidence(self, bytes: &[u8], server_first: bool) -> Evidence {
+                match (self, server_first) {
+                    $(
+                        (ProtocolKind::$kind, false) => <$module::$state as Detector>::client_first(bytes),
+                        (ProtocolKind::$kind, true) => <$module::$state as Detector>::server_first(bytes),
+                    )*
+                }
+            }
+        }
+
+        /// A live protocol session on one connection.
+        #[derive(Debug)]
+        pub enum Session {
+            $($kind($module::Session),)*
+        }
+
+        impl Session {
+            pub fn new(kind: ProtocolKind) -> Self {
+                match kind {
+                    $(ProtocolKind::$kind => Session::$kind(Default::default()),)*
+                }
+            }
+
+            pub fn kind(&self) -> ProtocolKind {
+                match self {
+                    $(Session::$kind(_) => ProtocolKind::$kind,)*
+                }
+            }
+
+            /// Feeds one input of the given side; appends what it produced
+            /// to `out`.
+            pub fn feed(&mut self, side: Side, input: Input<'_>, out: &mut Vec<ProtoEvent>) {
+                match self {
+                    $(Session::$kind(s) => s.feed(side, input, &mut |e| {
+                        out.push(e.into_proto(ProtocolKind::$kind))
+                    }),)*
+                }
+                self.change_over(out);
+            }
+
+            /// The connection closed: a message that ends at close ends now.
+            pub fn close(&mut self, at: Moment, out: &mut Vec<ProtoEvent>) {
+                match self {
+                    $(Session::$kind(s) => s.close(at, &mut |e| {
+                        out.push(e.into_proto(ProtocolKind::$kind))
+                    }),)*
+                }
+            }
+        }
+    };
+}
+
+registry! {
+    Http1 => http1::Session, "http1";
+    Http2 => http2::Session, "http2";
+    Postgres => postgres::Session, "postgresql";
+    Mysql => mysql::Session, "mysql";
+    Redis => redis::Redis, "redis";
 }
 
 impl ProtocolKind {
-    pub const ALL: [ProtocolKind; 5] = [
-        ProtocolKind::Http1,
-        ProtocolKind::Http2,
-        ProtocolKind::Postgres,
-        ProtocolKind::Mysql,
-        ProtocolKind::Redis,
-    ];
-
-    /// The `protocol` label of the agent's metrics.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ProtocolKind::Http1 => "http1",
-            ProtocolKind::Http2 => "http2",
-            ProtocolKind::Postgres => "postgresql",
-            ProtocolKind::Mysql => "mysql",
-            ProtocolKind::Redis => "redis",
-        }
+    /// The kind a label names (a fuzz seed directory, a metrics label).
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.as_str() == name)
     }
 }
 
-/// Combines the answers of several detectors: the first match wins; if
-/// none matches but one needs more bytes, wait.
-fn first_of(answers: impl IntoIterator<Item = Detect>) -> Detect {
-    let mut need_more = false;
-    for a in answers {
-        match a {
-            Detect::Match(k) => return Detect::Match(k),
-            Detect::NeedMore => need_more = true,
-            Detect::NoMatch => {}
+/// Names the protocol of a connection from its first bytes: the strongest
+/// evidence wins, ties going to the registry's order; a prefix of a sure
+/// sign waits for more bytes.
+fn detect_by(bytes: &[u8], server_first: bool) -> Detect {
+    let mut best: Option<(Evidence, ProtocolKind)> = None;
+    let mut need_more = Evidence::No;
+    for kind in ProtocolKind::ALL {
+        match kind.evidence(bytes, server_first) {
+            Evidence::No => {}
+            e @ (Evidence::NeedMore | Evidence::NeedMoreSure) => need_more = need_more.max(e),
+            e => {
+                if best.is_none_or(|(b, _)| e > b) {
+                    best = Some((e, kind));
+                }
+            }
         }
     }
-    if need_more {
-        Detect::NeedMore
-    } else {
-        Detect::NoMatch
+    match best {
+        Some((Evidence::Sure, kind)) => Detect::Match(kind),
+        _ if need_more == Evidence::NeedMoreSure => Detect::NeedMore,
+        Some((_, kind)) => Detect::Match(kind),
+        None if need_more == Evidence::NeedMore => Detect::NeedMore,
+        None => Detect::NoMatch,
     }
 }
 
 /// Looks at the first bytes of a connection's request side (client to
-/// server) and names the protocol it speaks. HTTP/1 goes first: an inline
-/// Redis command can look like `GET key`.
+/// server) and names the protocol it speaks.
 pub fn detect(request_side: &[u8]) -> Detect {
-    // The HTTP/2 preface begins like an HTTP/1 request line.
-    let h2 = http2::detect(request_side);
-    match h2 {
-        http2::H2Detect::Preface => return Detect::Match(ProtocolKind::Http2),
-        http2::H2Detect::NeedMore if http2::preface_prefix(request_side) => {
-            return Detect::NeedMore;
-        }
-        _ => {}
-    }
-    let pg = match postgres::detect(request_side) {
-        postgres::DetectResult::Match => Detect::Match(ProtocolKind::Postgres),
-        postgres::DetectResult::NeedMore => Detect::NeedMore,
-        postgres::DetectResult::NoMatch => Detect::NoMatch,
-    };
-    let redis = match redis::detect(request_side) {
-        redis::DetectResult::Match => Detect::Match(ProtocolKind::Redis),
-        redis::DetectResult::NeedMore => Detect::NeedMore,
-        redis::DetectResult::NoMatch => Detect::NoMatch,
-    };
-    let my = match mysql::detect_command(request_side) {
-        mysql::DetectResult::Match(_) => Detect::Match(ProtocolKind::Mysql),
-        mysql::DetectResult::NeedMore => Detect::NeedMore,
-        mysql::DetectResult::NoMatch => Detect::NoMatch,
-    };
-    // Frames without a preface (capture began mid-connection) are the
-    // weakest evidence: every other protocol is asked first.
-    let h2 = match h2 {
-        http2::H2Detect::Frames {
-            sender: http2::Sender::Client | http2::Sender::Unknown,
-        } => Detect::Match(ProtocolKind::Http2),
-        http2::H2Detect::NeedMore => Detect::NeedMore,
-        _ => Detect::NoMatch,
-    };
-    match http1::detect_request(request_side) {
-        Detect::Match(k) => Detect::Match(k),
-        h => first_of([h, pg, redis, my, h2]),
-    }
+    detect_by(request_side, false)
 }
 
 /// Looks at the first bytes of a connection's response side: protocols
 /// whose server speaks first (MySQL's greeting).
 pub fn detect_server_first(response_side: &[u8]) -> Detect {
-    match mysql::detect_server_greeting(response_side) {
-        mysql::DetectResult::Match(_) => Detect::Match(ProtocolKind::Mysql),
-        mysql::DetectResult::NeedMore => Detect::NeedMore,
-        mysql::DetectResult::NoMatch => Detect::NoMatch,
+    detect_by(response_side, true)
+}
+
+impl Session {
+    /// HTTP/1's `Upgrade: h2c`, accepted: the connection goes on as
+    /// HTTP/2, whose stream 1 is the request that asked.
+    fn change_over(&mut self, out: &mut Vec<ProtoEvent>) {
+        let Session::Http1(s) = self else { return };
+        let Some(up) = s.take_h2c() else { return };
+        let mut h2 = http2::Session::after_upgrade(upgraded_request(up.request));
+        let rest = Input::Data {
+            bytes: &up.rest,
+            at: up.at,
+        };
+        h2.feed(Side::Response, rest, &mut |e| {
+            out.push(ProtoEvent::Http2(e))
+        });
+        *self = Session::Http2(h2);
     }
 }
 
@@ -186,87 +309,6 @@ fn upgraded_request(r: http1::Request) -> http2::H2Request {
         messages: None,
         ended: true,
         timing: r.timing,
-    }
-}
-
-/// Answer of a protocol detector.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Detect {
-    Match(ProtocolKind),
-    /// Too few bytes to tell.
-    NeedMore,
-    NoMatch,
-}
-
-/// A live protocol session on one connection (static dispatch registry:
-/// a protocol is a module and one line in each match).
-#[derive(Debug)]
-pub enum Session {
-    Http1(http1::Session),
-    Http2(http2::Session),
-    Postgres(postgres::Session),
-    Mysql(mysql::Session),
-    Redis(redis::Session),
-}
-
-impl Session {
-    pub fn new(kind: ProtocolKind) -> Self {
-        match kind {
-            ProtocolKind::Http1 => Session::Http1(http1::Session::new()),
-            ProtocolKind::Http2 => Session::Http2(http2::Session::new()),
-            ProtocolKind::Postgres => Session::Postgres(postgres::Session::new()),
-            ProtocolKind::Mysql => Session::Mysql(mysql::Session::new()),
-            ProtocolKind::Redis => Session::Redis(redis::Session::new()),
-        }
-    }
-
-    pub fn kind(&self) -> ProtocolKind {
-        match self {
-            Session::Http1(_) => ProtocolKind::Http1,
-            Session::Http2(_) => ProtocolKind::Http2,
-            Session::Postgres(_) => ProtocolKind::Postgres,
-            Session::Mysql(_) => ProtocolKind::Mysql,
-            Session::Redis(_) => ProtocolKind::Redis,
-        }
-    }
-
-    /// Feeds one input of the given side; appends what it produced to `out`.
-    pub fn feed(&mut self, side: Side, input: Input<'_>, out: &mut Vec<ProtoEvent>) {
-        let kind = self.kind();
-        let db = &mut |e| out.push(ProtoEvent::Db(kind, e));
-        match self {
-            Session::Http1(s) => {
-                s.feed(side, input, &mut |e| out.push(ProtoEvent::Http1(e)));
-                if let Some(up) = s.take_h2c() {
-                    let mut h2 = http2::Session::after_upgrade(upgraded_request(up.request));
-                    let rest = Input::Data {
-                        bytes: &up.rest,
-                        at: up.at,
-                    };
-                    h2.feed(Side::Response, rest, &mut |e| {
-                        out.push(ProtoEvent::Http2(e))
-                    });
-                    *self = Session::Http2(h2);
-                }
-            }
-            Session::Http2(s) => s.feed(side, input, &mut |e| out.push(ProtoEvent::Http2(e))),
-            Session::Postgres(s) => s.feed(side, input, db),
-            Session::Mysql(s) => s.feed(side, input, db),
-            Session::Redis(s) => s.feed(side, input, db),
-        }
-    }
-
-    /// The connection closed: a message that ends at close ends now.
-    pub fn close(&mut self, at: Moment, out: &mut Vec<ProtoEvent>) {
-        let kind = self.kind();
-        let db = &mut |e| out.push(ProtoEvent::Db(kind, e));
-        match self {
-            Session::Http1(s) => s.close(at, &mut |e| out.push(ProtoEvent::Http1(e))),
-            Session::Http2(s) => s.close(at, &mut |e| out.push(ProtoEvent::Http2(e))),
-            Session::Postgres(s) => s.close(at, db),
-            Session::Mysql(s) => s.close(at, db),
-            Session::Redis(s) => s.close(at, db),
-        }
     }
 }
 

@@ -84,8 +84,9 @@ pub struct CorrelatorStats {
     pub parse_errors: u64,
     /// `parse_errors` by protocol, indexed as [`ProtocolKind::ALL`].
     pub parse_errors_by: [u64; ProtocolKind::ALL.len()],
-    /// Requests forgotten unanswered: too many were open, or their
-    /// connection closed first (HTTP/2 streams).
+    /// Requests and database calls forgotten unanswered: too many were
+    /// open, their connection closed first (HTTP/2 streams), or the side
+    /// that answers them lost its place.
     pub dropped_requests: u64,
 }
 
@@ -358,6 +359,7 @@ impl Correlator {
                 self.db_call(ev.pid, ev.role, ev.tuple, call, out)
             }
             ProtoEvent::Db(kind, DbEvent::ParseError { .. }) => self.stats.parse_error(kind),
+            ProtoEvent::Db(_, DbEvent::Dropped { count }) => self.stats.dropped_requests += count,
             // Database calls are leaves: ids are made when they end.
             ProtoEvent::Db(_, DbEvent::CallStarted(_)) => {}
         }

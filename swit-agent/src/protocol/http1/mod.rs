@@ -17,6 +17,12 @@ pub use parse::{
 };
 pub use session::{H2cUpgrade, MAX_PENDING, Session};
 
+impl super::Detector for Session {
+    fn client_first(request_side: &[u8]) -> super::Evidence {
+        super::Evidence::from(detect_request(request_side))
+    }
+}
+
 use super::{Moment, Timing};
 
 /// Most header fields kept per message; past it the message is still parsed

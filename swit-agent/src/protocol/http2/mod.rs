@@ -30,6 +30,23 @@ pub fn preface_prefix(b: &[u8]) -> bool {
 }
 pub use session::Session;
 
+impl super::Detector for Session {
+    /// The preface is sure; frames without it (capture began
+    /// mid-connection) are the weakest evidence of all.
+    fn client_first(request_side: &[u8]) -> super::Evidence {
+        use super::Evidence;
+        match detect(request_side) {
+            H2Detect::Preface => Evidence::Sure,
+            H2Detect::NeedMore if preface_prefix(request_side) => Evidence::NeedMoreSure,
+            H2Detect::NeedMore => Evidence::NeedMore,
+            H2Detect::Frames {
+                sender: Sender::Client | Sender::Unknown,
+            } => Evidence::Weak,
+            _ => Evidence::No,
+        }
+    }
+}
+
 use super::{Side, Timing};
 
 /// Streams tracked per connection. gRPC and nginx default to 100 (h2load

@@ -41,6 +41,27 @@ pub use parse::{
 };
 pub use session::{MAX_PENDING, MAX_STATEMENT_BYTES, MAX_STATEMENTS, Session};
 
+impl super::Detector for Session {
+    fn client_first(request_side: &[u8]) -> super::Evidence {
+        detect_command(request_side).into()
+    }
+
+    /// The server's greeting: a connection seen from its start.
+    fn server_first(response_side: &[u8]) -> super::Evidence {
+        detect_server_greeting(response_side).into()
+    }
+}
+
+impl From<DetectResult> for super::Evidence {
+    fn from(d: DetectResult) -> Self {
+        match d {
+            DetectResult::Match(_) => super::Evidence::Likely,
+            DetectResult::NeedMore => super::Evidence::NeedMore,
+            DetectResult::NoMatch => super::Evidence::No,
+        }
+    }
+}
+
 /// Longest statement text kept from one command; past it the text is
 /// truncated before it is summarised (and counted, see
 /// [`Session::truncated_queries`]).

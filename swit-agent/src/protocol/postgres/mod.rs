@@ -44,6 +44,16 @@ pub use parse::{
 };
 pub use session::{MAX_PENDING, MAX_STATEMENTS, Session};
 
+impl super::Detector for Session {
+    fn client_first(request_side: &[u8]) -> super::Evidence {
+        match detect(request_side) {
+            DetectResult::Match => super::Evidence::Likely,
+            DetectResult::NeedMore => super::Evidence::NeedMore,
+            DetectResult::NoMatch => super::Evidence::No,
+        }
+    }
+}
+
 /// Longest query text kept from a Query or Parse; the rest is skipped and
 /// the text summarised truncated (counted by
 /// [`Session::truncated_queries`]).

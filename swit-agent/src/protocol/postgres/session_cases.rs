@@ -163,6 +163,7 @@ pub(super) fn brief(e: &DbEvent) -> String {
             c.query_text.as_deref().unwrap_or("-"),
         ),
         DbEvent::ParseError { side, reason } => format!("error {side:?} {reason}"),
+        DbEvent::Dropped { count } => format!("dropped {count}"),
     }
 }
 

@@ -38,7 +38,8 @@ use std::collections::VecDeque;
 use super::commands::{PUSH_MODE, is_container};
 use super::parse::{DetectResult, Frame, Kind, Outcome, Parser, detect};
 use crate::protocol::db::{DbCall, DbEvent, system};
-use crate::protocol::{Input, Moment, Side, Timing};
+use crate::protocol::framing::{self, Candidates, Driver, GapFit, Rescan, Start};
+use crate::protocol::{Moment, ProtocolKind, Side, Timing};
 
 /// Most calls kept waiting for a reply; past it further commands are
 /// counted (so their replies are still skipped in order) but not reported.
@@ -48,11 +49,15 @@ pub const MAX_KEY: usize = 128;
 /// Most `?` written for arguments; more are summarised as `...`.
 pub const MAX_PLACEHOLDERS: u64 = 16;
 
-/// Redis state of one connection.
+/// One Redis connection, on the framing driver.
+pub type Session = Driver<Redis>;
+
+/// Redis state of one connection: a frame parser per side and the calls
+/// waiting for replies.
 #[derive(Debug)]
-pub struct Session {
-    req: Direction,
-    resp: Direction,
+pub struct Redis {
+    req: Parser,
+    resp: Parser,
     /// Commands waiting for their reply, oldest first.
     pending: VecDeque<Entry>,
     /// `Entry::Call`s in `pending`.
@@ -62,21 +67,6 @@ pub struct Session {
     next_id: u64,
     /// Subscribed or monitoring: nothing more is paired.
     push_mode: bool,
-    dropped_calls: u64,
-}
-
-#[derive(Debug)]
-struct Direction {
-    parser: Parser,
-    /// At a frame boundary (false while resynchronising).
-    synced: bool,
-    /// An error episode is under way: no further `ParseError` until a frame
-    /// parses.
-    quiet: bool,
-    /// The chunk that carried the current frame's first byte.
-    first: Moment,
-    /// While resynchronising: the last byte seen was a LF.
-    prev_lf: bool,
 }
 
 #[derive(Debug)]
@@ -95,167 +85,132 @@ struct Waiting {
     push: bool,
 }
 
-impl Direction {
-    fn new(side: Side) -> Self {
-        Direction {
-            parser: Parser::new(side == Side::Request),
-            synced: false,
-            quiet: true,
-            first: Moment::default(),
-            prev_lf: false,
-        }
-    }
-
-    /// Discards bytes up to a plausible frame start (see module doc);
-    /// returns how many.
-    fn resync(&mut self, side: Side, rest: &[u8], chunk_start: bool) -> usize {
-        if side == Side::Response {
-            if chunk_start && b"+-:$*_#,(!=%~|>".contains(&rest[0]) {
-                self.synced = true;
-                return 0;
-            }
-            return rest.len();
-        }
-        let mut line_start = chunk_start || self.prev_lf;
-        let mut i = 0;
-        loop {
-            if line_start {
-                let r = &rest[i..];
-                let found = match detect(r) {
-                    DetectResult::Match => true,
-                    DetectResult::NeedMore => r[0] == b'*',
-                    DetectResult::NoMatch => false,
-                };
-                // Inline commands only where a write starts.
-                if found && (r[0] == b'*' || (chunk_start && i == 0)) {
-                    self.synced = true;
-                    return i;
-                }
-            }
-            match rest[i..].iter().position(|&b| b == b'\n') {
-                Some(p) if i + p + 1 < rest.len() => {
-                    i += p + 1;
-                    line_start = true;
-                }
-                Some(_) => {
-                    self.prev_lf = true;
-                    return rest.len();
-                }
-                None => {
-                    self.prev_lf = false;
-                    return rest.len();
-                }
-            }
-        }
-    }
-}
-
-impl Default for Session {
+impl Default for Redis {
     fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl Session {
-    pub fn new() -> Self {
-        Session {
-            req: Direction::new(Side::Request),
-            resp: Direction::new(Side::Response),
+        Redis {
+            req: Parser::new(true),
+            resp: Parser::new(false),
             pending: VecDeque::new(),
             calls: 0,
             namespace: "0".to_string(),
             next_id: 0,
             push_mode: false,
-            dropped_calls: 0,
+        }
+    }
+}
+
+impl framing::Protocol for Redis {
+    const KIND: ProtocolKind = ProtocolKind::Redis;
+    const CANDIDATES: Candidates = Candidates::Lines;
+    type Event = DbEvent;
+    type Frame = Frame;
+
+    /// Servers write whole replies, so a reply starts a chunk with a RESP
+    /// type byte. A command starts a line with `*<n>\r\n$<len>\r\n` and a
+    /// known name, or (inline) starts a chunk with a known command.
+    fn start(&mut self, side: Side, bytes: &[u8], chunk_start: bool) -> Start {
+        let yes = match side {
+            Side::Response => chunk_start && b"+-:$*_#,(!=%~|>".contains(&bytes[0]),
+            Side::Request => {
+                let found = match detect(bytes) {
+                    DetectResult::Match => true,
+                    DetectResult::NeedMore => bytes[0] == b'*',
+                    DetectResult::NoMatch => false,
+                };
+                found && (bytes[0] == b'*' || chunk_start)
+            }
+        };
+        if yes { Start::Yes } else { Start::No }
+    }
+
+    fn idle(&self, side: Side) -> bool {
+        self.parser(side).is_idle()
+    }
+
+    fn step(&mut self, side: Side, bytes: &[u8], _at: Moment) -> framing::Step<Frame> {
+        // Consumes at least one byte (see `Parser::feed`).
+        let step = self.parser_mut(side).feed(bytes);
+        framing::Step {
+            consumed: step.consumed,
+            outcome: match step.outcome {
+                Outcome::More => framing::Outcome::More,
+                Outcome::Frame(f) => framing::Outcome::Frame(f),
+                Outcome::Invalid(reason) => framing::Outcome::Invalid(reason),
+            },
         }
     }
 
-    /// Calls not reported because [`MAX_PENDING`] were waiting.
-    pub fn dropped_calls(&self) -> u64 {
-        self.dropped_calls
+    fn on_frame(&mut self, side: Side, frame: Frame, timing: Timing, out: &mut dyn FnMut(DbEvent)) {
+        match side {
+            Side::Request => self.on_command(frame, timing, out),
+            Side::Response => self.on_reply(frame, timing, out),
+        }
     }
 
+    fn gap(&mut self, side: Side, len: u64, _at: Moment, _: &mut dyn FnMut(DbEvent)) -> GapFit {
+        let parser = self.parser_mut(side);
+        if parser.skip_gap(len) {
+            return GapFit::Skipped;
+        }
+        // A command cut by the gap still gets a reply, to be skipped.
+        if side == Side::Request && !parser.is_idle() {
+            self.push_skip(1);
+        }
+        GapFit::Lost
+    }
+
+    /// A lost reply side may have lost replies too: the calls waiting can
+    /// no longer be paired.
+    fn lost(&mut self, side: Side, out: &mut dyn FnMut(DbEvent)) -> Rescan {
+        self.parser_mut(side).reset();
+        if side == Side::Response {
+            if self.calls > 0 {
+                out(DbEvent::Dropped {
+                    count: self.calls as u64,
+                });
+            }
+            self.pending.clear();
+            self.calls = 0;
+        }
+        Rescan::Here
+    }
+
+    fn parse_error(side: Side, reason: &'static str) -> DbEvent {
+        DbEvent::ParseError { side, reason }
+    }
+
+    fn stopped(&self) -> bool {
+        self.push_mode
+    }
+
+    /// Redis frames never end at close: nothing completes now. Calls still
+    /// waiting got no reply before the client closed; they are not losses.
+    fn close(&mut self, _at: Moment, _: &mut dyn FnMut(DbEvent)) {
+        *self = Redis::default();
+    }
+}
+
+impl Redis {
     /// Calls waiting for their reply.
     pub fn pending_calls(&self) -> usize {
         self.calls
     }
 
-    /// Feeds the next input of one side.
-    pub fn feed(&mut self, side: Side, input: Input<'_>, out: &mut dyn FnMut(DbEvent)) {
-        #[cfg(test)]
-        crate::protocol::seeds::input("redis", side, input);
-        if self.push_mode {
-            return;
-        }
-        match input {
-            Input::Data { bytes, at } => {
-                let mut off = 0;
-                while off < bytes.len() && !self.push_mode {
-                    let d = self.dir(side);
-                    if !d.synced {
-                        off += d.resync(side, &bytes[off..], off == 0);
-                        continue;
-                    }
-                    if d.parser.is_idle() {
-                        d.first = at;
-                    }
-                    // Consumes at least one byte (see `Parser::feed`).
-                    let step = d.parser.feed(&bytes[off..]);
-                    off += step.consumed;
-                    match step.outcome {
-                        Outcome::More => {}
-                        Outcome::Frame(frame) => {
-                            d.quiet = false;
-                            let timing = Timing {
-                                first: d.first,
-                                last: at,
-                            };
-                            self.on_frame(side, frame, timing, out);
-                        }
-                        Outcome::Invalid(reason) => self.fail(side, reason, out),
-                    }
-                }
-            }
-            Input::Gap { len, .. } => {
-                let d = self.dir(side);
-                if !d.synced {
-                    d.prev_lf = false;
-                    return;
-                }
-                if d.parser.skip_gap(len) {
-                    return;
-                }
-                let cut = !d.parser.is_idle();
-                self.fail(side, "gap", out);
-                if side == Side::Request && cut {
-                    self.push_skip(1);
-                }
-            }
+    fn parser(&self, side: Side) -> &Parser {
+        match side {
+            Side::Request => &self.req,
+            Side::Response => &self.resp,
         }
     }
 
-    /// The connection closed: calls still waiting are dropped.
-    pub fn close(&mut self, at: Moment, out: &mut dyn FnMut(DbEvent)) {
-        // Redis frames never end at close: nothing completes now.
-        let _ = (at, out);
-        *self = Session::new();
-    }
-
-    fn dir(&mut self, side: Side) -> &mut Direction {
+    fn parser_mut(&mut self, side: Side) -> &mut Parser {
         match side {
             Side::Request => &mut self.req,
             Side::Response => &mut self.resp,
         }
     }
 
-    fn on_frame(&mut self, side: Side, frame: Frame, timing: Timing, out: &mut dyn FnMut(DbEvent)) {
-        match side {
-            Side::Request => self.on_command(frame, timing),
-            Side::Response => self.on_reply(frame, timing, out),
-        }
-    }
-
-    fn on_command(&mut self, frame: Frame, timing: Timing) {
+    fn on_command(&mut self, frame: Frame, timing: Timing, out: &mut dyn FnMut(DbEvent)) {
         if !matches!(frame.kind, Kind::Array | Kind::Inline) {
             return;
         }
@@ -271,7 +226,7 @@ impl Session {
         let id = self.next_id;
         self.next_id += 1;
         if self.calls >= MAX_PENDING {
-            self.dropped_calls += 1;
+            out(DbEvent::Dropped { count: 1 });
             self.push_skip(1);
             return;
         }
@@ -341,22 +296,6 @@ impl Session {
         match self.pending.back_mut() {
             Some(Entry::Skip(k)) => *k += n,
             _ => self.pending.push_back(Entry::Skip(n)),
-        }
-    }
-
-    /// The side lost its place: report once per episode and resynchronise.
-    fn fail(&mut self, side: Side, reason: &'static str, out: &mut dyn FnMut(DbEvent)) {
-        let d = self.dir(side);
-        if !d.quiet {
-            out(DbEvent::ParseError { side, reason });
-        }
-        d.quiet = true;
-        d.synced = false;
-        d.prev_lf = false;
-        d.parser.reset();
-        if side == Side::Response {
-            self.pending.clear();
-            self.calls = 0;
         }
     }
 }

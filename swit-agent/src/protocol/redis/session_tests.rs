@@ -1,5 +1,6 @@
 //! Table tests for `session.rs`.
 use super::*;
+use crate::protocol::Input;
 
 const REQ: Side = Side::Request;
 const RESP: Side = Side::Response;
@@ -30,7 +31,7 @@ fn cmd(words: &[&str]) -> Vec<u8> {
 }
 
 fn run(steps: &[(Side, Input<'_>)]) -> Vec<DbEvent> {
-    let mut s = Session::new();
+    let mut s = Session::default();
     let mut out = Vec::new();
     for (side, input) in steps {
         s.feed(*side, *input, &mut |e| out.push(e));
@@ -293,7 +294,7 @@ fn select_sets_the_namespace_of_later_calls() {
     // Calls are made when the request parses: the second GET was queued
     // before the failed SELECT's reply; it keeps db 2.
     assert_eq!(ns, ["0", "0", "0", "0"]);
-    let mut s = Session::new();
+    let mut s = Session::default();
     let mut out = Vec::new();
     s.feed(REQ, data(&cmd(&["SELECT", "2"]), 1), &mut |e| out.push(e));
     s.feed(RESP, data(b"+OK\r\n", 2), &mut |e| out.push(e));
@@ -320,7 +321,7 @@ fn subscribe_stops_pairing() {
         &b"*3\r\n$9\r\nsubscribe\r\n$2\r\nch\r\n:1\r\n"[..],
         b">3\r\n$9\r\nsubscribe\r\n$2\r\nch\r\n:1\r\n",
     ] {
-        let mut s = Session::new();
+        let mut s = Session::default();
         let mut out = Vec::new();
         s.feed(REQ, data(&cmd(&["SUBSCRIBE", "ch"]), 1), &mut |e| {
             out.push(e)
@@ -333,7 +334,7 @@ fn subscribe_stops_pairing() {
             &mut |e| out.push(e),
         );
         assert_eq!(summary(&out), [("SUBSCRIBE".into(), "SUBSCRIBE ch".into())]);
-        assert_eq!(s.pending_calls(), 0);
+        assert_eq!(s.protocol().pending_calls(), 0);
     }
     // MONITOR: +OK, then a stream of simple strings.
     let ev = run(&[
@@ -468,11 +469,18 @@ fn pending_is_bounded() {
     for i in 0..n {
         replies.extend(format!(":{i}\r\n").as_bytes());
     }
-    let mut s = Session::new();
+    let mut s = Session::default();
     let mut out = Vec::new();
     s.feed(REQ, data(&reqs, 1), &mut |e| out.push(e));
-    assert_eq!(s.pending_calls(), MAX_PENDING);
-    assert_eq!(s.dropped_calls(), 10);
+    assert_eq!(s.protocol().pending_calls(), MAX_PENDING);
+    let dropped: u64 = out
+        .iter()
+        .map(|e| match e {
+            DbEvent::Dropped { count } => *count,
+            _ => 0,
+        })
+        .sum();
+    assert_eq!(dropped, 10);
     s.feed(RESP, data(&replies, 2), &mut |e| out.push(e));
     assert_eq!(calls(&out).len(), MAX_PENDING);
     // The next command still pairs with its own reply.
@@ -482,7 +490,7 @@ fn pending_is_bounded() {
         calls(&out).last().unwrap().query_text.as_deref(),
         Some("GET x")
     );
-    assert_eq!(s.pending_calls(), 0);
+    assert_eq!(s.protocol().pending_calls(), 0);
 }
 
 #[test]
@@ -503,14 +511,14 @@ fn long_argument_lists_are_summarised() {
 
 #[test]
 fn close_drops_waiting_calls() {
-    let mut s = Session::new();
+    let mut s = Session::default();
     let mut out = Vec::new();
     s.feed(REQ, data(&cmd(&["BLPOP", "q", "0"]), 1), &mut |e| {
         out.push(e)
     });
     s.close(m(2), &mut |e| out.push(e));
     assert!(out.is_empty());
-    assert_eq!(s.pending_calls(), 0);
+    assert_eq!(s.protocol().pending_calls(), 0);
 }
 
 /// Deterministic xorshift.
@@ -530,7 +538,7 @@ fn random_bytes_never_panic() {
     let mut rng = Rng(7);
     let alphabet = b"*$+-:_>|%~#,!=0123456789\r\n\r\nGETSETPINGabc ";
     for _ in 0..3000 {
-        let mut s = Session::new();
+        let mut s = Session::default();
         let mut out = Vec::new();
         for _ in 0..(rng.next() % 8) {
             let len = rng.next() % 40;
