@@ -151,12 +151,8 @@ impl Session {
     /// What this session traces under `t`:
     /// `3 process(es) (PIDs 1 2 3), cgroup /sys/fs/cgroup/x, exe nginx, port 80`
     pub fn describe(&self, t: &Targets) -> String {
-        let pids: Vec<String> = self
-            .manager
-            .traced()
-            .iter()
-            .map(|p| p.to_string())
-            .collect();
+        let traced = self.manager.traced();
+        let pids: Vec<String> = traced.iter().map(ToString::to_string).collect();
         let mut parts = Vec::new();
         // With only cgroup, exe or port targets, "0 processes" would read as
         // "nothing traced".
