@@ -21,9 +21,8 @@ use std::time::{Duration, Instant};
 
 use swit_ebpf_common::counter;
 
-use super::{STOP_DRAIN, Stage, mono_now};
+use super::{AgentError, stage::Stage};
 use crate::{
-    agent::AgentError,
     capture::{
         event::Event,
         reader::{Reader, ReaderCounters},
@@ -32,7 +31,11 @@ use crate::{
     export::pipeline::SpanSender,
     probe::{Probe, ProbeOptions, tls::TlsHooks},
     target::manager::{Follow, ProcChange, TargetManager},
+    trace::correlate::Clock,
 };
+
+/// How long a stop works off records already read before dropping them.
+const STOP_DRAIN: Duration = Duration::from_secs(5);
 
 pub struct Session {
     pub probe: Probe,
@@ -108,7 +111,7 @@ impl Session {
         for change in std::mem::take(&mut stage.changes) {
             let follow = self.manager.on_change(change, &mut self.probe);
             match follow {
-                Follow::Gone(pid) => stage.forget_pid(pid, mono_now(), sender),
+                Follow::Gone(pid) => stage.forget_pid(pid, Clock::mono_ns(), sender),
                 Follow::Renamed(pid) | Follow::Added(pid) => {
                     if let (Follow::Added(_), Some(why)) = (follow, matched_because(&change)) {
                         // Matching by executable or port happens here, after
@@ -145,6 +148,32 @@ impl Session {
         self.tls.rescan(&self.manager.scan_pids(), &mut self.probe);
     }
 
+    /// What this session traces under `t`:
+    /// `3 process(es) (PIDs 1 2 3), cgroup /sys/fs/cgroup/x, exe nginx, port 80`
+    pub fn describe(&self, t: &Targets) -> String {
+        let traced = self.manager.traced();
+        let pids: Vec<String> = traced.iter().map(ToString::to_string).collect();
+        let mut parts = Vec::new();
+        // With only cgroup, exe or port targets, "0 processes" would read as
+        // "nothing traced".
+        if !pids.is_empty() || (t.cgroups.is_empty() && t.exes.is_empty() && t.ports.is_empty()) {
+            parts.push(format!(
+                "{} process(es) (PIDs {})",
+                pids.len(),
+                pids.join(" ")
+            ));
+        }
+        parts.extend(t.cgroups.iter().map(|c| {
+            let now = std::fs::read_to_string(c.join("cgroup.procs"))
+                .map(|procs| procs.lines().count())
+                .unwrap_or(0);
+            format!("cgroup {} ({now} process(es) in it now)", c.display())
+        }));
+        parts.extend(t.exes.iter().map(|e| format!("exe {e}")));
+        parts.extend(t.ports.iter().map(|p| format!("port {p}")));
+        parts.join(", ")
+    }
+
     /// The kernel's counters of this session.
     pub fn kernel(&self) -> [u64; counter::COUNT as usize] {
         self.probe.counters()
@@ -175,7 +204,7 @@ impl Session {
                     .fetch_add((before - batch.len()) as u64, Ordering::Relaxed);
             }
             stage.push(batch);
-            stage.release(mono_now(), sender);
+            stage.release(Clock::mono_ns(), sender);
         }
         stage.finish(sender);
         let ended = Ended {

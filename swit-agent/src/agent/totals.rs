@@ -7,7 +7,7 @@ use std::sync::{
 
 use swit_ebpf_common::counter;
 
-use super::{Stage, session::Session};
+use super::{session::Session, stage::Stage};
 use crate::{
     capture::reader::ReaderCounters,
     export::{

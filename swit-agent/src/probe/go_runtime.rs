@@ -11,7 +11,10 @@ use std::{fs, path::Path};
 
 use object::{Object, ObjectSymbol, read::ReadCache};
 
-use super::go_tls::{GoFunc, dwarf_sections, go_func};
+use super::{
+    HookError,
+    go_tls::{GoFunc, dwarf_sections, go_func},
+};
 
 pub const NEWPROC1: &str = "runtime.newproc1";
 /// net/http's client: the caller hands a request to the connection...
@@ -58,7 +61,7 @@ pub fn caller_g_register(params: &[String]) -> Option<CallerG> {
 
 /// `Ok(None)`: not a Go executable. `Err`: a Go executable whose goroutine
 /// starts cannot be hooked, and why.
-pub fn go_spawn_hook(path: &Path) -> Result<Option<GoSpawnHook>, String> {
+pub fn go_spawn_hook(path: &Path) -> Result<Option<GoSpawnHook>, HookError> {
     // A file that cannot be read or parsed is not known to be Go.
     let Ok(file) = fs::File::open(path) else {
         return Ok(None);
@@ -71,7 +74,7 @@ pub fn go_spawn_hook(path: &Path) -> Result<Option<GoSpawnHook>, String> {
         return Ok(None);
     }
     if obj.architecture() != object::Architecture::X86_64 {
-        return Err("not x86-64 (the register ABI read here is amd64's)".into());
+        return Err(HookError::NotX86_64);
     }
     let mut found: [Option<GoFunc>; 3] = [None, None, None];
     for sym in obj.symbols() {
@@ -81,22 +84,18 @@ pub fn go_spawn_hook(path: &Path) -> Result<Option<GoSpawnHook>, String> {
             Ok(WRITE_LOOP) => 2,
             _ => continue,
         };
-        let idx = sym.section_index().ok_or("a function without a section")?;
+        let idx = sym.section_index().ok_or(HookError::NoSection)?;
         found[i] = Some(go_func(&obj, sym.address(), sym.size(), idx)?);
     }
     let [func, round_trip, write_loop] = found;
-    let func = func.ok_or("no runtime.newproc1 in .symtab (stripped?)")?;
+    let func = func.ok_or(HookError::NoNewproc1)?;
     let http_client = match (round_trip, write_loop) {
         (Some(r), Some(w)) => Some((r.entry, w.entry)),
         _ => None,
     };
     let params = dwarf_params(&obj, NEWPROC1)?;
-    let caller_g = caller_g_register(&params).ok_or_else(|| {
-        format!(
-            "runtime.newproc1({}) is not a signature swit knows",
-            params.join(", ")
-        )
-    })?;
+    let caller_g =
+        caller_g_register(&params).ok_or_else(|| HookError::UnknownSignature(params.join(", ")))?;
     Ok(Some(GoSpawnHook {
         func,
         caller_g,
@@ -107,20 +106,19 @@ pub fn go_spawn_hook(path: &Path) -> Result<Option<GoSpawnHook>, String> {
 /// The input parameter names of function `name`, in order, from DWARF.
 fn dwarf_params<'d, R: object::ReadRef<'d>>(
     obj: &object::File<'d, R>,
-    name: &str,
-) -> Result<Vec<String>, String> {
+    name: &'static str,
+) -> Result<Vec<String>, HookError> {
     let owned = dwarf_sections(obj)?;
     let dwarf = owned.borrow(|s| gimli::EndianSlice::new(s, gimli::LittleEndian));
-    let e = |e: gimli::Error| e.to_string();
     let mut units = dwarf.units();
-    while let Some(header) = units.next().map_err(e)? {
-        let unit = dwarf.unit(header).map_err(e)?;
+    while let Some(header) = units.next()? {
+        let unit = dwarf.unit(header)?;
         let mut entries = unit.entries();
         let mut depth = 0isize;
         // Depth of the wanted subprogram while inside it.
         let mut inside: Option<isize> = None;
         let mut params = Vec::new();
-        while let Some((delta, entry)) = entries.next_dfs().map_err(e)? {
+        while let Some((delta, entry)) = entries.next_dfs()? {
             depth += delta;
             if let Some(d) = inside
                 && depth <= d
@@ -153,7 +151,7 @@ fn dwarf_params<'d, R: object::ReadRef<'d>>(
             return Ok(params);
         }
     }
-    Err(format!("no DWARF for {name}"))
+    Err(HookError::NoDwarfFor(name))
 }
 
 #[cfg(test)]
@@ -186,8 +184,8 @@ mod tests {
 
     #[test]
     fn files_that_are_not_go() {
-        assert_eq!(go_spawn_hook(Path::new("/bin/sh")), Ok(None));
-        assert_eq!(go_spawn_hook(Path::new("/nonexistent")), Ok(None));
+        assert!(matches!(go_spawn_hook(Path::new("/bin/sh")), Ok(None)));
+        assert!(matches!(go_spawn_hook(Path::new("/nonexistent")), Ok(None)));
     }
 
     /// The Go 1.19 binary the end-to-end tests build, when it is there.

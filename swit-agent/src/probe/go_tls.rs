@@ -19,6 +19,8 @@ use iced_x86::{Decoder, DecoderOptions, Mnemonic};
 use object::{Object, ObjectSection, ObjectSymbol, SectionKind, read::ReadCache};
 use swit_ebpf_common::GoTlsParams;
 
+use super::HookError;
+
 pub const WRITE_SYMBOL: &str = "crypto/tls.(*Conn).Write";
 pub const READ_SYMBOL: &str = "crypto/tls.(*Conn).Read";
 /// The itab that says "this net.Conn holds a *net.TCPConn" (Go 1.20 renamed
@@ -62,17 +64,17 @@ pub enum GoProbe {
 
 /// Offsets, within `code` (whose first byte is at `ip`), of every RET
 /// instruction; an error if any instruction does not decode.
-pub fn ret_offsets(code: &[u8], ip: u64) -> Result<Vec<u64>, String> {
+pub fn ret_offsets(code: &[u8], ip: u64) -> Result<Vec<u64>, HookError> {
     let mut dec = Decoder::with_ip(64, code, ip, DecoderOptions::NONE);
     let mut out = Vec::new();
     while dec.can_decode() {
         let ins = dec.decode();
         if ins.is_invalid() {
-            return Err(format!("undecodable instruction at {:#x}", ins.ip()));
+            return Err(HookError::Undecodable(ins.ip()));
         }
         if ins.mnemonic() == Mnemonic::Ret {
             if out.len() >= MAX_RETS {
-                return Err(format!("more than {MAX_RETS} RET instructions"));
+                return Err(HookError::TooManyRets);
             }
             out.push(ins.ip() - ip);
         }
@@ -93,19 +95,23 @@ pub const MEMBERS: [(&str, &str); 5] = [
 pub fn params_from_members(
     found: &HashMap<(String, String), u64>,
     itab: u64,
-) -> Result<GoTlsParams, String> {
-    let get = |i: usize| -> Result<u32, String> {
+) -> Result<GoTlsParams, HookError> {
+    let get = |i: usize| -> Result<u32, HookError> {
         let (s, m) = MEMBERS[i];
         found
             .get(&(s.to_string(), m.to_string()))
             .and_then(|&v| u32::try_from(v).ok())
             .filter(|&v| v < 4096)
-            .ok_or_else(|| format!("no DWARF offset for {s}.{m}"))
+            .ok_or(HookError::NoMember(s, m))
     };
     Ok(GoTlsParams {
         conn: get(0)?,
-        tcp_fd: get(1)?.checked_add(get(2)?).ok_or("offset overflow")?,
-        sysfd: get(3)?.checked_add(get(4)?).ok_or("offset overflow")?,
+        tcp_fd: get(1)?
+            .checked_add(get(2)?)
+            .ok_or(HookError::OffsetOverflow)?,
+        sysfd: get(3)?
+            .checked_add(get(4)?)
+            .ok_or(HookError::OffsetOverflow)?,
         ready: 1,
         tcp_conn_itab: itab,
     })
@@ -114,10 +120,10 @@ pub fn params_from_members(
 /// `obj`'s DWARF sections, decompressed (Go compresses them).
 pub fn dwarf_sections<'d, R: object::ReadRef<'d>>(
     obj: &object::File<'d, R>,
-) -> Result<gimli::DwarfSections<Cow<'d, [u8]>>, String> {
-    let load = |id: gimli::SectionId| -> Result<Cow<'d, [u8]>, String> {
+) -> Result<gimli::DwarfSections<Cow<'d, [u8]>>, HookError> {
+    let load = |id: gimli::SectionId| -> Result<Cow<'d, [u8]>, HookError> {
         match obj.section_by_name(id.name()) {
-            Some(s) => s.uncompressed_data().map_err(|e| e.to_string()),
+            Some(s) => Ok(s.uncompressed_data()?),
             None => Ok(Cow::Borrowed(&[])),
         }
     };
@@ -127,19 +133,18 @@ pub fn dwarf_sections<'d, R: object::ReadRef<'d>>(
 /// The [`MEMBERS`] offsets found in `obj`'s DWARF.
 fn dwarf_members<'d, R: object::ReadRef<'d>>(
     obj: &object::File<'d, R>,
-) -> Result<HashMap<(String, String), u64>, String> {
+) -> Result<HashMap<(String, String), u64>, HookError> {
     let owned = dwarf_sections(obj)?;
     let dwarf = owned.borrow(|s| gimli::EndianSlice::new(s, gimli::LittleEndian));
-    let e = |e: gimli::Error| e.to_string();
     let mut found = HashMap::new();
     let mut units = dwarf.units();
-    while let Some(header) = units.next().map_err(e)? {
-        let unit = dwarf.unit(header).map_err(e)?;
+    while let Some(header) = units.next()? {
+        let unit = dwarf.unit(header)?;
         let mut entries = unit.entries();
         // The wanted struct whose members come next, with its depth.
         let mut current: Option<(&str, isize)> = None;
         let mut depth = 0isize;
-        while let Some((delta, entry)) = entries.next_dfs().map_err(e)? {
+        while let Some((delta, entry)) = entries.next_dfs()? {
             depth += delta;
             if current.is_some_and(|(_, d)| depth <= d) {
                 current = None;
@@ -192,20 +197,19 @@ pub fn go_func<'d, R: object::ReadRef<'d>>(
     addr: u64,
     size: u64,
     idx: object::SectionIndex,
-) -> Result<GoFunc, String> {
-    let sec = obj.section_by_index(idx).map_err(|e| e.to_string())?;
+) -> Result<GoFunc, HookError> {
+    let sec = obj.section_by_index(idx)?;
     if sec.kind() != SectionKind::Text || size == 0 || size > MAX_FUNC_BYTES {
-        return Err(format!("unexpected function at {addr:#x} ({size} bytes)"));
+        return Err(HookError::UnexpectedFunction { addr, size });
     }
-    let (sec_off, _) = sec.file_range().ok_or("text section without file bytes")?;
+    let (sec_off, _) = sec.file_range().ok_or(HookError::NoFileBytes)?;
     let code = sec
-        .data_range(addr, size)
-        .map_err(|e| e.to_string())?
-        .ok_or("function outside its section")?;
+        .data_range(addr, size)?
+        .ok_or(HookError::OutsideSection)?;
     let entry = addr - sec.address() + sec_off;
     let rets = ret_offsets(code, addr)?;
     if rets.is_empty() {
-        return Err(format!("no RET in the function at {addr:#x}"));
+        return Err(HookError::NoRet(addr));
     }
     Ok(GoFunc {
         entry,
@@ -214,17 +218,14 @@ pub fn go_func<'d, R: object::ReadRef<'d>>(
 }
 
 /// Looks at the ELF file at `path` (see the module doc).
-pub fn go_tls_binary(path: &Path) -> Result<GoProbe, String> {
-    let file = fs::File::open(path).map_err(|e| e.to_string())?;
-    let cache = ReadCache::new(file);
-    let obj = object::File::parse(&cache).map_err(|e| e.to_string())?;
+pub fn go_tls_binary(path: &Path) -> Result<GoProbe, HookError> {
+    let cache = ReadCache::new(fs::File::open(path)?);
+    let obj = object::File::parse(&cache)?;
     if obj.section_by_name(".gopclntab").is_none() {
         return Ok(GoProbe::NotGo);
     }
     if obj.architecture() != object::Architecture::X86_64 {
-        return Ok(GoProbe::Unhookable(
-            "not x86-64 (the register ABI read here is amd64's)".into(),
-        ));
+        return Ok(GoProbe::Unhookable(HookError::NotX86_64.to_string()));
     }
     if obj.section_by_name(".symtab").is_none() {
         return Ok(GoProbe::Unhookable("stripped: no .symtab".into()));
@@ -257,7 +258,7 @@ pub fn go_tls_binary(path: &Path) -> Result<GoProbe, String> {
     let func = |(addr, size, idx)| go_func(&obj, addr, size, idx);
     let (write, read) = match (func(w), func(r)) {
         (Ok(w), Ok(r)) => (w, r),
-        (Err(e), _) | (_, Err(e)) => return Ok(GoProbe::Unhookable(e)),
+        (Err(e), _) | (_, Err(e)) => return Ok(GoProbe::Unhookable(e.to_string())),
     };
     let params = match dwarf_members(&obj).and_then(|m| params_from_members(&m, itab)) {
         Ok(p) => p,
@@ -317,7 +318,7 @@ mod tests {
         m.insert(("net.netFD".into(), "pfd".into()), 8);
         assert_eq!(params_from_members(&m, 0).unwrap().sysfd, 24);
         m.remove(&("net.conn".to_string(), "fd".to_string()));
-        let err = params_from_members(&m, 0).unwrap_err();
+        let err = params_from_members(&m, 0).unwrap_err().to_string();
         assert!(err.contains("net.conn.fd"), "{err}");
         m.insert(("net.conn".into(), "fd".into()), 1 << 40);
         assert!(params_from_members(&m, 0).is_err());

@@ -83,6 +83,94 @@ pub enum ProbeError {
     },
 }
 
+/// Why a TLS library or a Go executable cannot be read or hooked. The log
+/// line names the file; this says why, and the file is then traced as
+/// plaintext only.
+#[derive(Debug, thiserror::Error)]
+pub enum HookError {
+    /// The file cannot be opened (gone, or not readable by the agent).
+    #[error("{0}")]
+    Open(#[from] std::io::Error),
+    /// The file is not an ELF object, or a section of it cannot be read.
+    #[error("{0}")]
+    Elf(#[from] object::Error),
+    /// The binary's DWARF does not parse.
+    #[error("{0}")]
+    Dwarf(#[from] gimli::Error),
+    /// A Go binary for another architecture: the registers the Go probes
+    /// read are amd64's.
+    #[error("not x86-64 (the register ABI read here is amd64's)")]
+    NotX86_64,
+    /// A hooked Go function's symbol names no section.
+    #[error("a function without a section")]
+    NoSection,
+    /// A hooked function is empty, outside the text, or larger than
+    /// decoding is allowed to read.
+    #[error("unexpected function at {addr:#x} ({size} bytes)")]
+    UnexpectedFunction { addr: u64, size: u64 },
+    /// The text section holding a hooked function has no bytes in the file.
+    #[error("text section without file bytes")]
+    NoFileBytes,
+    /// A hooked function's symbol reaches past its section.
+    #[error("function outside its section")]
+    OutsideSection,
+    /// A byte of a hooked function does not decode: a probe could land
+    /// inside an instruction.
+    #[error("undecodable instruction at {0:#x}")]
+    Undecodable(u64),
+    /// A hooked function has more RET instructions than this code expects.
+    #[error("more than {} RET instructions", go_tls::MAX_RETS)]
+    TooManyRets,
+    /// A hooked function has no RET to put the return probe on.
+    #[error("no RET in the function at {0:#x}")]
+    NoRet(u64),
+    /// The DWARF lacks a struct member the fd walk needs (struct, member),
+    /// or its offset is implausibly large.
+    #[error("no DWARF offset for {0}.{1}")]
+    NoMember(&'static str, &'static str),
+    /// The fd walk's offsets do not add up within 32 bits.
+    #[error("offset overflow")]
+    OffsetOverflow,
+    /// A Go binary without `runtime.newproc1` in `.symtab` (stripped).
+    #[error("no runtime.newproc1 in .symtab (stripped?)")]
+    NoNewproc1,
+    /// The DWARF does not describe this function.
+    #[error("no DWARF for {0}")]
+    NoDwarfFor(&'static str),
+    /// `runtime.newproc1` takes parameters (named here) swit does not know
+    /// where to find the caller's goroutine in.
+    #[error("runtime.newproc1({0}) is not a signature swit knows")]
+    UnknownSignature(String),
+    /// The kernel object lacks a program (an agent built from mismatched
+    /// sources).
+    #[error("no program {0} in the object")]
+    NoProgram(&'static str),
+    /// A program is not a uprobe.
+    #[error("{program}: {source}")]
+    NotUprobe {
+        program: &'static str,
+        #[source]
+        source: aya::programs::ProgramError,
+    },
+    /// The kernel refused a uprobe at this file offset.
+    #[error("{program} at {offset:#x}: {source}")]
+    Attach {
+        program: &'static str,
+        offset: u64,
+        #[source]
+        source: aya::programs::ProgramError,
+    },
+    /// Every `GO_TLS_BINS` slot holds a hooked Go binary already.
+    #[error("{MAX_GO_BINARIES} Go binaries hooked already")]
+    GoBinariesFull,
+    /// The kernel object lacks the `GO_TLS_BINS` map.
+    #[error("no map GO_TLS_BINS in the object")]
+    NoGoTlsBins,
+    /// A Go binary's parameters cannot be written to `GO_TLS_BINS`.
+    #[error("GO_TLS_BINS: {0}")]
+    GoTlsBins(#[source] aya::maps::MapError),
+}
+
 /// The running kernel's offsets, read from its BTF once per agent: the
 /// kernel cannot change under it, and parsing vmlinux's BTF is most of
 /// what switching tracing back on (SIGUSR1, SIGHUP) would otherwise cost.
@@ -263,29 +351,18 @@ impl Probe {
     /// Hooks one TLS library: the return probe first, so that an entry
     /// probe never fires without the return probe that clears its record
     /// (a stale record would make the thread's syscalls look like TLS).
-    pub fn attach_tls(&mut self, target: &Path, syms: &tls::SslSymbols) -> Result<(), String> {
+    pub fn attach_tls(&mut self, target: &Path, syms: &tls::SslSymbols) -> Result<(), HookError> {
         let points = [
             ("ssl_read", Some(syms.read)),
             ("ssl_write", Some(syms.write)),
             ("ssl_read_ex", syms.read_ex),
             ("ssl_write_ex", syms.write_ex),
         ];
-        for (name, offset) in points {
-            let Some(offset) = offset else {
-                continue;
-            };
-            for prog in ["ssl_return", name] {
-                let up: &mut UProbe = self
-                    .ebpf
-                    .program_mut(prog)
-                    .ok_or_else(|| format!("no program {prog} in the object"))?
-                    .try_into()
-                    .map_err(|e| format!("{prog}: {e}"))?;
-                up.attach(offset, target, UProbeScope::AllProcesses)
-                    .map_err(|e| format!("{prog} at {offset:#x}: {e}"))?;
-            }
-        }
-        Ok(())
+        let points = points
+            .into_iter()
+            .filter_map(|(name, offset)| Some((name, offset?)))
+            .flat_map(|(name, offset)| [("ssl_return", offset), (name, offset)]);
+        self.attach_at(target, points, None)
     }
 
     /// Hooks Go crypto/tls in one executable: its parameters into a free
@@ -296,21 +373,16 @@ impl Probe {
         &mut self,
         target: &Path,
         bin: &go_tls::GoTlsBinary,
-    ) -> Result<(), String> {
+    ) -> Result<(), HookError> {
         let slot = self.go_binaries;
         if slot >= MAX_GO_BINARIES {
-            return Err(format!("{MAX_GO_BINARIES} Go binaries hooked already"));
+            return Err(HookError::GoBinariesFull);
         }
-        {
-            let mut bins: Array<&mut MapData, GoTlsParams> = Array::try_from(
-                self.ebpf
-                    .map_mut("GO_TLS_BINS")
-                    .ok_or("no map GO_TLS_BINS in the object")?,
-            )
-            .map_err(|e| format!("GO_TLS_BINS: {e}"))?;
-            bins.set(slot, bin.params, 0)
-                .map_err(|e| format!("GO_TLS_BINS: {e}"))?;
-        }
+        let bins = self.ebpf.map_mut("GO_TLS_BINS");
+        let mut bins: Array<&mut MapData, GoTlsParams> =
+            Array::try_from(bins.ok_or(HookError::NoGoTlsBins)?).map_err(HookError::GoTlsBins)?;
+        bins.set(slot, bin.params, 0)
+            .map_err(HookError::GoTlsBins)?;
         self.go_binaries += 1;
         let rets = bin.write.rets.iter().chain(&bin.read.rets);
         let points = rets.map(|&o| ("go_tls_ret", o)).chain([
@@ -320,30 +392,6 @@ impl Probe {
         self.attach_at(target, points, Some(slot as u64))
     }
 
-    /// Attaches each (program, file offset) of `points` in `target`.
-    fn attach_at<'p>(
-        &mut self,
-        target: &Path,
-        points: impl Iterator<Item = (&'p str, u64)>,
-        cookie: Option<u64>,
-    ) -> Result<(), String> {
-        for (prog, offset) in points {
-            let up: &mut UProbe = self
-                .ebpf
-                .program_mut(prog)
-                .ok_or_else(|| format!("no program {prog} in the object"))?
-                .try_into()
-                .map_err(|e| format!("{prog}: {e}"))?;
-            let point = UProbeAttachPoint {
-                location: UProbeAttachLocation::AbsoluteOffset(offset),
-                cookie,
-            };
-            up.attach(point, target, UProbeScope::AllProcesses)
-                .map_err(|e| format!("{prog} at {offset:#x}: {e}"))?;
-        }
-        Ok(())
-    }
-
     /// Hooks `runtime.newproc1` of the Go executable `target`: its entry
     /// (the program that reads the caller's `g` where this Go puts it) and
     /// every RET.
@@ -351,7 +399,7 @@ impl Probe {
         &mut self,
         target: &Path,
         hook: &go_runtime::GoSpawnHook,
-    ) -> Result<(), String> {
+    ) -> Result<(), HookError> {
         let points = hook
             .func
             .rets
@@ -368,6 +416,34 @@ impl Probe {
                 ]
             });
         self.attach_at(target, points.chain(http), None)
+    }
+
+    /// Attaches each (program, file offset) of `points` in `target`.
+    fn attach_at(
+        &mut self,
+        target: &Path,
+        points: impl Iterator<Item = (&'static str, u64)>,
+        cookie: Option<u64>,
+    ) -> Result<(), HookError> {
+        for (program, offset) in points {
+            let up: &mut UProbe = self
+                .ebpf
+                .program_mut(program)
+                .ok_or(HookError::NoProgram(program))?
+                .try_into()
+                .map_err(|source| HookError::NotUprobe { program, source })?;
+            let point = UProbeAttachPoint {
+                location: UProbeAttachLocation::AbsoluteOffset(offset),
+                cookie,
+            };
+            up.attach(point, target, UProbeScope::AllProcesses)
+                .map_err(|source| HookError::Attach {
+                    program,
+                    offset,
+                    source,
+                })?;
+        }
+        Ok(())
     }
 
     /// Starts tracing process `tgid`.
@@ -403,17 +479,17 @@ impl Probe {
 }
 
 impl tls::TlsAttach for Probe {
-    fn attach_tls(&mut self, target: &Path, syms: &tls::SslSymbols) -> Result<(), String> {
+    fn attach_tls(&mut self, target: &Path, syms: &tls::SslSymbols) -> Result<(), HookError> {
         Probe::attach_tls(self, target, syms)
     }
-    fn attach_go_tls(&mut self, target: &Path, bin: &go_tls::GoTlsBinary) -> Result<(), String> {
+    fn attach_go_tls(&mut self, target: &Path, bin: &go_tls::GoTlsBinary) -> Result<(), HookError> {
         Probe::attach_go_tls(self, target, bin)
     }
     fn attach_go_spawn(
         &mut self,
         target: &Path,
         hook: &go_runtime::GoSpawnHook,
-    ) -> Result<(), String> {
+    ) -> Result<(), HookError> {
         Probe::attach_go_spawn(self, target, hook)
     }
     fn mark_go(&mut self, pid: u32) {

@@ -21,6 +21,7 @@ use std::{
 use object::{Object, ObjectSection, ObjectSymbol, read::ReadCache};
 
 use super::{
+    HookError,
     go_runtime::{self, GoSpawnHook},
     go_tls::{self, GoProbe, GoTlsBinary},
 };
@@ -113,10 +114,9 @@ pub fn is_libssl_name(path: &str) -> bool {
 /// The hooked functions exported by the ELF file at `path`, or `None` when
 /// it does not export both SSL_read and SSL_write. Reads only the headers
 /// and the dynamic symbol table, not the whole file (node is 100 MB).
-pub fn ssl_symbols(path: &Path) -> Result<Option<SslSymbols>, String> {
-    let file = fs::File::open(path).map_err(|e| e.to_string())?;
-    let cache = ReadCache::new(file);
-    let obj = object::File::parse(&cache).map_err(|e| e.to_string())?;
+pub fn ssl_symbols(path: &Path) -> Result<Option<SslSymbols>, HookError> {
+    let cache = ReadCache::new(fs::File::open(path)?);
+    let obj = object::File::parse(&cache)?;
     let mut found: [Option<u64>; 4] = [None; 4];
     for sym in obj.dynamic_symbols() {
         if !sym.is_definition() {
@@ -166,11 +166,11 @@ enum Seen {
 /// What hooking needs from the probe (the real one, or a fake in tests).
 pub trait TlsAttach {
     /// Attaches the TLS programs to `target` at `syms`.
-    fn attach_tls(&mut self, target: &Path, syms: &SslSymbols) -> Result<(), String>;
+    fn attach_tls(&mut self, target: &Path, syms: &SslSymbols) -> Result<(), HookError>;
     /// Attaches the Go crypto/tls programs to the Go executable `target`.
-    fn attach_go_tls(&mut self, target: &Path, bin: &GoTlsBinary) -> Result<(), String>;
+    fn attach_go_tls(&mut self, target: &Path, bin: &GoTlsBinary) -> Result<(), HookError>;
     /// Attaches the goroutine-start programs to the Go executable `target`.
-    fn attach_go_spawn(&mut self, target: &Path, hook: &GoSpawnHook) -> Result<(), String>;
+    fn attach_go_spawn(&mut self, target: &Path, hook: &GoSpawnHook) -> Result<(), HookError>;
     /// Process `pid` runs a Go executable whose goroutine starts are
     /// hooked: its syscalls carry their goroutine from now on, not only
     /// from its next goroutine start (a connection older than the agent
@@ -510,14 +510,14 @@ garbage
     #[derive(Default)]
     struct Fake(Vec<PathBuf>);
     impl TlsAttach for Fake {
-        fn attach_tls(&mut self, target: &Path, _: &SslSymbols) -> Result<(), String> {
+        fn attach_tls(&mut self, target: &Path, _: &SslSymbols) -> Result<(), HookError> {
             self.0.push(target.to_path_buf());
             Ok(())
         }
-        fn attach_go_spawn(&mut self, _: &Path, _: &GoSpawnHook) -> Result<(), String> {
+        fn attach_go_spawn(&mut self, _: &Path, _: &GoSpawnHook) -> Result<(), HookError> {
             Ok(())
         }
-        fn attach_go_tls(&mut self, target: &Path, _: &GoTlsBinary) -> Result<(), String> {
+        fn attach_go_tls(&mut self, target: &Path, _: &GoTlsBinary) -> Result<(), HookError> {
             self.0.push(target.to_path_buf());
             Ok(())
         }

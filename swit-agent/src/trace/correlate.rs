@@ -108,18 +108,15 @@ pub struct Clock {
 impl Clock {
     /// Reads both clocks now.
     pub fn now() -> Self {
-        let ts = |id| {
-            let mut t = libc::timespec {
-                tv_sec: 0,
-                tv_nsec: 0,
-            };
-            // SAFETY: valid clock id and out pointer.
-            unsafe { libc::clock_gettime(id, &mut t) };
-            t.tv_sec as i128 * 1_000_000_000 + t.tv_nsec as i128
-        };
         Clock {
-            offset_ns: ts(libc::CLOCK_REALTIME) - ts(libc::CLOCK_MONOTONIC),
+            offset_ns: read_clock(libc::CLOCK_REALTIME) as i128
+                - read_clock(libc::CLOCK_MONOTONIC) as i128,
         }
+    }
+
+    /// CLOCK_MONOTONIC now, the clock of the kernel's record times.
+    pub fn mono_ns() -> u64 {
+        read_clock(libc::CLOCK_MONOTONIC)
     }
 
     pub fn fixed(offset_ns: i128) -> Self {
@@ -129,6 +126,16 @@ impl Clock {
     pub fn to_unix(&self, mono_ns: u64) -> u64 {
         (mono_ns as i128 + self.offset_ns).max(0) as u64
     }
+}
+
+fn read_clock(id: libc::clockid_t) -> u64 {
+    let mut t = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: valid clock id and out pointer.
+    unsafe { libc::clock_gettime(id, &mut t) };
+    t.tv_sec as u64 * 1_000_000_000 + t.tv_nsec as u64
 }
 
 /// Where a process's resource comes from (the /proc-backed cache, or a

@@ -1,0 +1,302 @@
+//! The single-threaded middle of the agent: records put back in order,
+//! per-connection streams, protocol parsing and the correlator, which hands
+//! finished spans to the export queue.
+use std::sync::Arc;
+
+use crate::{
+    capture::{
+        closing::Closing,
+        conn::{ConnEvent, ConnTable},
+        event::{ConnInfo, Event},
+        listening::ListenCache,
+        reorder::Reorder,
+    },
+    config::Settings,
+    export::pipeline::SpanSender,
+    memory::{self, Budget},
+    target::{
+        manager::ProcChange,
+        process::{ResourcePolicy, Resources},
+    },
+    trace::correlate::{Clock, Correlator, TraceOptions},
+};
+
+/// Reorder, connections, protocols, correlator: the single-threaded middle.
+pub struct Stage {
+    pub reorder: Reorder,
+    /// Closes released by `reorder`, taking effect a little later.
+    closing: Closing,
+    pub conns: ConnTable,
+    pub correlator: Correlator,
+    scratch: Vec<ConnEvent>,
+    /// Process changes released in order, for the target manager.
+    pub changes: Vec<ProcChange>,
+    /// Connections shed in the current memory episode, if one is going on.
+    shedding: Option<u64>,
+    /// Processes found gone without their exit record released yet, with
+    /// when: see [`Stage::reaped`].
+    reaped: Vec<(u32, u64)>,
+}
+
+/// How long a process found gone waits for its exit record before its
+/// connections are closed anyway (the record was lost).
+const REAP_GRACE_NS: u64 = 1_000_000_000;
+
+impl Stage {
+    pub fn new(settings: &Settings) -> Self {
+        let t = &settings.tracing;
+        let resources = Resources::new(ResourcePolicy {
+            agent: Some(settings.agent.clone()),
+            service_name: t.service_name_configured.then(|| t.service_name.clone()),
+            attributes: t
+                .resource_attributes
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+        });
+        let opts = TraceOptions {
+            sampler: t.sampler,
+            propagators: t.propagators.clone(),
+            capture_headers: Arc::new(t.redaction.capture_headers.clone()),
+        };
+        let mut conns = ConnTable::new();
+        conns.set_idle_ns(settings.agent.idle_timeout.as_nanos() as u64);
+        let mut listening = ListenCache::default();
+        conns.set_role_hint(Box::new(move |pid, tuple| listening.role_of(pid, tuple)));
+        Stage {
+            reorder: Reorder::new(),
+            closing: Closing::default(),
+            conns,
+            correlator: Correlator::new(Clock::now(), opts, Box::new(resources)),
+            scratch: Vec::new(),
+            changes: Vec::new(),
+            shedding: None,
+            reaped: Vec::new(),
+        }
+    }
+
+    /// Forgets every connection and request (tracing switched off: what
+    /// is half seen now would never complete) and keeps the counters.
+    pub fn reset(&mut self, settings: &Settings) {
+        let old = std::mem::replace(self, Stage::new(settings));
+        self.conns.stats = old.conns.stats;
+        self.correlator.stats = old.correlator.stats;
+        self.reorder.late = old.reorder.late;
+    }
+
+    pub fn push(&mut self, batch: Vec<Event>) {
+        for e in batch {
+            self.reorder.push(e);
+        }
+    }
+
+    fn handle(&mut self, e: Event, sender: &SpanSender) {
+        if log::log_enabled!(log::Level::Trace) {
+            log_event(&e);
+        }
+        match e {
+            Event::Data(d) => self.conns.data(d, &mut self.scratch),
+            Event::Open { conn, role } => {
+                if let Some(old) = self.closing.reopened(conn.sock) {
+                    self.close_now(&old, sender);
+                }
+                self.conns.open(&conn, role)
+            }
+            Event::Close { conn } => {
+                self.closing.push(conn);
+                return;
+            }
+            // In order with the process's syscalls: its exit comes after
+            // its last bytes.
+            Event::Proc {
+                change,
+                comm,
+                ts_ns,
+            } => {
+                if let ProcChange::Exec { pid } = change {
+                    self.correlator.name_hint(pid, comm);
+                }
+                // The kernel closes what an exiting process left open, with
+                // no close(2) to see: exchanges still open there end now, cut
+                // short (a client that gave up, a server that crashed).
+                if let ProcChange::Exit { pid } = change {
+                    self.close_pid(pid, ts_ns, sender);
+                }
+                self.changes.push(change);
+            }
+            Event::GoSpawn {
+                pid, parent, child, ..
+            } => self.correlator.go_spawn(pid, parent, child),
+            Event::GoHandoff { pid, from, to, .. } => self.correlator.go_handoff(pid, from, to),
+        }
+        self.emit(sender);
+    }
+
+    fn emit(&mut self, sender: &SpanSender) {
+        for ev in self.scratch.drain(..) {
+            self.correlator.on_event(ev, &mut |span| {
+                sender.send(span);
+            });
+        }
+    }
+
+    pub fn release(&mut self, now: u64, sender: &SpanSender) {
+        let mut out = Vec::new();
+        self.reorder.release(now, &mut |e| out.push(e));
+        for e in out {
+            self.handle(e, sender);
+        }
+        let mut due = Vec::new();
+        self.closing.due(now, &mut |c| due.push(c));
+        for c in due {
+            self.close_now(&c, sender);
+        }
+        self.forget_reaped(now, sender);
+    }
+
+    fn close_now(&mut self, conn: &ConnInfo, sender: &SpanSender) {
+        self.conns.close(conn, &mut self.scratch);
+        self.emit(sender);
+        self.correlator.forget_sock(conn.sock);
+    }
+
+    pub fn tick(&mut self, now: u64, sender: &SpanSender) {
+        let evicted = self.conns.stats.evicted;
+        self.conns.tick(now, &mut self.scratch);
+        if self.conns.stats.evicted > evicted {
+            log::debug!(
+                "forgot {} idle connection(s); {} held",
+                self.conns.stats.evicted - evicted,
+                self.conns.len()
+            );
+        }
+        self.emit(sender);
+        self.forget_forgotten();
+    }
+
+    /// Past the high mark the least recently active eighth of the
+    /// connections goes, each tick, until the heap is under the low mark
+    /// (or nothing is left to forget).
+    pub fn keep_to(&mut self, budget: &Budget) {
+        let heap = memory::heap_bytes();
+        if !budget.shed(heap, self.shedding.is_some()) {
+            if let Some(n) = self.shedding.take() {
+                log::info!(
+                    "memory: back under the bound (heap {} MiB) after forgetting {n} connections",
+                    heap >> 20,
+                );
+            }
+            return;
+        }
+        if self.shedding.is_none() {
+            log::warn!(
+                "memory: heap {} MiB is past 80% of the {} MiB agent.limits.memory leaves for traffic; \
+                 forgetting the least recently active connections (their requests in flight are lost; \
+                 raise agent.limits.memory to keep them)",
+                heap >> 20,
+                budget.heap >> 20
+            );
+        }
+        // With nothing left to forget, what holds the heap is not
+        // connection state (spans waiting for the collector, records
+        // waiting for order), which has bounds of its own; the episode
+        // stays open, so the warning is not repeated.
+        let n = self.conns.shed((self.conns.len() / 8).max(1));
+        *self.shedding.get_or_insert(0) += n as u64;
+        self.forget_forgotten();
+    }
+
+    /// Connections the table let go without a close: the correlator's
+    /// requests on them will never be answered.
+    fn forget_forgotten(&mut self) {
+        for sock in self.conns.take_forgotten() {
+            self.correlator.forget_sock(sock);
+        }
+    }
+
+    /// The connections of a process that ended close with it at `ts_ns`
+    /// (one closed by close(2) just before keeps that time).
+    fn close_pid(&mut self, pid: u32, ts_ns: u64, sender: &SpanSender) {
+        for conn in self.conns.of_pid(pid, ts_ns) {
+            let conn = self.closing.reopened(conn.sock).unwrap_or(conn);
+            self.close_now(&conn, sender);
+        }
+    }
+
+    /// A traced process is gone: what it still has open closes at `ts_ns`
+    /// (its exit record closed it already, unless the record was lost).
+    pub fn forget_pid(&mut self, pid: u32, ts_ns: u64, sender: &SpanSender) {
+        self.close_pid(pid, ts_ns, sender);
+        self.correlator.forget_pid(pid);
+    }
+
+    /// The once-a-second check found `pid` gone. Its last records, and its
+    /// exit's, may still be on their way (held for order, or in the ring):
+    /// closing its connections now would cut exchanges whose answers are
+    /// about to arrive. They close after [`REAP_GRACE_NS`] and the
+    /// reordering window, if the exit record has not closed them by then.
+    pub fn reaped(&mut self, pid: u32) {
+        self.reaped.push((pid, Clock::mono_ns()));
+    }
+
+    fn forget_reaped(&mut self, now_ns: u64, sender: &SpanSender) {
+        let due = REAP_GRACE_NS + self.reorder.window_ns();
+        let (ready, wait): (Vec<_>, Vec<_>) = std::mem::take(&mut self.reaped)
+            .into_iter()
+            .partition(|&(_, at)| now_ns.saturating_sub(at) >= due);
+        self.reaped = wait;
+        for (pid, at) in ready {
+            self.forget_pid(pid, at, sender);
+        }
+    }
+
+    pub fn finish(&mut self, sender: &SpanSender) {
+        let mut out = Vec::new();
+        self.reorder.drain(&mut |e| out.push(e));
+        for e in out {
+            self.handle(e, sender);
+        }
+        let mut due = Vec::new();
+        self.closing.drain(&mut |c| due.push(c));
+        for c in due {
+            self.close_now(&c, sender);
+        }
+    }
+}
+
+fn log_event(e: &Event) {
+    match e {
+        Event::Data(d) => log::trace!(
+            // Never the payload: it holds what the spans redact.
+            "data sock={:x} pid={} tid={} g={:x} {:?} seq={} len={} {} -> {}",
+            d.conn.sock,
+            d.conn.pid,
+            d.conn.tid,
+            d.g,
+            d.direction,
+            d.seq,
+            d.len,
+            d.conn.tuple.local,
+            d.conn.tuple.remote,
+        ),
+        Event::Open { conn, role } => log::trace!(
+            "open sock={:x} pid={} {role:?} {:?}",
+            conn.sock,
+            conn.pid,
+            conn.tuple
+        ),
+        Event::Close { conn } => log::trace!(
+            "close sock={:x} pid={} {:?}",
+            conn.sock,
+            conn.pid,
+            conn.tuple
+        ),
+        Event::Proc { change, .. } => log::trace!("{change:?}"),
+        Event::GoSpawn {
+            pid, parent, child, ..
+        } => log::trace!("go pid={pid} g={parent:x} started g={child:x}"),
+        Event::GoHandoff { pid, from, to, .. } => {
+            log::trace!("go pid={pid} g={from:x} hands a request to g={to:x}")
+        }
+    }
+}
