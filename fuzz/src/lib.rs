@@ -39,6 +39,24 @@ fn moment(i: usize, ctl: u8) -> Moment {
     }
 }
 
+/// The protocol the `protocol` target fuzzes: `SWIT_FUZZ_PROTOCOL`, a
+/// registry label. With `SWIT_FUZZ_LIST` set, prints every label and exits,
+/// so the runner needs no list of its own.
+pub fn chosen_protocol() -> ProtocolKind {
+    if std::env::var_os("SWIT_FUZZ_LIST").is_some() {
+        for k in ProtocolKind::ALL {
+            println!("{}", k.as_str());
+        }
+        std::process::exit(0);
+    }
+    let name = std::env::var("SWIT_FUZZ_PROTOCOL").unwrap_or_default();
+    ProtocolKind::from_name(&name).unwrap_or_else(|| {
+        let all: Vec<_> = ProtocolKind::ALL.iter().map(|k| k.as_str()).collect();
+        eprintln!("SWIT_FUZZ_PROTOCOL={name:?} names no protocol; set one of {all:?}");
+        std::process::exit(2)
+    })
+}
+
 /// A protocol session fed every step; closed at the end.
 pub fn session(kind: ProtocolKind, data: &[u8]) {
     let mut s = Session::new(kind);

@@ -17,20 +17,11 @@ use anyhow::{Context, Result, bail};
 
 use crate::{root, run};
 
-/// The targets, as fuzz/Cargo.toml names them.
-pub const TARGETS: &[&str] = &[
-    "conn_table",
-    "stream",
-    "detect",
-    "http1",
-    "http2",
-    "hpack",
-    "postgres",
-    "mysql",
-    "redis",
-];
-/// Targets whose seeds are the scripts of one protocol's sessions.
-const PROTOCOLS: &[&str] = &["http1", "http2", "postgres", "mysql", "redis"];
+/// The targets, as fuzz/Cargo.toml names them. `protocol` runs once per
+/// protocol of the agent's registry, under the protocol's label.
+pub const TARGETS: &[&str] = &["conn_table", "stream", "detect", "hpack", PROTOCOL];
+/// The target that fuzzes one protocol's session at a time.
+const PROTOCOL: &str = "protocol";
 /// Pinned: CI installs it on a fresh machine.
 const CARGO_FUZZ_VERSION: &str = "0.13.2";
 /// A script step that opens the connection as its server (see fuzz/src/lib.rs),
@@ -85,29 +76,41 @@ fn files(dir: &Path) -> Vec<PathBuf> {
     v
 }
 
-/// Files the recorded scripts per target: target/fuzz-seeds/TARGET.
-fn file_seeds() -> Result<PathBuf> {
+/// Files the recorded scripts per run: target/fuzz-seeds/RUN, where a
+/// protocol's run is named by its label.
+fn file_seeds(protocols: &[String]) -> Result<PathBuf> {
     let raw = raw_seeds();
     let out = root().join("target/fuzz-seeds");
-    let all: Vec<PathBuf> = PROTOCOLS
+    for p in protocols {
+        if files(&raw.join(p)).is_empty() {
+            bail!(
+                "the protocol {p} recorded no seeds in {}: do its unit tests feed its Session?",
+                raw.display()
+            );
+        }
+    }
+    let all: Vec<PathBuf> = protocols
         .iter()
-        .chain(["hpack"].iter())
+        .map(String::as_str)
+        .chain(["hpack"])
         .flat_map(|p| files(&raw.join(p)))
         .collect();
-    if all.is_empty() {
-        bail!("no seeds in {}: did the tests run?", raw.display());
-    }
-    for t in TARGETS {
-        let d = out.join(t);
+    let runs = TARGETS
+        .iter()
+        .filter(|t| **t != PROTOCOL)
+        .map(|t| t.to_string())
+        .chain(protocols.iter().cloned());
+    for run in runs {
+        let d = out.join(&run);
         let _ = fs::remove_dir_all(&d);
         fs::create_dir_all(&d)?;
-        let sources: Vec<PathBuf> = match *t {
+        let sources: Vec<PathBuf> = match run.as_str() {
             "conn_table" | "stream" | "detect" => all.clone(),
             p => files(&raw.join(p)),
         };
         for src in sources {
             let mut bytes = fs::read(&src)?;
-            if *t == "conn_table" {
+            if run == "conn_table" {
                 bytes.splice(0..0, OPEN_AS_SERVER);
             }
             let name = src.file_name().context("seed name")?;
@@ -117,27 +120,40 @@ fn file_seeds() -> Result<PathBuf> {
     Ok(out)
 }
 
-/// What one target's run did.
+/// The protocols of the agent's registry, as the `protocol` target lists
+/// them.
+fn registered_protocols(bin_dir: &Path) -> Result<Vec<String>> {
+    let o = Command::new(bin_dir.join(PROTOCOL))
+        .arg("-runs=0")
+        .env("SWIT_FUZZ_LIST", "1")
+        .output()
+        .context("cannot run the protocol fuzz target")?;
+    let names: Vec<String> = String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect();
+    if !o.status.success() || names.is_empty() {
+        bail!("the protocol fuzz target listed no protocols ({})", o.status);
+    }
+    Ok(names)
+}
+
+/// What one run did.
 struct Ran {
-    target: &'static str,
+    target: String,
     execs: u64,
     seconds: f64,
     corpus: usize,
 }
 
 /// Builds the targets, records seeds unless the caller did, and runs each
-/// target (or those named) for `seconds`.
+/// target (or those named: a target, or a protocol's label) for `seconds`;
+/// the `protocol` target runs once per registered protocol.
 pub fn fuzz(seconds: u64, only: &[String], seeds_recorded: bool) -> Result<()> {
-    for t in only {
-        if !TARGETS.contains(&t.as_str()) {
-            bail!("no fuzz target {t:?}; there are {TARGETS:?}");
-        }
-    }
     ensure_cargo_fuzz()?;
     if !seeds_recorded {
         record_seeds()?;
     }
-    let seeds = file_seeds()?;
     // No sanitizer: the parsers are safe Rust, and panics, overflows (debug
     // assertions on) and timeouts are what is looked for; twice as fast.
     run(Command::new("cargo")
@@ -145,20 +161,39 @@ pub fn fuzz(seconds: u64, only: &[String], seeds_recorded: bool) -> Result<()> {
         .args(["+nightly", "fuzz", "build", "-s", "none", "-a"])
         .env("AYA_BUILD_SKIP", "1"))?;
     let bin_dir = fuzz_dir().join("target/x86_64-unknown-linux-gnu/release");
-    let mut ran = Vec::new();
+    let protocols = registered_protocols(&bin_dir)?;
+    // (run name, target binary, protocol)
+    let mut runs: Vec<(String, &str, Option<&str>)> = Vec::new();
     for &t in TARGETS {
-        if !only.is_empty() && !only.iter().any(|o| o == t) {
-            continue;
+        if t == PROTOCOL {
+            runs.extend(protocols.iter().map(|p| (p.clone(), t, Some(p.as_str()))));
+        } else {
+            runs.push((t.to_string(), t, None));
         }
-        let corpus = fuzz_dir().join("corpus").join(t);
-        let artifacts = fuzz_dir().join("artifacts").join(t);
+    }
+    for o in only {
+        if !runs.iter().any(|(name, bin, _)| name == o || bin == o) {
+            let names: Vec<&str> = runs.iter().map(|r| r.0.as_str()).collect();
+            bail!("no fuzz target {o:?}; there are {names:?} (and {PROTOCOL:?}: every protocol)");
+        }
+    }
+    runs.retain(|(name, bin, _)| only.is_empty() || only.iter().any(|o| o == name || o == bin));
+    let seeds = file_seeds(&protocols)?;
+    let mut ran = Vec::new();
+    for (t, bin, protocol) in runs {
+        let corpus = fuzz_dir().join("corpus").join(&t);
+        let artifacts = fuzz_dir().join("artifacts").join(&t);
         fs::create_dir_all(&corpus)?;
         fs::create_dir_all(&artifacts)?;
         eprintln!("xtask: fuzzing {t} for {seconds} s");
         let start = Instant::now();
-        let o = Command::new(bin_dir.join(t))
+        let mut cmd = Command::new(bin_dir.join(bin));
+        if let Some(p) = protocol {
+            cmd.env("SWIT_FUZZ_PROTOCOL", p);
+        }
+        let o = cmd
             .arg(&corpus)
-            .arg(seeds.join(t))
+            .arg(seeds.join(&t))
             .arg(format!("-max_total_time={seconds}"))
             .arg(format!("-artifact_prefix={}/", artifacts.display()))
             // A script longer than this is cut; the seeds are shorter.
@@ -175,12 +210,13 @@ pub fn fuzz(seconds: u64, only: &[String], seeds_recorded: bool) -> Result<()> {
             for l in tail.iter().rev() {
                 eprintln!("{l}");
             }
+            let env = protocol.map_or(String::new(), |p| format!("SWIT_FUZZ_PROTOCOL={p} "));
             bail!(
                 "fuzz target {t} failed ({}); its input is in {}/ \
-                 (replay: {} FILE)",
+                 (replay: {env}{} FILE)",
                 o.status,
                 artifacts.display(),
-                bin_dir.join(t).display()
+                bin_dir.join(bin).display()
             );
         }
         let execs = log
