@@ -11,6 +11,13 @@
 //!   it sets.
 //! - [`validate`]: raw layers -> [`Settings`], every problem collected, one
 //!   line each, named by key path.
+//! - [`reload`]: which keys a SIGHUP applies and which wait for a restart.
+//!
+//! A new key is a field of its `Raw*` struct in [`file`] (a string one is
+//! also expanded in `RawConfig::expand`), its checks and default in
+//! [`validate`] with its field in [`Settings`], a row in [`reload::KEYS`]
+//! when it is a new key of `tracing:` or `agent:` (a test fails without it),
+//! and, if it has them, a row in [`flags`] and a variable in [`env`].
 //!
 //! YAML is read with `serde_norway`: `serde_yaml` is archived, and of its
 //! maintained forks `serde_norway` keeps serde_yaml 0.9's API unchanged,
