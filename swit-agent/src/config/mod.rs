@@ -7,8 +7,17 @@
 //! - [`file`]: the raw serde structs, exactly as written (`deny_unknown_fields`
 //!   everywhere), and the parse step with `${VAR}` expansion.
 //! - [`env`]: `${VAR}` expansion and the `OTEL_*` variables.
+//! - [`flags`]: the flags of `run` ([`Overrides`], clap), each with the key
+//!   it sets.
 //! - [`validate`]: raw layers -> [`Settings`], every problem collected, one
 //!   line each, named by key path.
+//! - [`reload`]: which keys a SIGHUP applies and which wait for a restart.
+//!
+//! A new key is a field of its `Raw*` struct in [`file`] (a string one is
+//! also expanded in `RawConfig::expand`), its checks and default in
+//! [`validate`] with its field in [`Settings`], a row in [`reload::KEYS`]
+//! when it is a new key of `tracing:` or `agent:` (a test fails without it),
+//! and, if it has them, a row in [`flags`] and a variable in [`env`].
 //!
 //! YAML is read with `serde_norway`: `serde_yaml` is archived, and of its
 //! maintained forks `serde_norway` keeps serde_yaml 0.9's API unchanged,
@@ -24,6 +33,7 @@ use std::{collections::BTreeMap, fmt, path::Path, path::PathBuf, time::Duration}
 
 pub mod env;
 pub mod file;
+pub mod flags;
 pub mod redaction;
 pub mod reload;
 pub mod validate;
@@ -35,6 +45,7 @@ mod tests_messages;
 #[cfg(test)]
 mod tests_redaction;
 
+pub use flags::Overrides;
 use swit_ebpf_common::MAX_CAPTURE;
 
 /// Reads one environment variable; `None` when unset.
@@ -45,13 +56,13 @@ pub fn process_env(name: &str) -> Option<String> {
     std::env::var(name).ok()
 }
 
-/// How the console prints spans.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+/// How the console prints spans. Variants' doc comments are `--help` text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum ConsoleFormat {
-    /// One readable block per trace, children indented under parents.
+    /// One readable block per trace.
     #[default]
     Pretty,
-    /// One OTLP/JSON `ExportTraceServiceRequest` per line and batch.
+    /// One OTLP/JSON ExportTraceServiceRequest per line.
     OtlpJson,
 }
 
@@ -326,48 +337,6 @@ pub(crate) fn glob(p: &[u8], s: &[u8]) -> bool {
     }
 }
 
-/// Command-line overrides, applied over file and environment. `None` (or
-/// an empty list) leaves the lower layers alone. Strings are checked by the
-/// same code as the file, and problems name the flag.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Overrides {
-    /// `--pid`, repeatable: replaces `agent.targets.pids` when given.
-    pub pids: Vec<u32>,
-    /// `--cgroup`, `--exe`, `--port`: each replaces its file list when given.
-    pub cgroups: Vec<String>,
-    pub exes: Vec<String>,
-    pub ports: Vec<u16>,
-    /// `--console-format`
-    pub console_format: Option<ConsoleFormat>,
-    /// `--capture-bytes`
-    pub capture_bytes: Option<u32>,
-    /// `--ring-bytes`
-    pub ring_bytes: Option<u32>,
-    /// `--memory-limit`
-    pub memory_limit: Option<String>,
-    /// `--exporter`: otlp | jaeger | console
-    pub exporter: Option<String>,
-    /// `--endpoint`
-    pub endpoint: Option<String>,
-    /// `--protocol`: grpc | http/protobuf
-    pub protocol: Option<String>,
-    /// `--service-name`
-    pub service_name: Option<String>,
-    /// `--sampler`: the OTEL_TRACES_SAMPLER names
-    pub sampler: Option<String>,
-    /// `--sample-rate`
-    pub sample_rate: Option<f64>,
-    /// `--hooks-only`.
-    pub hooks_only: bool,
-    /// `--capture-only`.
-    pub capture_only: bool,
-    /// `--metrics-addr`
-    pub metrics_addr: Option<String>,
-    /// `--disable-kernel-feature`, repeatable: replaces
-    /// `agent.capture.disable_kernel_features` when given.
-    pub disable_kernel_features: Vec<String>,
-}
-
 /// Where no layer gives a value: a file's defaults, or the friendlier ones
 /// of `run` without a file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -389,109 +358,6 @@ pub(crate) struct Layered {
     /// The endpoint came from OTEL_EXPORTER_OTLP_ENDPOINT: a base URL to
     /// which http/protobuf appends `/v1/traces` (OTel spec).
     pub endpoint_is_base: bool,
-}
-
-impl Layered {
-    fn apply_cli(&mut self, o: &Overrides) {
-        let t = &mut self.raw.tracing;
-        let a = &mut self.raw.agent;
-        let mut set = |slot: &mut Option<String>, v: &Option<String>, key, flag: &str| {
-            if let Some(v) = v {
-                *slot = Some(v.clone());
-                self.origins.insert(key, flag.to_owned());
-            }
-        };
-        set(
-            &mut t.exporter.kind,
-            &o.exporter,
-            "tracing.exporter.type",
-            "--exporter",
-        );
-        set(
-            &mut t.exporter.endpoint,
-            &o.endpoint,
-            "tracing.exporter.endpoint",
-            "--endpoint",
-        );
-        set(
-            &mut t.exporter.protocol,
-            &o.protocol,
-            "tracing.exporter.protocol",
-            "--protocol",
-        );
-        set(
-            &mut t.service_name,
-            &o.service_name,
-            "tracing.service_name",
-            "--service-name",
-        );
-        set(
-            &mut t.sampling.kind,
-            &o.sampler,
-            "tracing.sampling.type",
-            "--sampler",
-        );
-        let fmt = o.console_format.map(|f| f.as_str().to_owned());
-        set(
-            &mut a.console.format,
-            &fmt,
-            "agent.console.format",
-            "--console-format",
-        );
-        set(
-            &mut a.metrics_addr,
-            &o.metrics_addr,
-            "agent.metrics_addr",
-            "--metrics-addr",
-        );
-        if o.endpoint.is_some() {
-            self.endpoint_is_base = false;
-        }
-        if let Some(r) = o.sample_rate {
-            t.sampling.rate = Some(r);
-            self.origins
-                .insert("tracing.sampling.rate", "--sample-rate".into());
-        }
-        if !o.pids.is_empty() {
-            a.targets.pids = Some(o.pids.clone());
-            self.origins.insert("agent.targets.pids", "--pid".into());
-        }
-        if !o.cgroups.is_empty() {
-            a.targets.cgroups = Some(o.cgroups.clone());
-            self.origins
-                .insert("agent.targets.cgroups", "--cgroup".into());
-        }
-        if !o.exes.is_empty() {
-            a.targets.exes = Some(o.exes.clone());
-            self.origins.insert("agent.targets.exes", "--exe".into());
-        }
-        if !o.ports.is_empty() {
-            a.targets.ports = Some(o.ports.clone());
-            self.origins.insert("agent.targets.ports", "--port".into());
-        }
-        if let Some(b) = o.capture_bytes {
-            a.capture.bytes = Some(b);
-            self.origins
-                .insert("agent.capture.bytes", "--capture-bytes".into());
-        }
-        if let Some(b) = o.ring_bytes {
-            a.capture.ring_bytes = Some(b);
-            self.origins
-                .insert("agent.capture.ring_bytes", "--ring-bytes".into());
-        }
-        if let Some(m) = &o.memory_limit {
-            a.limits.memory = Some(file::ScalarString(m.clone()));
-            self.origins
-                .insert("agent.limits.memory", "--memory-limit".into());
-        }
-        if !o.disable_kernel_features.is_empty() {
-            a.capture.disable_kernel_features = Some(o.disable_kernel_features.clone());
-            self.origins.insert(
-                "agent.capture.disable_kernel_features",
-                "--disable-kernel-feature".into(),
-            );
-        }
-    }
 }
 
 /// One thing wrong with the configuration, named by key path (or by the
@@ -601,7 +467,7 @@ impl Settings {
             None => Base::NoFile,
         };
         env::apply(&mut layered, lookup, &mut problems);
-        layered.apply_cli(cli);
+        cli.apply(&mut layered);
         match validate::resolve(&layered, base, text) {
             Ok(mut s) if problems.is_empty() => {
                 s.agent.hooks_only = cli.hooks_only;

@@ -6,48 +6,118 @@
 //! told which keys wait, rather than left to think they took effect.
 use super::Settings;
 
+/// What a SIGHUP does with a key whose value changed in the file.
+pub enum Applies {
+    /// Applied at once.
+    Live,
+    /// Waits for a restart; the function tells whether the running and the
+    /// re-read settings differ in this key.
+    Restart(fn(&Settings, &Settings) -> bool),
+}
+
+/// `KEY live;`, or `KEY restart FIELD, ...;`: waits for a restart, and
+/// changed when any of these fields of [`Settings`] differs.
+macro_rules! keys {
+    ($($key:literal $applies:ident $($($field:ident).+),*;)*) => {
+        &[$(($key, keys!(@$applies $($($field).+),*))),*]
+    };
+    (@live) => { Applies::Live };
+    (@restart $($($field:ident).+),+) => {
+        Applies::Restart(|a, b| false $(|| a.$($field).+ != b.$($field).+)+)
+    };
+}
+
+/// Every key of `tracing:` and `agent:`, in the file's order, and how a
+/// SIGHUP applies it. A key added to the file's structs without a row here
+/// fails `every_key_of_the_file_has_a_row`.
+pub const KEYS: &[(&str, Applies)] = keys! {
+    "tracing.enabled" live;
+    "tracing.service_name" restart tracing.service_name;
+    "tracing.sampling" restart tracing.sampler;
+    "tracing.exporter" restart tracing.exporter;
+    "tracing.resource_attributes" restart tracing.resource_attributes;
+    "tracing.propagators" restart tracing.propagators;
+    "tracing.redaction" restart tracing.redaction;
+    "agent.targets" live;
+    "agent.services" restart agent.services;
+    "agent.capture" restart agent.capture_bytes, agent.ring_bytes, agent.disabled_kernel_features;
+    "agent.console" restart agent.console_format;
+    "agent.export" restart agent.export_queue;
+    "agent.metrics_addr" restart agent.metrics_addr;
+    "agent.metrics_export_interval" restart agent.metrics_export_interval;
+    "agent.limits" restart agent.memory_limit, agent.idle_timeout;
+};
+
 /// The keys whose value in `file` differs from the `running` one and that a
 /// SIGHUP does not apply, in the order the file documents them.
 pub fn needs_restart(running: &Settings, file: &Settings) -> Vec<&'static str> {
-    let (t, u) = (&running.tracing, &file.tracing);
-    let (a, b) = (&running.agent, &file.agent);
-    [
-        (t.service_name != u.service_name, "tracing.service_name"),
-        (t.sampler != u.sampler, "tracing.sampling"),
-        (t.exporter != u.exporter, "tracing.exporter"),
-        (
-            t.resource_attributes != u.resource_attributes,
-            "tracing.resource_attributes",
-        ),
-        (t.propagators != u.propagators, "tracing.propagators"),
-        (t.redaction != u.redaction, "tracing.redaction"),
-        (a.services != b.services, "agent.services"),
-        (
-            (a.capture_bytes, a.ring_bytes, &a.disabled_kernel_features)
-                != (b.capture_bytes, b.ring_bytes, &b.disabled_kernel_features),
-            "agent.capture",
-        ),
-        (a.console_format != b.console_format, "agent.console"),
-        (a.export_queue != b.export_queue, "agent.export"),
-        (a.metrics_addr != b.metrics_addr, "agent.metrics_addr"),
-        (
-            a.metrics_export_interval != b.metrics_export_interval,
-            "agent.metrics_export_interval",
-        ),
-        (
-            (a.memory_limit, a.idle_timeout) != (b.memory_limit, b.idle_timeout),
-            "agent.limits",
-        ),
-    ]
-    .into_iter()
-    .filter_map(|(changed, key)| changed.then_some(key))
-    .collect()
+    let waits =
+        |applies: &Applies| matches!(applies, Applies::Restart(changed) if changed(running, file));
+    KEYS.iter()
+        .filter(|(_, a)| waits(a))
+        .map(|(key, _)| *key)
+        .collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Overrides;
+    use crate::config::{Overrides, file};
+    use serde::{Deserialize, Deserializer, de};
+
+    /// The keys serde reads in a struct of the file: its derive hands them
+    /// to `deserialize_struct`, which here keeps them and reads nothing.
+    struct Keys(&'static [&'static str]);
+
+    impl<'de> Deserializer<'de> for &mut Keys {
+        type Error = de::value::Error;
+        fn deserialize_any<V: de::Visitor<'de>>(self, _: V) -> Result<V::Value, Self::Error> {
+            Err(de::Error::custom("not a struct"))
+        }
+        fn deserialize_struct<V: de::Visitor<'de>>(
+            self,
+            _: &'static str,
+            fields: &'static [&'static str],
+            _: V,
+        ) -> Result<V::Value, Self::Error> {
+            self.0 = fields;
+            Err(de::Error::custom("keys taken"))
+        }
+        serde::forward_to_deserialize_any! {
+            bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes
+            byte_buf option unit unit_struct newtype_struct seq tuple tuple_struct map
+            enum identifier ignored_any
+        }
+    }
+
+    fn keys<'de, T: Deserialize<'de>>(section: &str) -> Vec<String> {
+        let mut k = Keys(&[]);
+        let _ = T::deserialize(&mut k);
+        k.0.iter().map(|f| format!("{section}.{f}")).collect()
+    }
+
+    #[test]
+    fn every_key_of_the_file_has_a_row() {
+        let mut file = keys::<file::RawTracing>("tracing");
+        file.extend(keys::<file::RawAgent>("agent"));
+        let table: Vec<&str> = KEYS.iter().map(|(k, _)| *k).collect();
+        assert_eq!(
+            table, file,
+            "config/reload.rs KEYS: one row per key, in the file's order"
+        );
+        // A new section of the file needs its rows too.
+        assert_eq!(
+            keys::<file::RawConfig>("file"),
+            ["file.tracing", "file.agent"]
+        );
+        // agent.rs's SIGHUP warning names these as the ones applied at once.
+        let live: Vec<&str> = KEYS
+            .iter()
+            .filter(|(_, a)| matches!(a, Applies::Live))
+            .map(|(k, _)| *k)
+            .collect();
+        assert_eq!(live, ["tracing.enabled", "agent.targets"]);
+    }
 
     fn load(yaml: &str) -> Settings {
         Settings::from_parts(Some(yaml), None, &|_| None, &Overrides::default())
