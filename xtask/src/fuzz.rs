@@ -133,7 +133,10 @@ fn registered_protocols(bin_dir: &Path) -> Result<Vec<String>> {
         .map(str::to_string)
         .collect();
     if !o.status.success() || names.is_empty() {
-        bail!("the protocol fuzz target listed no protocols ({})", o.status);
+        bail!(
+            "the protocol fuzz target listed no protocols ({})",
+            o.status
+        );
     }
     Ok(names)
 }
