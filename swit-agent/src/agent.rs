@@ -45,7 +45,7 @@ use crate::{
     },
     preflight::{self, PreflightError},
     probe::ProbeError,
-    target::{
+    selection::{
         TargetError,
         manager::{ProcChange, TargetManager},
         process::{ResourcePolicy, Resources},

@@ -10,5 +10,5 @@ pub mod metrics;
 pub mod preflight;
 pub mod probe;
 pub mod protocol;
-pub mod target;
+pub mod selection;
 pub mod trace;

@@ -31,7 +31,7 @@ use crate::{
     config::{AgentSettings, Targets},
     export::pipeline::SpanSender,
     probe::{Probe, ProbeOptions, tls::TlsHooks},
-    target::manager::{Follow, ProcChange, TargetManager},
+    selection::manager::{Follow, ProcChange, TargetManager},
 };
 
 pub struct Session {

@@ -6,7 +6,7 @@ use swit_ebpf_common::{
     direction, kind, role,
 };
 
-use crate::target::manager::ProcChange;
+use crate::selection::manager::ProcChange;
 
 /// Which way bytes went, seen from the traced process.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
