@@ -26,7 +26,7 @@ use crate::{
     capture::{
         closing::Closing,
         conn::ConnTable,
-        event::{ConnInfo, Event},
+        event::{ConnInfo, Event, ProcChange},
         listening::ListenCache,
         reader::ReaderCounters,
         reorder::Reorder,
@@ -45,12 +45,11 @@ use crate::{
     },
     preflight::{self, PreflightError},
     probe::ProbeError,
-    selection::{
-        TargetError,
-        manager::{ProcChange, TargetManager},
-        process::{ResourcePolicy, Resources},
+    selection::{TargetError, manager::TargetManager},
+    trace::{
+        correlate::{Clock, Correlator, TraceOptions},
+        resource::{ResourcePolicy, Resources},
     },
-    trace::correlate::{Clock, Correlator, TraceOptions},
 };
 
 /// Why `run` stopped early.

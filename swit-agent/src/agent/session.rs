@@ -25,13 +25,13 @@ use super::{STOP_DRAIN, Stage, mono_now};
 use crate::{
     agent::AgentError,
     capture::{
-        event::Event,
+        event::{Event, ProcChange},
         reader::{Reader, ReaderCounters},
     },
     config::{AgentSettings, Targets},
     export::pipeline::SpanSender,
     probe::{Probe, ProbeOptions, tls::TlsHooks},
-    selection::manager::{Follow, ProcChange, TargetManager},
+    selection::manager::{Follow, TargetManager},
 };
 
 pub struct Session {

@@ -5,5 +5,6 @@ pub mod db_span;
 pub mod grpc_span;
 pub mod http_span;
 pub mod redact;
+pub mod resource;
 pub mod sampler;
 pub mod span;
