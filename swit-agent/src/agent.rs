@@ -19,7 +19,7 @@ use std::{
 use swit_ebpf_common::counter;
 
 use self::{
-    session::{Session, Step},
+    session::{Received, TracingSession},
     totals::Totals,
 };
 use crate::{
@@ -179,7 +179,7 @@ pub fn run(settings: Settings, reload: Option<Reload>) -> Result<(), AgentError>
         last_held: (0, 0, 0),
     };
     let mut targets = cfg.targets.clone();
-    let mut session = Some(Session::start(cfg, &targets, totals.reader.clone())?);
+    let mut session = Some(TracingSession::start(cfg, &targets, totals.reader.clone())?);
     // Measured now: what the process holds before any traffic (the probe
     // loaded). A session started again later is bound by the same budget.
     let (resident, _) = memory::resident().unwrap_or_default();
@@ -224,10 +224,10 @@ pub fn run(settings: Settings, reload: Option<Reload>) -> Result<(), AgentError>
         let wait = Duration::from_millis(50);
         match session.as_ref().map(|s| s.recv(wait)) {
             // --capture-only: read and decoded, then dropped.
-            Some(Step::Batch(_)) if cfg.capture_only => {}
-            Some(Step::Batch(batch)) => stage.push(batch),
-            Some(Step::Idle) => {}
-            Some(Step::Closed) => break,
+            Some(Received::Batch(_)) if cfg.capture_only => {}
+            Some(Received::Batch(batch)) => stage.push(batch),
+            Some(Received::Idle) => {}
+            Some(Received::Closed) => break,
             None => std::thread::park_timeout(wait),
         }
         stage.release(mono_now(), &sender);
@@ -272,7 +272,7 @@ pub fn run(settings: Settings, reload: Option<Reload>) -> Result<(), AgentError>
             }
             Some((true, why)) if !stopping && session.is_none() => {
                 board.switching();
-                match Session::start(cfg, &targets, totals.reader.clone()) {
+                match TracingSession::start(cfg, &targets, totals.reader.clone()) {
                     Ok(s) => {
                         session = Some(s);
                         // Published before the readiness line: whoever
@@ -331,7 +331,7 @@ pub fn run(settings: Settings, reload: Option<Reload>) -> Result<(), AgentError>
 fn reread(
     running: &Settings,
     reload: Option<&Reload>,
-    session: Option<&mut Session>,
+    session: Option<&mut TracingSession>,
     targets: &mut Targets,
 ) -> Option<bool> {
     let new = match reload.map(|r| r()) {
@@ -374,7 +374,7 @@ fn reread(
 
 /// The "tracing ..." line (scripts and tests wait for it) and the stable
 /// readiness line, once the probes are attached and the reader runs.
-fn announce(prefix: &str, session: Option<&Session>, targets: &Targets, description: &str) {
+fn announce(prefix: &str, session: Option<&TracingSession>, targets: &Targets, description: &str) {
     let Some(s) = session else { return };
     log::info!(
         "{prefix}tracing {}, {} hooks attached, {} TLS libraries hooked, spans to {description}; Ctrl-C to stop",
