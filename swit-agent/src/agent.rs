@@ -21,7 +21,7 @@ use swit_ebpf_common::counter;
 
 pub use self::signals::Reload;
 use self::{
-    session::{Session, Step},
+    session::{Received, TracingSession},
     signals::Signals,
     stage::Stage,
     totals::Totals,
@@ -42,7 +42,7 @@ use crate::{
     },
     preflight::{self, PreflightError},
     probe::ProbeError,
-    target::TargetError,
+    selection::TargetError,
     trace::correlate::Clock,
 };
 
@@ -151,7 +151,7 @@ pub fn run(settings: Settings, reload: Option<Reload>) -> Result<(), AgentError>
         last_held: (0, 0, 0),
     };
     let mut targets = cfg.targets.clone();
-    let mut session = Some(Session::start(cfg, &targets, totals.reader.clone())?);
+    let mut session = Some(TracingSession::start(cfg, &targets, totals.reader.clone())?);
     // Measured now: what the process holds before any traffic (the probe
     // loaded). A session started again later is bound by the same budget.
     let (resident, _) = memory::resident().unwrap_or_default();
@@ -196,10 +196,10 @@ pub fn run(settings: Settings, reload: Option<Reload>) -> Result<(), AgentError>
         let wait = Duration::from_millis(50);
         match session.as_ref().map(|s| s.recv(wait)) {
             // --capture-only: read and decoded, then dropped.
-            Some(Step::Batch(_)) if cfg.capture_only => {}
-            Some(Step::Batch(batch)) => stage.push(batch),
-            Some(Step::Idle) => {}
-            Some(Step::Closed) => break,
+            Some(Received::Batch(_)) if cfg.capture_only => {}
+            Some(Received::Batch(batch)) => stage.push(batch),
+            Some(Received::Idle) => {}
+            Some(Received::Closed) => break,
             None => std::thread::park_timeout(wait),
         }
         stage.release(Clock::mono_ns(), &sender);
@@ -235,7 +235,7 @@ pub fn run(settings: Settings, reload: Option<Reload>) -> Result<(), AgentError>
             }
             Some((true, why)) if !stopping && session.is_none() => {
                 board.switching();
-                match Session::start(cfg, &targets, totals.reader.clone()) {
+                match TracingSession::start(cfg, &targets, totals.reader.clone()) {
                     Ok(s) => {
                         session = Some(s);
                         // Published before the readiness line: whoever
@@ -289,7 +289,7 @@ pub fn run(settings: Settings, reload: Option<Reload>) -> Result<(), AgentError>
 
 /// The "tracing ..." line (scripts and tests wait for it) and the stable
 /// readiness line, once the probes are attached and the reader runs.
-fn announce(prefix: &str, session: Option<&Session>, targets: &Targets, description: &str) {
+fn announce(prefix: &str, session: Option<&TracingSession>, targets: &Targets, description: &str) {
     let Some(s) = session else { return };
     log::info!(
         "{prefix}tracing {}, {} hooks attached, {} TLS libraries hooked, spans to {description}; Ctrl-C to stop",

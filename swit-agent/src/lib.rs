@@ -10,5 +10,6 @@ pub mod metrics;
 pub mod preflight;
 pub mod probe;
 pub mod protocol;
-pub mod target;
+pub mod redact;
+pub mod selection;
 pub mod trace;

@@ -1,5 +1,5 @@
-//! The OpenTelemetry Python SDK in a venv under target/otel-venv, pinned
-//! as ../shared/PEERS.md says (mismatched unpinned installs break).
+//! The OpenTelemetry Python SDK in a venv under target/otel-venv, every
+//! package pinned to one version (mismatched unpinned installs break).
 use std::path::PathBuf;
 
 use crate::pyenv::Venv;

@@ -129,9 +129,9 @@ fn an_sdk_instrumented_service_and_swit_share_one_trace() {
     assert_eq!(server.attr_int("http.response.status_code"), Some(200));
     assert_eq!(server.status_code, 0, "unset status on a 200");
     assert_ne!(server.span_id, call_id);
-    // DESIGN: "If an instrumented client already sent a traceparent, the
-    // agent's client span takes that header's ids": same trace, and the
-    // span id the header carries, which is sdk-call's.
+    // docs/user-guide.md, How spans are linked: a client that already sends
+    // `traceparent` keeps its ids: same trace, and the span id the header
+    // carries, which is sdk-call's.
     assert_eq!(
         client.trace_id, trace_id,
         "swit's client span in the SDK's trace"

@@ -24,20 +24,20 @@ use swit_ebpf_common::counter;
 use super::{AgentError, stage::Stage};
 use crate::{
     capture::{
-        event::Event,
+        event::{Event, ProcChange},
         reader::{Reader, ReaderCounters},
     },
     config::{AgentSettings, Targets},
     export::pipeline::SpanSender,
     probe::{Probe, ProbeOptions, tls::TlsHooks},
-    target::manager::{Follow, ProcChange, TargetManager},
+    selection::manager::{Follow, TargetManager},
     trace::correlate::Clock,
 };
 
 /// How long a stop works off records already read before dropping them.
 const STOP_DRAIN: Duration = Duration::from_secs(5);
 
-pub struct Session {
+pub struct TracingSession {
     pub probe: Probe,
     pub manager: TargetManager,
     pub tls: TlsHooks,
@@ -49,14 +49,14 @@ pub struct Session {
 }
 
 /// What the main loop got from the reader.
-pub enum Step {
+pub enum Received {
     Idle,
     Batch(Vec<Event>),
     /// The reader is gone.
     Closed,
 }
 
-impl Session {
+impl TracingSession {
     /// Loads and attaches the programs, applies `targets`, hooks TLS
     /// libraries and starts the reader. Warnings (selectors that match
     /// nothing yet) are logged.
@@ -64,7 +64,7 @@ impl Session {
         cfg: &AgentSettings,
         targets: &Targets,
         counters: Arc<ReaderCounters>,
-    ) -> Result<Session, AgentError> {
+    ) -> Result<TracingSession, AgentError> {
         let mut manager = TargetManager::new(targets.clone());
         let mut probe = Probe::load(&ProbeOptions {
             capture_bytes: cfg.capture_bytes,
@@ -83,7 +83,7 @@ impl Session {
         let ring = probe.take_ring().expect("ring taken once");
         let reader_stop = Arc::new(AtomicBool::new(false));
         let (rx, reader) = Reader::start(ring, reader_stop.clone(), counters.clone());
-        Ok(Session {
+        Ok(TracingSession {
             probe,
             manager,
             tls,
@@ -95,14 +95,14 @@ impl Session {
     }
 
     /// Waits up to `wait` for the next batch of records.
-    pub fn recv(&self, wait: Duration) -> Step {
+    pub fn recv(&self, wait: Duration) -> Received {
         match self.rx.recv_timeout(wait) {
             Ok(batch) => {
                 self.counters.taken(&batch);
-                Step::Batch(batch)
+                Received::Batch(batch)
             }
-            Err(RecvTimeoutError::Timeout) => Step::Idle,
-            Err(RecvTimeoutError::Disconnected) => Step::Closed,
+            Err(RecvTimeoutError::Timeout) => Received::Idle,
+            Err(RecvTimeoutError::Disconnected) => Received::Closed,
         }
     }
 

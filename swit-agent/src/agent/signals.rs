@@ -11,7 +11,7 @@ use std::{
 
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM, SIGUSR1};
 
-use super::session::Session;
+use super::session::TracingSession;
 use crate::config::{ConfigError, Settings, Targets};
 
 /// Re-reads the configuration (SIGHUP): the file's targets may change.
@@ -50,7 +50,7 @@ impl Signals {
         &self,
         running: &Settings,
         reload: Option<&Reload>,
-        session: Option<&mut Session>,
+        session: Option<&mut TracingSession>,
         targets: &mut Targets,
     ) -> Option<(bool, &'static str)> {
         let mut want = None;
@@ -73,7 +73,7 @@ impl Signals {
 fn reread(
     running: &Settings,
     reload: Option<&Reload>,
-    session: Option<&mut Session>,
+    session: Option<&mut TracingSession>,
     targets: &mut Targets,
 ) -> Option<bool> {
     let new = match reload.map(|r| r()) {

@@ -7,18 +7,17 @@ use crate::{
     capture::{
         closing::Closing,
         conn::{ConnEvent, ConnTable},
-        event::{ConnInfo, Event},
+        event::{ConnInfo, Event, ProcChange},
         listening::ListenCache,
         reorder::Reorder,
     },
     config::Settings,
     export::pipeline::SpanSender,
     memory::{self, Budget},
-    target::{
-        manager::ProcChange,
-        process::{ResourcePolicy, Resources},
+    trace::{
+        correlate::{Clock, Correlator, TraceOptions},
+        resource::{ResourcePolicy, Resources},
     },
-    trace::correlate::{Clock, Correlator, TraceOptions},
 };
 
 /// Reorder, connections, protocols, correlator: the single-threaded middle.

@@ -7,7 +7,7 @@ use std::sync::{
 
 use swit_ebpf_common::counter;
 
-use super::{session::Session, stage::Stage};
+use super::{session::TracingSession, stage::Stage};
 use crate::{
     capture::reader::ReaderCounters,
     export::{
@@ -32,10 +32,10 @@ pub struct Totals {
 }
 
 impl Totals {
-    /// Ends `session` (see [`Session::stop`]) and keeps its kernel counters.
+    /// Ends `session` (see [`TracingSession::stop`]) and keeps its kernel counters.
     pub fn end(
         &mut self,
-        session: Session,
+        session: TracingSession,
         stage: &mut Stage,
         sender: &SpanSender,
         capture_only: bool,
@@ -55,7 +55,7 @@ impl Totals {
         s
     }
 
-    pub fn snapshot(&self, stage: &Stage, session: Option<&Session>) -> Snapshot {
+    pub fn snapshot(&self, stage: &Stage, session: Option<&TracingSession>) -> Snapshot {
         let mut kernel = self.kernel_before;
         if let Some(s) = session {
             for (k, now) in kernel.iter_mut().zip(s.kernel()) {

@@ -6,7 +6,18 @@ use swit_ebpf_common::{
     direction, kind, role,
 };
 
-use crate::target::manager::ProcChange;
+/// A process lifecycle event from the kernel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProcChange {
+    /// A traced process forked `child` (already traced by the kernel).
+    Fork { child: u32 },
+    /// `pid` exec'd a new program.
+    Exec { pid: u32 },
+    /// Traced `pid` exited (already untraced by the kernel).
+    Exit { pid: u32 },
+    /// `pid` started listening on `port`.
+    Listen { pid: u32, port: u16 },
+}
 
 /// Which way bytes went, seen from the traced process.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -1,7 +1,7 @@
 //! `tracing.redaction`: what the operator adds to (or, for attributes,
 //! takes from) what is exported. The built-in protections (sensitive
 //! headers, query values, SQL literals, handshakes, the finders of
-//! `trace::redact`) cannot be turned off here.
+//! `crate::redact`) cannot be turned off here.
 //!
 //! ```yaml
 //! tracing:
@@ -75,6 +75,17 @@ pub struct AttributeFilter {
     pub deny: Vec<String>,
 }
 
+impl AttributeFilter {
+    /// Whether an attribute named `key` is exported.
+    pub fn keeps(&self, key: &str) -> bool {
+        let hit = |list: &[String]| {
+            list.iter()
+                .any(|g| super::glob(g.as_bytes(), key.as_bytes()))
+        };
+        !hit(&self.deny) && (self.allow.is_empty() || hit(&self.allow))
+    }
+}
+
 /// Header names, lowercase, to export as attributes.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct CaptureHeaders {
@@ -109,7 +120,7 @@ pub fn resolve(raw: &RawRedaction) -> (RedactionSettings, Vec<(String, String)>)
                 key,
                 format!("{} bytes long, at most {MAX_PATTERN_BYTES}", p.len()),
             ));
-        } else if let Err(e) = crate::trace::redact::compile(&p) {
+        } else if let Err(e) = crate::redact::compile(&p) {
             problems.push((key, format!("{p:?} is not a regular expression: {e}")));
         } else {
             patterns.push(p);

@@ -100,3 +100,25 @@ fn every_redaction_message_is_one_line_naming_the_key() {
         }
     }
 }
+
+#[test]
+fn attribute_allow_and_deny_lists() {
+    let r = |allow: &[&str], deny: &[&str]| AttributeFilter {
+        allow: allow.iter().map(|s| s.to_string()).collect(),
+        deny: deny.iter().map(|s| s.to_string()).collect(),
+    };
+    let all = r(&[], &[]);
+    assert!(all.keeps("url.query") && all.keeps("anything"));
+    let deny = r(&[], &["url.query", "http.request.header.*"]);
+    assert!(!deny.keeps("url.query"));
+    assert!(!deny.keeps("http.request.header.x-request-id"));
+    assert!(deny.keeps("url.path"));
+    let allow = r(&["http.*", "url.path"], &["http.request.body.size"]);
+    assert!(allow.keeps("http.request.method"));
+    assert!(allow.keeps("url.path"));
+    assert!(!allow.keeps("url.query"), "not allowed");
+    assert!(
+        !allow.keeps("http.request.body.size"),
+        "denied wins over allowed"
+    );
+}

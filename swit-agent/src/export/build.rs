@@ -8,10 +8,7 @@ use super::{
     otlp_json::OtlpJsonSink,
     redact::RedactingSink,
 };
-use crate::{
-    config::{ConsoleFormat, ExporterKind, Protocol, Settings},
-    trace::redact::Redactor,
-};
+use crate::config::{ConsoleFormat, ExporterKind, Protocol, Settings};
 
 /// The sink, and the OTLP counters when it sends to a collector.
 pub struct BuiltSink {
@@ -55,8 +52,7 @@ pub fn otlp_options(settings: &Settings) -> OtlpOptions {
 /// The sink the settings ask for, behind the redaction policy.
 pub fn build(settings: &Settings) -> Result<BuiltSink, OtlpError> {
     let mut built = build_inner(settings)?;
-    let redactor = Redactor::new(&settings.tracing.redaction);
-    built.sink = Box::new(RedactingSink::new(redactor, built.sink));
+    built.sink = Box::new(RedactingSink::new(&settings.tracing.redaction, built.sink));
     Ok(built)
 }
 

@@ -501,7 +501,7 @@ impl tls::TlsAttach for Probe {
 
 /// The manager's view of the kernel maps. A full map is logged, not fatal:
 /// the process is then not traced, which the log says.
-impl crate::target::manager::TargetMap for Probe {
+impl crate::selection::manager::TargetMap for Probe {
     fn add_target(&mut self, tgid: u32) {
         if let Err(e) = Probe::add_target(self, tgid) {
             log::warn!("cannot trace PID {tgid}: {e}");

@@ -1,6 +1,7 @@
 //! Gives every exchange its place in a trace: trace id, span id, parent.
 //!
-//! A span's parent comes from, in order (see DESIGN.md, Trace context):
+//! A span's parent comes from, in order (see docs/user-guide.md, How spans
+//! are linked):
 //! 1. a `traceparent` header in the request it answers;
 //! 2. for a client call: the server request in flight on the same worker
 //!    of the same process: the thread, or in a Go process the goroutine

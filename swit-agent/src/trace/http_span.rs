@@ -5,7 +5,8 @@ use std::net::SocketAddr;
 use super::span::{AttrValue, Attributes, SpanKind, StatusCode};
 use crate::{
     config::redaction::CaptureHeaders,
-    protocol::http1::{REDACTED, Request, Response},
+    protocol::http1::{Request, Response},
+    redact::redact_query,
 };
 
 /// Methods the semantic conventions know; others are reported as `_OTHER`.
@@ -42,17 +43,6 @@ fn split_target(target: &str) -> (&str, Option<&str>) {
         Some((p, q)) => (p, Some(q)),
         None => (t, None),
     }
-}
-
-/// Query values can carry secrets (tokens, emails): keep the keys only.
-pub fn redact_query(q: &str) -> String {
-    q.split('&')
-        .map(|kv| match kv.split_once('=') {
-            Some((k, _)) => format!("{k}={REDACTED}"),
-            None => kv.to_string(),
-        })
-        .collect::<Vec<_>>()
-        .join("&")
 }
 
 /// `http.request.header.<name>` and `http.response.header.<name>` for the
@@ -309,7 +299,7 @@ mod tests {
     ) -> HttpSpanParts {
         http_span(kind, &HttpExchange::http1(req, resp), local, remote)
     }
-    use crate::protocol::Timing;
+    use crate::{protocol::Timing, redact::REDACTED};
 
     fn req(method: &str, target: &str, headers: &[(&str, &str)]) -> Request {
         Request {

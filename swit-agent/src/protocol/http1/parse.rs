@@ -8,8 +8,11 @@
 //! it without buffering a line.
 use thiserror::Error;
 
-use super::{MAX_HEAD_BYTES, MAX_HEADERS, REDACTED, is_sensitive_header};
-use crate::protocol::{Detect, ProtocolKind};
+use super::{MAX_HEAD_BYTES, MAX_HEADERS};
+use crate::{
+    protocol::{Detect, ProtocolKind},
+    redact::{REDACTED, is_secret_name},
+};
 
 /// Methods recognised without looking further than `METHOD SP`.
 const KNOWN_METHODS: [&[u8]; 9] = [
@@ -404,7 +407,7 @@ fn keep_headers(headers: &[httparse::Header<'_>]) -> (Vec<(String, String)>, usi
         .take(MAX_HEADERS)
         .map(|h| {
             let name = h.name.to_ascii_lowercase();
-            let value = if is_sensitive_header(&name) {
+            let value = if is_secret_name(&name) {
                 REDACTED.to_owned()
             } else {
                 String::from_utf8_lossy(h.value).into_owned()

@@ -1,6 +1,6 @@
 //! Table tests for `session.rs`.
 use super::*;
-use crate::protocol::http1::REDACTED;
+use crate::redact::REDACTED;
 
 const REQ: Side = Side::Request;
 const RESP: Side = Side::Response;

@@ -12,9 +12,9 @@ use super::{
     H2Request, H2Response, Http2Event, MAX_HEADERS, MAX_STREAMS, REFUSED_STREAM, Reset,
     grpc::MessageCounter, hpack::HeaderField,
 };
-use crate::protocol::{
-    Moment, Side, Timing,
-    http1::{REDACTED, is_sensitive_header},
+use crate::{
+    protocol::{Moment, Side, Timing},
+    redact::{REDACTED, is_secret_name},
 };
 
 /// A decoded header block and what could not be decoded of it.
@@ -66,7 +66,7 @@ fn regular(fields: &[HeaderField]) -> Vec<(String, String)> {
         .take(MAX_HEADERS)
         .map(|f| {
             let name = text(&f.name).to_ascii_lowercase();
-            let value = if f.never_indexed || is_sensitive_header(&name) {
+            let value = if f.never_indexed || is_secret_name(&name) {
                 REDACTED.to_string()
             } else {
                 text(&f.value)

@@ -18,6 +18,7 @@ use std::{
 use swit_ebpf_common::filter;
 
 use super::{TargetError, pid_exists, with_descendants};
+use crate::capture::event::ProcChange;
 use crate::config::{Targets, glob};
 
 /// What the manager needs from the kernel side (the probe, or a fake).
@@ -27,19 +28,6 @@ pub trait TargetMap {
     fn add_cgroup(&mut self, id: u64);
     fn remove_cgroup(&mut self, id: u64);
     fn set_filter(&mut self, flags: u32);
-}
-
-/// A process lifecycle event from the kernel.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ProcChange {
-    /// A traced process forked `child` (already traced by the kernel).
-    Fork { child: u32 },
-    /// `pid` exec'd a new program.
-    Exec { pid: u32 },
-    /// Traced `pid` exited (already untraced by the kernel).
-    Exit { pid: u32 },
-    /// `pid` started listening on `port`.
-    Listen { pid: u32, port: u16 },
 }
 
 /// What the caller must do after an event.

@@ -1,17 +1,10 @@
 //! What /proc says about a traced process: its resource attributes.
 use std::{collections::HashMap, fs, sync::Arc};
 
-use crate::trace::span::{AttrValue, Resource};
+use super::span::{AttrValue, Resource};
 
 /// Interpreters whose service is better named by the script they run.
 const INTERPRETERS: [&str; 7] = ["python", "node", "ruby", "perl", "php", "java", "bash"];
-
-/// The parent PID from the text of /proc/PID/stat (the command name may
-/// hold spaces and parentheses, so parse from the last ')').
-pub fn parse_stat_ppid(stat: &str) -> Option<u32> {
-    let rest = &stat[stat.rfind(')')? + 1..];
-    rest.split_whitespace().nth(1)?.parse().ok()
-}
 
 /// Service name from an executable path and its command line: the
 /// executable's name, or for an interpreter the script it runs.
@@ -246,7 +239,7 @@ impl Resources {
     }
 }
 
-impl crate::trace::correlate::ResourceSource for Resources {
+impl super::correlate::ResourceSource for Resources {
     fn get(&mut self, pid: u32) -> Arc<Resource> {
         Resources::get(self, pid)
     }
@@ -303,12 +296,6 @@ mod tests {
         for (exe, cmd, want) in table {
             assert_eq!(service_name(exe, &cmd), want, "{exe} {cmd:?}");
         }
-    }
-
-    #[test]
-    fn ppid_from_stat_with_odd_comm() {
-        assert_eq!(parse_stat_ppid("123 (a b) c) S 45 1 1"), Some(45));
-        assert_eq!(parse_stat_ppid("garbage"), None);
     }
 
     #[test]

@@ -1,5 +1,4 @@
 use super::*;
-use crate::config::redaction::AttributeFilter;
 
 const JWT: &str =
     "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U";
@@ -87,14 +86,11 @@ fn findings_may_overlap_and_touch_non_ascii() {
 
 #[test]
 fn extra_patterns_hide_groups_or_whole_matches() {
-    let r = Redactor::new(&RedactionSettings {
-        patterns: vec![
-            "sk_live_[0-9a-zA-Z]+".into(),
-            "ssn=([0-9-]+)".into(),
-            "(?i)card (\\d{4}) (\\d{4})".into(),
-        ],
-        ..Default::default()
-    });
+    let r = Redactor::new(&[
+        "sk_live_[0-9a-zA-Z]+".into(),
+        "ssn=([0-9-]+)".into(),
+        "(?i)card (\\d{4}) (\\d{4})".into(),
+    ]);
     let cases = [
         ("key sk_live_abcDEF123 end", "key REDACTED end"),
         ("ssn=123-45-6789&x=1", "ssn=REDACTED&x=1"),
@@ -116,80 +112,6 @@ fn long_values_are_cut_before_scanning() {
 }
 
 #[test]
-fn attribute_allow_and_deny_lists() {
-    let r = |allow: &[&str], deny: &[&str]| {
-        Redactor::new(&RedactionSettings {
-            traces: AttributeFilter {
-                allow: allow.iter().map(|s| s.to_string()).collect(),
-                deny: deny.iter().map(|s| s.to_string()).collect(),
-            },
-            ..Default::default()
-        })
-    };
-    let all = r(&[], &[]);
-    assert!(all.keeps("url.query") && all.keeps("anything"));
-    let deny = r(&[], &["url.query", "http.request.header.*"]);
-    assert!(!deny.keeps("url.query"));
-    assert!(!deny.keeps("http.request.header.x-request-id"));
-    assert!(deny.keeps("url.path"));
-    let allow = r(&["http.*", "url.path"], &["http.request.body.size"]);
-    assert!(allow.keeps("http.request.method"));
-    assert!(allow.keeps("url.path"));
-    assert!(!allow.keeps("url.query"), "not allowed");
-    assert!(
-        !allow.keeps("http.request.body.size"),
-        "denied wins over allowed"
-    );
-}
-
-#[test]
-fn apply_scrubs_name_status_trace_state_and_string_attributes() {
-    let r = Redactor::new(&RedactionSettings {
-        traces: AttributeFilter {
-            allow: vec![],
-            deny: vec!["db.namespace".into()],
-        },
-        ..Default::default()
-    });
-    let mut span = crate::trace::span::Span {
-        trace_id: Default::default(),
-        span_id: Default::default(),
-        parent_span_id: None,
-        flags: 1,
-        trace_state: "vendor=opaque,acme=token=s3cr3tvalue".into(),
-        name: format!("GET /t/{JWT}"),
-        kind: crate::trace::span::SpanKind::Client,
-        start_unix_ns: 0,
-        end_unix_ns: 0,
-        attributes: vec![
-            ("db.namespace".into(), "app".into()),
-            ("url.full".into(), "http://u:pw@h/a?b=REDACTED".into()),
-            ("server.port".into(), AttrValue::Int(80)),
-        ],
-        status: crate::trace::span::StatusCode::Error,
-        status_message: "bad password=letmein".into(),
-        resource: std::sync::Arc::new(crate::trace::span::Resource {
-            service_name: "s".into(),
-            attributes: vec![],
-        }),
-    };
-    r.apply(&mut span);
-    assert_eq!(span.name, "GET /t/REDACTED");
-    assert_eq!(span.status_message, "bad password=REDACTED");
-    assert_eq!(span.trace_state, "vendor=opaque,acme=token=REDACTED");
-    assert_eq!(
-        span.attributes,
-        vec![
-            (
-                "url.full".to_string(),
-                "http://u:REDACTED@h/a?b=REDACTED".into()
-            ),
-            ("server.port".to_string(), AttrValue::Int(80)),
-        ]
-    );
-}
-
-#[test]
 fn bad_patterns_say_why_in_one_line() {
     for p in ["(", "a{99999}", "[z-a]"] {
         let e = compile(p).unwrap_err();
@@ -197,4 +119,46 @@ fn bad_patterns_say_why_in_one_line() {
         assert!(!e.starts_with("error"), "{p:?}: {e:?}");
     }
     assert!(compile("sk_[a-z]+").is_ok());
+}
+
+#[test]
+fn credential_headers_are_secret_and_what_the_agent_reads_is_not() {
+    for h in [
+        "authorization",
+        "proxy-authorization",
+        "cookie",
+        "set-cookie",
+        "x-api-key",
+        "api-key",
+        "x-auth-token",
+        "x-amz-security-token",
+        "x-csrf-token",
+        "private-token",
+        "x-hub-signature-256",
+        "www-authenticate",
+        "x-session-id",
+        "x-client-secret",
+        "x-password",
+    ] {
+        assert!(is_secret_name(h), "{h}");
+    }
+    for h in [
+        "host",
+        "user-agent",
+        "content-type",
+        "content-length",
+        "traceparent",
+        "tracestate",
+        "baggage",
+        "b3",
+        "x-b3-traceid",
+        "uber-trace-id",
+        "grpc-status",
+        "grpc-message",
+        "te",
+        "upgrade",
+        "x-request-id",
+    ] {
+        assert!(!is_secret_name(h), "{h}");
+    }
 }

@@ -1,23 +1,21 @@
-//! The last line of defence before export: every span handed to a sink
-//! (console pretty, console OTLP/JSON, OTLP gRPC and HTTP) goes through one
-//! [`Redactor`], so they all show the same thing.
+//! What is a secret, and how it is hidden: the one policy the protocol
+//! parsers, the configuration's checks and the export path share.
 //!
-//! The protocols already keep secrets out where they are read
-//! (Authorization and Cookie values, query values, SQL literals, Redis
-//! `AUTH`, database handshakes); this pass catches what slips through in
-//! free text, and applies the operator's `tracing.redaction`:
+//! The parsers keep secrets out where they are read: the value of a header
+//! whose name is a secret's ([`is_secret_name`]) is never kept, query
+//! values and SQL literals never reach a span, Redis `AUTH` and database
+//! handshakes are not kept. On the way out every span goes through one
+//! [`Redactor`] (see `export::redact`), which catches what slips through in
+//! free text, and applies the operator's `tracing.redaction.patterns`:
 //!
 //! - built-in finders, always on: JWTs (`eyJ...` with two dots), the
 //!   credential after `Bearer`/`Basic`/`Digest`, the password in a URL's
 //!   userinfo (`postgres://u:PASS@h`), and the value of a `key=value` pair
-//!   whose key names a secret (`password=`, `token=`, `api_key=`, ...);
+//!   whose key is a secret's name (`password=`, `token=`, `api_key=`, ...);
 //! - extra patterns (regular expressions): a pattern with capture groups
-//!   hides what its groups matched, one without hides the whole match;
-//! - an attribute allowlist and denylist for traces (`*` globs on names).
+//!   hides what its groups matched, one without hides the whole match.
 //!
-//! Hidden text becomes [`REDACTED`]. The span name, the status message and
-//! every string attribute are scrubbed; resource attributes are the
-//! process's identity and the operator's own and are left alone.
+//! Hidden text becomes [`REDACTED`].
 //!
 //! Cost, measured on a span of 12 typical string attributes (optimised
 //! build): the built-in finders about 3 µs; two extra patterns 0.1 µs more
@@ -26,32 +24,54 @@
 //! starts with a cheap byte search.
 use std::{borrow::Cow, ops::Range};
 
-use super::span::{AttrValue, Span};
-use crate::config::{glob, redaction::RedactionSettings};
-pub use crate::protocol::http1::REDACTED;
+/// What hidden text is replaced by.
+pub const REDACTED: &str = "REDACTED";
+
+/// Words that make a name a secret's, lowercase, matched anywhere in the
+/// lowercase name: headers (`x-api-key`, `x-auth-token`, `set-cookie`,
+/// `www-authenticate`, `x-csrf-token`) and `key=value` keys (`db_password`,
+/// `X-Amz-Signature`) alike. None of them is in a header the agent reads
+/// (host, user-agent, content-type, traceparent, tracestate, baggage, b3,
+/// grpc-*).
+const SECRET_WORDS: [&str; 15] = [
+    "auth",
+    "cookie",
+    "token",
+    "secret",
+    "passw",
+    "pwd",
+    "api-key",
+    "apikey",
+    "api_key",
+    "access_key",
+    "private_key",
+    "session",
+    "credential",
+    "signature",
+    "csrf",
+];
+
+/// Whether the value named `name` (a header, a `key=value` key; lowercase)
+/// is a secret.
+pub fn is_secret_name(name: &str) -> bool {
+    SECRET_WORDS.iter().any(|w| name.contains(w))
+}
+
+/// Query values can carry secrets (tokens, emails): keep the keys only.
+pub fn redact_query(q: &str) -> String {
+    q.split('&')
+        .map(|kv| match kv.split_once('=') {
+            Some((k, _)) => format!("{k}={REDACTED}"),
+            None => kv.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join("&")
+}
 
 /// Most bytes of a value the patterns look at; past it the value is cut to
 /// this length first (attribute values are short; a huge one is not worth
 /// scanning whole on the export thread).
 pub const MAX_SCAN_BYTES: usize = 16 * 1024;
-
-/// Key words that make a `key=value` pair's value a secret, lowercase,
-/// matched anywhere in the key (`db_password`, `X-Amz-Signature`).
-const SECRET_KEYS: [&str; 13] = [
-    "password",
-    "passwd",
-    "pwd",
-    "secret",
-    "token",
-    "apikey",
-    "api_key",
-    "api-key",
-    "access_key",
-    "private_key",
-    "credential",
-    "signature",
-    "session",
-];
 
 /// HTTP authentication schemes whose next word is a credential.
 const AUTH_SCHEMES: [&str; 4] = ["bearer", "basic", "digest", "negotiate"];
@@ -59,55 +79,20 @@ const AUTH_SCHEMES: [&str; 4] = ["bearer", "basic", "digest", "negotiate"];
 /// Shortest word taken for a credential after an authentication scheme.
 const MIN_CREDENTIAL: usize = 8;
 
-/// The policy, compiled once from the settings.
+/// The operator's patterns, compiled once, with the built-in finders.
 #[derive(Debug, Clone, Default)]
 pub struct Redactor {
     patterns: Vec<regex::Regex>,
-    allow: Vec<String>,
-    deny: Vec<String>,
 }
 
 impl Redactor {
-    /// Settings were validated, so every pattern compiles; one that does not
-    /// (impossible short of a bug) is skipped rather than stopping export.
-    pub fn new(s: &RedactionSettings) -> Redactor {
+    /// The patterns were validated, so every one compiles; one that does
+    /// not (impossible short of a bug) is skipped rather than stopping
+    /// export.
+    pub fn new(patterns: &[String]) -> Redactor {
         Redactor {
-            patterns: s.patterns.iter().filter_map(|p| compile(p).ok()).collect(),
-            allow: s.traces.allow.clone(),
-            deny: s.traces.deny.clone(),
+            patterns: patterns.iter().filter_map(|p| compile(p).ok()).collect(),
         }
-    }
-
-    /// Applies the policy to one span in place.
-    pub fn apply(&self, span: &mut Span) {
-        if !self.allow.is_empty() || !self.deny.is_empty() {
-            span.attributes.retain(|(k, _)| self.keeps(k));
-        }
-        if let Cow::Owned(s) = self.scrub(&span.name) {
-            span.name = s;
-        }
-        if let Cow::Owned(s) = self.scrub(&span.status_message) {
-            span.status_message = s;
-        }
-        // Carried from the traffic's `tracestate` header: vendors' data,
-        // which a service may have filled with anything.
-        if let Cow::Owned(s) = self.scrub(&span.trace_state) {
-            span.trace_state = s;
-        }
-        for (_, v) in &mut span.attributes {
-            if let AttrValue::Str(s) = v
-                && let Cow::Owned(new) = self.scrub(s)
-            {
-                *s = new;
-            }
-        }
-    }
-
-    /// Whether an attribute named `key` is exported: not denied, and allowed
-    /// when an allowlist is given.
-    pub fn keeps(&self, key: &str) -> bool {
-        let hit = |list: &[String]| list.iter().any(|g| glob(g.as_bytes(), key.as_bytes()));
-        !hit(&self.deny) && (self.allow.is_empty() || hit(&self.allow))
     }
 
     /// `text` with every secret found replaced by [`REDACTED`]; borrowed
@@ -278,8 +263,7 @@ fn secret_values(t: &str, out: &mut Vec<Range<usize>>) {
             .rposition(|&c| !(c.is_ascii_alphanumeric() || b"_-.".contains(&c)))
             .map_or(0, |p| p + 1);
         let key = &t[key_start..i];
-        let lower = key.to_ascii_lowercase();
-        if key.is_empty() || !SECRET_KEYS.iter().any(|k| lower.contains(k)) {
+        if key.is_empty() || !is_secret_name(&key.to_ascii_lowercase()) {
             continue;
         }
         let start = i + 1;
@@ -295,5 +279,4 @@ fn secret_values(t: &str, out: &mut Vec<Range<usize>>) {
 }
 
 #[cfg(test)]
-#[path = "redact_tests.rs"]
 mod tests;

@@ -3,7 +3,6 @@
 //! names), cgroups, executables and ports, kept up to date as processes
 //! come and go (see `manager`).
 pub mod manager;
-pub mod process;
 
 use std::{collections::BTreeSet, fs};
 
@@ -29,6 +28,13 @@ pub fn pid_exists(pid: u32) -> bool {
         .unwrap_or(false)
 }
 
+/// The parent PID from the text of /proc/PID/stat (the command name may
+/// hold spaces and parentheses, so parse from the last ')').
+pub fn parse_stat_ppid(stat: &str) -> Option<u32> {
+    let rest = &stat[stat.rfind(')')? + 1..];
+    rest.split_whitespace().nth(1)?.parse().ok()
+}
+
 /// The parent of every live process.
 fn parents() -> Vec<(u32, u32)> {
     let Ok(dir) = fs::read_dir("/proc") else {
@@ -37,7 +43,7 @@ fn parents() -> Vec<(u32, u32)> {
     dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
         .filter_map(|pid| {
             let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-            Some((pid, process::parse_stat_ppid(&stat)?))
+            Some((pid, parse_stat_ppid(&stat)?))
         })
         .collect()
 }
@@ -67,6 +73,12 @@ mod tests {
     fn this_process_exists_and_a_huge_pid_does_not() {
         assert!(pid_exists(std::process::id()));
         assert!(!pid_exists(u32::MAX - 1));
+    }
+
+    #[test]
+    fn ppid_from_stat_with_odd_comm() {
+        assert_eq!(parse_stat_ppid("123 (a b) c) S 45 1 1"), Some(45));
+        assert_eq!(parse_stat_ppid("garbage"), None);
     }
 
     #[test]
