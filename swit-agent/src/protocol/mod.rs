@@ -15,6 +15,8 @@ pub mod script;
 #[cfg(test)]
 mod seeds;
 pub mod sql;
+#[cfg(test)]
+pub mod testkit;
 
 /// One step of one direction of a connection, in stream order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,25 +1,7 @@
 //! Table tests for `session.rs`.
 use super::*;
 use crate::protocol::Input;
-
-const REQ: Side = Side::Request;
-const RESP: Side = Side::Response;
-
-fn m(n: u64) -> Moment {
-    Moment {
-        enter_ns: n * 10,
-        exit_ns: n * 10 + 1,
-        worker: n,
-    }
-}
-
-fn data(bytes: &[u8], n: u64) -> Input<'_> {
-    Input::Data { bytes, at: m(n) }
-}
-
-fn gap(len: u64, n: u64) -> Input<'static> {
-    Input::Gap { len, at: m(n) }
-}
+use crate::protocol::testkit::{self, REQ, RESP, data, gap, m};
 
 /// A RESP command array.
 fn cmd(words: &[&str]) -> Vec<u8> {
@@ -199,21 +181,32 @@ fn pipelined_commands_pair_in_order() {
 }
 
 #[test]
-fn byte_by_byte_equals_whole() {
+fn split_anywhere_equals_whole() {
     let mut reqs = cmd(&["SET", "a", "1"]);
     reqs.extend(cmd(&["LRANGE", "l", "0", "-1"]));
     reqs.extend_from_slice(b"PING\r\n");
-    let replies: &[u8] = b"+OK\r\n*2\r\n$1\r\nx\r\n|1\r\n+a\r\n+b\r\n$1\r\ny\r\n+PONG\r\n";
-    let whole = summary(&run(&[(REQ, data(&reqs, 1)), (RESP, data(replies, 2))]));
-    let mut steps = Vec::new();
-    for b in reqs.chunks(1) {
-        steps.push((REQ, data(b, 1)));
+    let replies = b"+OK\r\n*2\r\n$1\r\nx\r\n|1\r\n+a\r\n+b\r\n$1\r\ny\r\n+PONG\r\n".to_vec();
+    let steps = vec![(REQ, reqs), (RESP, replies)];
+    assert_eq!(calls(&testkit::run::<Session>(&steps)).len(), 3);
+    testkit::split_anywhere::<Session>(&steps, 1, 1);
+    testkit::split_anywhere::<Session>(&steps, 9, 40);
+}
+
+#[test]
+fn truncated_prefixes_report_nothing() {
+    for (words, reply, _, _) in ONE_CALL {
+        testkit::truncated_prefixes::<Session>(&[], REQ, &cmd(words));
+        testkit::truncated_prefixes::<Session>(&[(REQ, cmd(words))], RESP, reply);
     }
-    for b in replies.chunks(1) {
-        steps.push((RESP, data(b, 2)));
-    }
-    assert_eq!(summary(&run(&steps)), whole);
-    assert_eq!(whole.len(), 3);
+}
+
+#[test]
+fn garbage_never_panics() {
+    let valid: Vec<(Side, Vec<u8>)> = ONE_CALL
+        .iter()
+        .flat_map(|(words, reply, _, _)| [(REQ, cmd(words)), (RESP, reply.to_vec())])
+        .collect();
+    testkit::garbage::<Session>(&valid, 200, |e| matches!(e, DbEvent::ParseError { .. }));
 }
 
 #[test]
@@ -521,37 +514,25 @@ fn close_drops_waiting_calls() {
     assert_eq!(s.protocol().pending_calls(), 0);
 }
 
-/// Deterministic xorshift.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-}
-
 #[test]
 fn random_bytes_never_panic() {
-    let mut rng = Rng(7);
+    let mut rng = testkit::Prng(7);
     let alphabet = b"*$+-:_>|%~#,!=0123456789\r\n\r\nGETSETPINGabc ";
     for _ in 0..3000 {
         let mut s = Session::default();
         let mut out = Vec::new();
-        for _ in 0..(rng.next() % 8) {
-            let len = rng.next() % 40;
+        for _ in 0..(rng.next_u64() % 8) {
+            let len = rng.next_u64() % 40;
             let bytes: Vec<u8> = (0..len)
-                .map(|_| alphabet[(rng.next() % alphabet.len() as u64) as usize])
+                .map(|_| alphabet[(rng.next_u64() % alphabet.len() as u64) as usize])
                 .collect();
-            let side = if rng.next().is_multiple_of(2) {
+            let side = if rng.next_u64().is_multiple_of(2) {
                 REQ
             } else {
                 RESP
             };
-            if rng.next().is_multiple_of(6) {
-                s.feed(side, gap(rng.next() % 100, 1), &mut |e| out.push(e));
+            if rng.next_u64().is_multiple_of(6) {
+                s.feed(side, gap(rng.next_u64() % 100, 1), &mut |e| out.push(e));
             } else {
                 s.feed(side, data(&bytes, 1), &mut |e| out.push(e));
             }
