@@ -299,7 +299,10 @@ pub struct CaptureConfig {
     /// to [`MAX_IOV`]). Zero: an unrolled loop walks the first 8, which
     /// older verifiers accept.
     pub bpf_loop: u32,
-    pub _pad: u32,
+    /// Non-zero: every program returns at once, before any map or helper:
+    /// what the kernel's own dispatch of the hooks costs (the benchmark's
+    /// floor mode).
+    pub floor: u32,
 }
 const _: () = assert!(core::mem::size_of::<CaptureConfig>() == 24);
 

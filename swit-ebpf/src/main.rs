@@ -67,7 +67,7 @@ static CONFIG: CaptureConfig = CaptureConfig {
     wakeup_bytes: 0,
     task_regs: 0,
     bpf_loop: 0,
-    _pad: 0,
+    floor: 0,
 };
 
 /// Traced processes: tgid -> reserved flags. Filled by the agent.
@@ -159,6 +159,13 @@ use emit::{emit_chunk, emit_iov};
 fn config() -> CaptureConfig {
     // SAFETY: as for `offsets`.
     unsafe { core::ptr::read_volatile(&CONFIG) }
+}
+
+/// The floor mode: programs return before doing anything.
+#[inline(always)]
+pub(crate) fn floor() -> bool {
+    // SAFETY: as for `offsets`; one field, so the read stays a single load.
+    unsafe { core::ptr::read_volatile(&CONFIG.floor) != 0 }
 }
 
 const BPF_RB_NO_WAKEUP: u64 = 1;
@@ -509,10 +516,16 @@ macro_rules! data_hooks {
     ($enter:ident, $exit:ident, $sys:expr, $dir:expr, $vectored:expr) => {
         #[tracepoint]
         pub fn $enter(ctx: TracePointContext) -> u32 {
+            if floor() {
+                return 0;
+            }
             enter_data(&ctx, $sys, $dir)
         }
         #[tracepoint]
         pub fn $exit(ctx: TracePointContext) -> u32 {
+            if floor() {
+                return 0;
+            }
             exit_data::<$vectored>(&ctx)
         }
     };
@@ -581,10 +594,16 @@ macro_rules! conn_hooks {
     ($enter:ident, $exit:ident, $sys:expr) => {
         #[tracepoint]
         pub fn $enter(ctx: TracePointContext) -> u32 {
+            if floor() {
+                return 0;
+            }
             enter_conn(&ctx, $sys)
         }
         #[tracepoint]
         pub fn $exit(ctx: TracePointContext) -> u32 {
+            if floor() {
+                return 0;
+            }
             exit_conn(&ctx)
         }
     };
@@ -597,6 +616,9 @@ conn_hooks!(sys_enter_connect, sys_exit_connect, syscall::CONNECT);
 /// close(2): the fd still names its socket at entry, not at exit.
 #[tracepoint]
 pub fn sys_enter_close(ctx: TracePointContext) -> u32 {
+    if floor() {
+        return 0;
+    }
     let pid_tgid = bpf_get_current_pid_tgid();
     if !is_traced(pid_tgid) || off!(ready) == 0 || config().hooks_only != 0 {
         return 0;

@@ -70,6 +70,7 @@ impl TracingSession {
             capture_bytes: cfg.capture_bytes,
             ring_bytes: cfg.ring_bytes,
             hooks_only: cfg.hooks_only,
+            floor: cfg.floor,
             disabled: &cfg.disabled_kernel_features,
         })?;
         for w in manager.start(&mut probe)? {

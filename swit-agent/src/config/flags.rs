@@ -65,6 +65,10 @@ pub struct Overrides {
     /// costs without parsing or export (cargo xtask bench).
     #[arg(long, conflicts_with = "hooks_only")]
     pub capture_only: bool,
+    /// Attach the kernel hooks with programs that return at once: what the
+    /// kernel's own dispatch of the hooks costs (cargo xtask bench's floor).
+    #[arg(long, conflicts_with_all = ["hooks_only", "capture_only"])]
+    pub floor: bool,
     /// Serve the agent's metrics (GET /metrics, Prometheus text) and
     /// GET /healthz on ADDR:PORT, e.g. 127.0.0.1:9464 [default: off].
     #[arg(long, value_name = "ADDR:PORT")]

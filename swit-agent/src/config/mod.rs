@@ -223,6 +223,9 @@ pub struct AgentSettings {
     /// capture costs without parsing or export, for the benchmark.
     /// Command line only.
     pub capture_only: bool,
+    /// Attach the hooks with programs that return at once (`--floor`): the
+    /// kernel's dispatch cost, for the benchmark. Command line only.
+    pub floor: bool,
     /// Where `/metrics` and `/healthz` are served; off when `None`.
     pub metrics_addr: Option<std::net::SocketAddr>,
     /// How often the agent's own metrics are pushed to an OTLP collector.
@@ -472,6 +475,7 @@ impl Settings {
             Ok(mut s) if problems.is_empty() => {
                 s.agent.hooks_only = cli.hooks_only;
                 s.agent.capture_only = cli.capture_only;
+                s.agent.floor = cli.floor;
                 Ok(s)
             }
             Ok(_) => Err(invalid(problems)),

@@ -582,6 +582,7 @@ fn a_complete_file_parses_to_the_expected_settings() {
         },
         agent: AgentSettings {
             hooks_only: false,
+            floor: false,
             capture_only: false,
             targets: Targets {
                 pids: vec![1234],

@@ -526,6 +526,7 @@ fn agent(c: &mut Check) -> AgentSettings {
         memory_limit,
         idle_timeout,
         hooks_only: false,
+        floor: false,
         capture_only: false,
         metrics_addr,
         metrics_export_interval,

@@ -38,6 +38,8 @@ pub struct ProbeOptions<'a> {
     pub ring_bytes: u32,
     /// Attach and filter but emit nothing (the benchmark's hook floor).
     pub hooks_only: bool,
+    /// Programs return at once (the benchmark's floor).
+    pub floor: bool,
     /// Take the portable path for these even where the kernel has them.
     pub disabled: &'a [KernelFeature],
 }
@@ -48,6 +50,7 @@ impl Default for ProbeOptions<'_> {
             capture_bytes: MAX_CAPTURE,
             ring_bytes: 16 * 1024 * 1024,
             hooks_only: false,
+            floor: false,
             disabled: &[],
         }
     }
@@ -223,7 +226,7 @@ impl Probe {
             // prunes the branch, so they load on kernels before 5.15.
             task_regs: kernel.task_regs.is_yes() as u32,
             bpf_loop: kernel.bpf_loop.is_yes() as u32,
-            _pad: 0,
+            floor: opts.floor as u32,
         };
         let mut ebpf = EbpfLoader::new()
             .override_global("OFFSETS", &offsets, true)

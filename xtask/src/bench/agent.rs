@@ -111,6 +111,9 @@ impl Agent {
             .stdout(Stdio::null())
             .stderr(Stdio::piped());
         match mode {
+            Mode::Floor => {
+                cmd.arg("--floor");
+            }
             Mode::HooksOnly => {
                 cmd.arg("--hooks-only");
             }

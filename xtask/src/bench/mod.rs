@@ -33,6 +33,9 @@ use crate::root;
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
 enum Mode {
     Untraced,
+    /// Every hook attached, programs returning at once: the kernel's own
+    /// cost of running them.
+    Floor,
     HooksOnly,
     /// Captured into the ring and read by the agent, then dropped.
     CaptureOnly,
@@ -45,6 +48,7 @@ impl Mode {
     fn name(self) -> &'static str {
         match self {
             Mode::Untraced => "untraced",
+            Mode::Floor => "floor",
             Mode::HooksOnly => "hooks-only",
             Mode::CaptureOnly => "capture-only",
             Mode::Traced => "traced",

@@ -65,6 +65,7 @@ pub fn run(bin: &Path, rotel: &Rotel, out: &Path, seconds: u64, rounds: u32) -> 
     for round in 1..=rounds {
         for mode in [
             Mode::Untraced,
+            Mode::Floor,
             Mode::HooksOnly,
             Mode::CaptureOnly,
             Mode::Traced,

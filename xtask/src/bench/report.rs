@@ -304,23 +304,36 @@ pub fn write(
     md.push_str("\n## Scenario 1: nginx `/ok`, wrk -t1 -c10 keep-alive\n\nMedian (min–max) across rounds.\n\n");
     table(&mut md, web);
     let rps = |m| med(&web.res, m, |r| Some(r.rps)).unwrap_or(f64::NAN);
-    let (u, h, c, t) = (
+    let (u, f, h, c, t) = (
         rps(Mode::Untraced),
+        rps(Mode::Floor),
         rps(Mode::HooksOnly),
         rps(Mode::CaptureOnly),
         rps(Mode::Traced),
     );
     md.push_str(&format!(
-        "\nWhere the throughput goes (of untraced, medians): hook floor {:.1} % (untraced to \
-         hooks-only), capture {:.1} % (hooks-only to capture-only: the kernel copying each \
+        "\nWhere the throughput goes (of untraced, medians): floor {:.1} % (untraced to \
+         floor: the kernel running a program on every hooked syscall, programs that return \
+         at once), hooks {:.1} % (floor to hooks-only: the programs' filtering and \
+         bookkeeping), capture {:.1} % (hooks-only to capture-only: the kernel copying each \
          chunk into the ring, and the agent reading and decoding it), agent {:.1} % \
          (capture-only to traced: parsing, linking and exporting, on the agent's CPU time \
          that nginx and wrk then lack). The profiles below show where inside each.\n",
-        (u - h) / u * 100.0,
+        (u - f) / u * 100.0,
+        (f - h) / u * 100.0,
         (h - c) / u * 100.0,
         (c - t) / u * 100.0
     ));
-    if [u - h, h - c, c - t].iter().any(|d| *d < 0.0) {
+    md.push_str(&format!(
+        "\nAgainst the floor (ratios of untraced, medians): hooks-only {:.3} is {:.1} points \
+         below floor {:.3}, capture-only {:.3} is {:.1} points below.\n",
+        h / u,
+        (f - h) / u * 100.0,
+        f / u,
+        c / u,
+        (f - c) / u * 100.0
+    ));
+    if [u - f, f - h, h - c, c - t].iter().any(|d| *d < 0.0) {
         md.push_str(
             "A negative share means a later mode ran faster than an earlier one: the \
              difference is inside the run-to-run spread (see the min–max in the table), \
@@ -352,7 +365,7 @@ pub fn write(
 
 const METHOD: &str = "## Method\n
 - Same binaries and same load in every mode. Modes run one after the other within a round, rounds repeat, so drift shows as spread.
-- untraced: no agent. hooks-only: `swit-agent run --pid PID --hooks-only` (every hook attached, nothing captured: the hook floor). capture-only (scenario 1): `swit-agent run --pid PID --capture-only` (every record captured, read and decoded by the agent, then dropped: no parsing, linking or export). traced: `swit-agent run --pid PID --exporter otlp --protocol grpc --sampler always_on` to a local rotel collector (OTLP/gRPC and OTLP/HTTP receivers, blackhole exporter). The load starts once the agent reports its hooks attached.
+- untraced: no agent. floor (scenario 1): `swit-agent run --pid PID --floor` (the same hooks attached, every syscall program returning before it reads anything: what the kernel's own dispatch of the hooks costs). hooks-only: `swit-agent run --pid PID --hooks-only` (every hook attached, nothing captured: the hook floor). capture-only (scenario 1): `swit-agent run --pid PID --capture-only` (every record captured, read and decoded by the agent, then dropped: no parsing, linking or export). traced: `swit-agent run --pid PID --exporter otlp --protocol grpc --sampler always_on` to a local rotel collector (OTLP/gRPC and OTLP/HTTP receivers, blackhole exporter). The load starts once the agent reports its hooks attached.
 - Pinning (2 cores): nginx (master and its one worker), the Python service and postgres on cpu 0 with `taskset -c 0`; wrk (one thread) and pgbench on cpu 1 with `taskset -c 1`; the agent and rotel unpinned, so they take CPU from both.
 - requests/s, p50, p99: wrk `--latency`; for pgbench, its tps, and p50/p99 from its per-transaction log (`--log`, every transaction's latency).
 - Agent CPU per request: utime+stime from /proc/PID/stat at attach and again when the load ends, divided by the requests completed (start-up and the final flush are not counted). Peak RSS: VmHWM from /proc/PID/status before the agent exits. Service CPU (scenario 2): the same for the Python service over the load.
