@@ -42,9 +42,9 @@ pub use parse::{
     PROTOCOL_3_0, SSL_REQUEST, StartupHeader, StartupKind, StartupParams, command_tag, detect,
     error_fields, parse_header, parse_startup_header, startup_params,
 };
-pub use session::{MAX_PENDING, MAX_STATEMENTS, Session};
+pub use session::{MAX_PENDING, MAX_STATEMENTS, Postgres, Session};
 
-impl super::Detector for Session {
+impl super::Detector for Postgres {
     fn client_first(request_side: &[u8]) -> super::Evidence {
         match detect(request_side) {
             DetectResult::Match => super::Evidence::Likely,
@@ -55,8 +55,7 @@ impl super::Detector for Session {
 }
 
 /// Longest query text kept from a Query or Parse; the rest is skipped and
-/// the text summarised truncated (counted by
-/// [`Session::truncated_queries`]).
+/// the text summarised truncated.
 pub const MAX_QUERY_BYTES: usize = 64 * 1024;
 /// Longest statement or portal name kept.
 pub const MAX_NAME_BYTES: usize = 256;

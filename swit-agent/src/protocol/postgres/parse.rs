@@ -460,12 +460,10 @@ pub fn startup_params(body: &[u8]) -> StartupParams {
 }
 
 /// Two leading strings of a body: Parse (statement, query), Bind (portal,
-/// statement). The flag is false when the second string has no NUL in the
-/// kept prefix (truncated).
-pub fn two_strings(body: &[u8]) -> (&[u8], &[u8], bool) {
+/// statement); a string cut by the end of the kept prefix ends there.
+pub fn two_strings(body: &[u8]) -> (&[u8], &[u8]) {
     let (first, rest) = cstr(body);
-    let (second, after) = cstr(rest.unwrap_or_default());
-    (first, second, rest.is_some() && after.is_some())
+    (first, cstr(rest.unwrap_or_default()).0)
 }
 
 /// Close: `S` (statement) or `P` (portal), and the name.

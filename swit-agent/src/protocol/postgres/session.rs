@@ -1,20 +1,20 @@
-//! One connection's PostgreSQL session: a framing state machine per
-//! direction (header, body, resynchronisation) and the queue of what the
-//! backend owes the frontend, which pairs each call with its result.
+//! One connection's PostgreSQL session on the framing driver: a framing
+//! state machine per side (startup header, header, body, the SSL answer)
+//! and the queue of what the backend owes the frontend, which pairs each
+//! call with its result.
 //!
 //! Framing: every message states its length, so bodies the session does not
 //! need are skipped by count, and a gap (uncaptured bytes) inside a body is
 //! skipped too (a kept body cut by a gap is read as truncated). A gap that
 //! covers a header, a length over 1 GiB, or a type byte the side never sends
-//! loses the side's place: one `ParseError` per episode, then bytes are
-//! discarded until a plausible message start (see [`parse::start`]: on the
-//! request side a startup-phase message or `Q`/`P`/`B`/`E`/`S`, on the
-//! response side ReadyForQuery). A side starts in that state, silently.
-//! While resynchronising, the first byte of each chunk is also tried with a
-//! looser test ([`parse::fresh_start`]): a chunk starts at a syscall
-//! boundary, usually a message boundary, so capture that begins on an idle
-//! connection is in sync at once. A start found across two chunks is timed
-//! by the second.
+//! loses the side's place; the driver then discards bytes up to a plausible
+//! message start (see [`parse::start`]: on the request side a startup-phase
+//! message or `Q`/`P`/`B`/`E`/`S`, on the response side ReadyForQuery),
+//! rescanning a refused header's bytes first. A side starts in that state.
+//! The first byte of each chunk is also tried with a looser test
+//! ([`parse::fresh_start`]): a chunk starts at a syscall boundary, usually a
+//! message boundary, so capture that begins on an idle connection is in
+//! sync at once.
 //!
 //! Pairing: each frontend message that the backend answers queues an
 //! [`Expect`]. Acknowledgements (`1`, `2`, `3`, `T`/`n` after Describe) pop
@@ -23,10 +23,11 @@
 //! CommandComplete, EmptyQueryResponse, PortalSuspended or ErrorResponse;
 //! a Query at ReadyForQuery. After an ErrorResponse in the extended protocol
 //! the server skips to Sync: the first Execute before the Sync is reported
-//! with the error, later ones are discarded (counted). ReadyForQuery pops up
-//! to the first Query or Sync; with none queued, everything queued is stale
-//! and dropped. Sides are assumed fed in time order (a request before the
-//! response it causes).
+//! with the error, later ones are dropped. ReadyForQuery pops up to the
+//! first Query or Sync; with none queued, everything queued is stale and
+//! dropped. Calls dropped unreported (skipped, stale, past [`MAX_PENDING`])
+//! are counted by `DbEvent::Dropped`. Sides are assumed fed in time order (a
+//! request before the response it causes).
 //!
 //! Timing: a Query's request runs over its own chunks; an Execute's starts
 //! at the first extended message (Parse, Bind, Describe, Close) since the
@@ -40,20 +41,22 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 
 use super::calls::{Expect, Names, Pending, Prepared};
-use super::parse::{self, Keep, Start, StartupKind};
+use super::parse::{self, Keep, StartupKind};
 use crate::protocol::db::{DbCall, DbEvent, system};
+use crate::protocol::framing::{self, Candidates, Driver, GapFit, Outcome, Rescan, Start, Step};
 use crate::protocol::sql::{self, SqlSummary};
-use crate::protocol::{Input, Moment, Side, Timing};
+use crate::protocol::{Moment, ProtocolKind, Side, Timing};
 
 /// Most calls and acknowledgements waiting for the backend; past it the
-/// oldest is dropped (and counted).
+/// oldest is dropped.
 pub const MAX_PENDING: usize = 1024;
 pub use super::calls::MAX_STATEMENTS;
-/// Resync keeps at most this many undecided bytes across chunks.
-const CARRY_MAX: usize = 64;
 /// A kept-body buffer that grew past this is freed after its message.
 const SHRINK_ABOVE: usize = 16 * 1024;
-const _: () = assert!(parse::LOOKAHEAD + 5 < CARRY_MAX);
+const _: () = assert!(parse::LOOKAHEAD + 5 < framing::CARRY_MAX);
+
+/// One PostgreSQL connection, on the framing driver.
+pub type Session = Driver<Postgres>;
 
 #[derive(Debug, Clone, Copy)]
 enum Tag {
@@ -69,13 +72,11 @@ struct Body {
     /// Keeping stopped: enough NULs seen, cap reached, or a gap.
     kept_all: bool,
     nuls: u8,
-    /// The kept bytes stop short of what the message held.
-    truncated: bool,
 }
 
+/// Where a side in sync is.
 #[derive(Debug, Clone, Copy)]
 enum State {
-    Resync,
     /// An untyped (startup phase) header is expected.
     Startup,
     Header,
@@ -84,20 +85,31 @@ enum State {
     SslAnswer,
 }
 
-/// One direction. Its buffers may hold message bytes: `Debug` shows only
-/// their lengths.
+/// A message read whole; its kept body is in its side's buffer.
+#[derive(Debug, Clone, Copy)]
+pub struct Frame {
+    tag: Tag,
+}
+
+/// One side. Its buffer may hold message bytes: `Debug` shows only its
+/// length.
 struct Direction {
+    /// In sync (as the driver sees it): `state` is meaningful.
+    synced: bool,
     state: State,
+    /// Out of sync, but the other side's handshake put this side's next
+    /// chunk at a message start, read in this state.
+    resume: Option<State>,
     hdr: [u8; 8],
     hdr_len: usize,
+    /// Length of the header just refused (0: none): a message may start
+    /// inside it.
+    refused: usize,
     /// Kept body bytes, at most the message's [`Keep::cap`].
     buf: Vec<u8>,
-    /// Undecided bytes while resynchronising, at most [`CARRY_MAX`].
-    carry: Vec<u8>,
-    /// Chunk that carried the current message's first byte.
+    /// Chunk that carried the current message's first byte (for a message
+    /// a gap completes).
     first: Moment,
-    /// In a resync episode (or never synced): errors are not reported.
-    quiet: bool,
     /// No byte seen yet.
     fresh: bool,
 }
@@ -105,10 +117,9 @@ struct Direction {
 impl std::fmt::Debug for Direction {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Direction")
+            .field("synced", &self.synced)
             .field("state", &self.state)
             .field("kept", &self.buf.len())
-            .field("carry", &self.carry.len())
-            .field("quiet", &self.quiet)
             .finish_non_exhaustive()
     }
 }
@@ -116,233 +127,48 @@ impl std::fmt::Debug for Direction {
 impl Direction {
     fn new() -> Self {
         Direction {
-            state: State::Resync,
+            synced: false,
+            state: State::Header,
+            resume: None,
             hdr: [0; 8],
             hdr_len: 0,
+            refused: 0,
             buf: Vec::new(),
-            carry: Vec::new(),
             first: Moment::default(),
-            quiet: true,
             fresh: true,
         }
     }
 
-    fn synced(&mut self, start: Start) {
-        self.state = match start {
-            Start::Untyped(_) => State::Startup,
-            _ => State::Header,
-        };
+    fn enter(&mut self, state: State) {
+        self.synced = true;
+        self.state = state;
         self.hdr_len = 0;
-        self.carry.clear();
     }
-}
 
-/// PostgreSQL state of one connection.
-#[derive(Debug)]
-pub struct Session {
-    req: Direction,
-    resp: Direction,
-    queue: VecDeque<Expect>,
-    statements: Names<Arc<Prepared>>,
-    /// Portal name -> its statement (`None`: prepared before capture).
-    portals: Names<Option<Arc<Prepared>>>,
-    namespace: Option<String>,
-    next_id: u64,
-    /// Start of the extended-protocol group the next Execute belongs to.
-    group_first: Option<Moment>,
-    /// An extended-protocol error arrived before its Sync was seen: the
-    /// server skips the frontend's messages until Sync, so does the session.
-    skip_to_sync: bool,
-    /// Encrypted (or otherwise not PostgreSQL): nothing more is parsed.
-    stopped: bool,
-    dropped: u64,
-    skipped: u64,
-    truncated: u64,
-}
-
-impl Default for Session {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl Session {
-    pub fn new() -> Self {
-        Session {
-            req: Direction::new(),
-            resp: Direction::new(),
-            queue: VecDeque::new(),
-            statements: Names::new(),
-            portals: Names::new(),
-            namespace: None,
-            next_id: 0,
-            group_first: None,
-            skip_to_sync: false,
-            stopped: false,
-            dropped: 0,
-            skipped: 0,
-            truncated: 0,
+    /// The other side's handshake says this side is at a message start.
+    fn resume(&mut self, state: State) {
+        self.fresh = false;
+        match self.synced {
+            true => self.enter(state),
+            false => self.resume = Some(state),
         }
     }
 
-    /// Entries dropped because [`MAX_PENDING`] were waiting.
-    pub fn dropped_calls(&self) -> u64 {
-        self.dropped
-    }
-
-    /// Calls that produced no result: skipped by the server after an error,
-    /// or whose result was lost to a gap before any of it was seen.
-    pub fn skipped_calls(&self) -> u64 {
-        self.skipped
-    }
-
-    /// Query texts longer than [`super::MAX_QUERY_BYTES`] (or cut by a gap)
-    /// that were summarised truncated.
-    pub fn truncated_queries(&self) -> u64 {
-        self.truncated
-    }
-
-    /// The session saw TLS (or GSS) encryption start: it parses no more.
-    pub fn is_encrypted(&self) -> bool {
-        self.stopped
-    }
-
-    /// Feeds the next input of one side.
-    pub fn feed(&mut self, side: Side, input: Input<'_>, out: &mut dyn FnMut(DbEvent)) {
-        #[cfg(test)]
-        crate::protocol::seeds::input("postgres", side, input);
-        if self.stopped {
-            return;
-        }
-        match input {
-            Input::Data { bytes, at } => {
-                let d = self.dir(side);
-                let resyncing = matches!(d.state, State::Resync) && d.carry.is_empty();
-                if (d.fresh || resyncing) && !bytes.is_empty() {
-                    d.fresh = false;
-                    let s = parse::fresh_start(side, bytes);
-                    if matches!(s, Start::Typed(_) | Start::Untyped(_)) {
-                        d.synced(s);
-                    }
-                }
-                self.run(side, bytes, at, out);
-            }
-            Input::Gap { len, at } => self.gap(side, len, at, out),
-        }
-    }
-
-    /// The connection closed: a call whose result had begun (a FATAL error
-    /// ends a connection without ReadyForQuery) is reported; the rest is
-    /// dropped.
-    pub fn close(&mut self, at: Moment, out: &mut dyn FnMut(DbEvent)) {
-        let _ = at; // the last result chunk is known when it matters
-        match self.queue.pop_front() {
-            Some(Expect::Simple(p) | Expect::Execute(p)) if p.responded => {
-                out(DbEvent::Call(p.into_call(false)));
-            }
-            _ => {}
-        }
-        self.queue.clear();
-        self.req = Direction::new();
-        self.resp = Direction::new();
-        self.group_first = None;
-        self.skip_to_sync = false;
-    }
-
-    fn dir(&mut self, side: Side) -> &mut Direction {
-        match side {
-            Side::Request => &mut self.req,
-            Side::Response => &mut self.resp,
-        }
-    }
-
-    fn run(&mut self, side: Side, bytes: &[u8], at: Moment, out: &mut dyn FnMut(DbEvent)) {
-        let mut off = 0;
-        while off < bytes.len() && !self.stopped {
-            let rest = &bytes[off..];
-            // Each step consumes bytes, or (resync replaying its carry)
-            // shrinks the carry, so the loop ends.
-            off += match self.dir(side).state {
-                State::Resync => self.resync(side, rest, at, out),
-                State::Startup | State::Header => self.header(side, rest, at, out),
-                State::Body(_) => self.body(side, rest, at, out),
-                State::SslAnswer => self.ssl_answer(rest[0]),
-            };
-        }
-    }
-
-    /// Discards bytes up to a plausible message start; returns how many.
-    fn resync(
-        &mut self,
-        side: Side,
-        rest: &[u8],
-        at: Moment,
-        out: &mut dyn FnMut(DbEvent),
-    ) -> usize {
-        let d = self.dir(side);
-        if !d.carry.is_empty() {
-            let carried = d.carry.len();
-            let mut joined = std::mem::take(&mut d.carry);
-            joined.extend_from_slice(&rest[..rest.len().min(CARRY_MAX)]);
-            for p in 0..carried {
-                match parse::start(side, &joined[p..]) {
-                    s @ (Start::Typed(_) | Start::Untyped(_)) => {
-                        d.synced(s);
-                        // Replay the carried bytes; the chunk follows.
-                        self.run(side, &joined[p..carried], at, out);
-                        return 0;
-                    }
-                    Start::NeedMore => {
-                        // Only short inputs are undecided: all of `rest` is in.
-                        d.carry = joined[p..].to_vec();
-                        return rest.len();
-                    }
-                    Start::NoMatch => {}
-                }
-            }
-        }
-        for i in 0..rest.len() {
-            match parse::start(side, &rest[i..]) {
-                s @ (Start::Typed(_) | Start::Untyped(_)) => {
-                    d.synced(s);
-                    return i;
-                }
-                Start::NeedMore => {
-                    d.carry = rest[i..].to_vec();
-                    return rest.len();
-                }
-                Start::NoMatch => {}
-            }
-        }
-        rest.len()
-    }
-
-    fn header(
-        &mut self,
-        side: Side,
-        rest: &[u8],
-        at: Moment,
-        out: &mut dyn FnMut(DbEvent),
-    ) -> usize {
-        let d = self.dir(side);
-        let startup = matches!(d.state, State::Startup);
-        if startup && d.hdr_len == 0 && rest[0] == 0x16 {
-            // A TLS handshake record where the startup packet should be.
-            self.stopped = true;
-            return rest.len();
-        }
-        if d.hdr_len == 0 {
-            d.first = at;
+    /// Reads header bytes; a whole header starts a body.
+    fn header(&mut self, side: Side, rest: &[u8], at: Moment) -> Step<Frame> {
+        let startup = matches!(self.state, State::Startup);
+        if self.hdr_len == 0 {
+            self.first = at;
         }
         let need = if startup { 8 } else { 5 };
-        let take = (need - d.hdr_len).min(rest.len());
-        d.hdr[d.hdr_len..d.hdr_len + take].copy_from_slice(&rest[..take]);
-        d.hdr_len += take;
-        if d.hdr_len < need {
-            return take;
+        let take = (need - self.hdr_len).min(rest.len());
+        self.hdr[self.hdr_len..self.hdr_len + take].copy_from_slice(&rest[..take]);
+        self.hdr_len += take;
+        if self.hdr_len < need {
+            return Step::more(take);
         }
-        d.hdr_len = 0;
-        let hdr = d.hdr;
+        self.hdr_len = 0;
+        let hdr = self.hdr;
         let parsed = match startup {
             true => parse::parse_startup_header(&hdr).map(|h| {
                 h.map(|h| {
@@ -358,45 +184,43 @@ impl Session {
         };
         match parsed {
             Ok(Some((tag, left, keep))) => {
-                d.quiet = false;
-                d.buf.clear();
-                d.state = State::Body(Body {
+                self.buf.clear();
+                self.state = State::Body(Body {
                     tag,
                     left,
                     keep,
                     kept_all: keep.is_none(),
                     nuls: 0,
-                    truncated: false,
                 });
                 if left == 0 {
-                    self.complete(side, at, out);
+                    self.state = State::Header;
+                    return Step::frame(take, Frame { tag });
+                }
+                Step {
+                    consumed: take,
+                    outcome: Outcome::OnTrack,
                 }
             }
             // A full header always parses to a value or an error.
-            Ok(None) => self.fail(side, "invalid header", out),
+            Ok(None) => Step::invalid(take, "invalid header"),
             Err(e) => {
-                self.fail(side, e.reason(), out);
-                // A message may start inside the refused header.
-                self.dir(side).carry = hdr[1..need].to_vec();
+                self.refused = need;
+                Step::invalid(take, e.reason())
             }
         }
-        take
     }
 
-    fn body(&mut self, side: Side, rest: &[u8], at: Moment, out: &mut dyn FnMut(DbEvent)) -> usize {
-        let d = self.dir(side);
-        let State::Body(b) = &mut d.state else {
-            return 0;
-        };
+    /// Reads (or skips) body bytes, keeping what the message's [`Keep`]
+    /// says.
+    fn body(&mut self, mut b: Body, rest: &[u8]) -> Step<Frame> {
         let n = (b.left as usize).min(rest.len());
         if let (Some(k), false) = (b.keep, b.kept_all) {
             for &byte in &rest[..n] {
-                if d.buf.len() >= k.cap {
+                if self.buf.len() >= k.cap {
                     b.kept_all = true;
-                    b.truncated = true;
                     break;
                 }
-                d.buf.push(byte);
+                self.buf.push(byte);
                 if byte == 0 && k.nuls > 0 {
                     b.nuls += 1;
                     if b.nuls == k.nuls {
@@ -407,64 +231,165 @@ impl Session {
             }
         }
         b.left -= n as u32;
-        if b.left == 0 {
-            self.complete(side, at, out);
+        if b.left > 0 {
+            self.state = State::Body(b);
+            return Step::more(n);
         }
-        n
+        self.state = State::Header;
+        Step::frame(n, Frame { tag: b.tag })
     }
+}
 
-    fn ssl_answer(&mut self, byte: u8) -> usize {
-        match byte {
-            b'N' => {
-                self.resp.state = State::Header;
-                1
-            }
-            // An old server refuses with an ErrorResponse: read it as one.
-            b'E' => {
-                self.resp.state = State::Header;
-                0
-            }
-            _ => {
-                // 'S', 'G': encryption starts; anything else is not ours.
-                self.stopped = true;
-                1
-            }
+/// PostgreSQL state of one connection.
+#[derive(Debug)]
+pub struct Postgres {
+    req: Direction,
+    resp: Direction,
+    queue: VecDeque<Expect>,
+    statements: Names<Arc<Prepared>>,
+    /// Portal name -> its statement (`None`: prepared before capture).
+    portals: Names<Option<Arc<Prepared>>>,
+    namespace: Option<String>,
+    next_id: u64,
+    /// Start of the extended-protocol group the next Execute belongs to.
+    group_first: Option<Moment>,
+    /// An extended-protocol error arrived before its Sync was seen: the
+    /// server skips the frontend's messages until Sync, so does the session.
+    skip_to_sync: bool,
+    /// Encrypted (or otherwise not PostgreSQL): nothing more is parsed.
+    stopped: bool,
+}
+
+impl Default for Postgres {
+    fn default() -> Self {
+        Postgres {
+            req: Direction::new(),
+            resp: Direction::new(),
+            queue: VecDeque::new(),
+            statements: Names::new(),
+            portals: Names::new(),
+            namespace: None,
+            next_id: 0,
+            group_first: None,
+            skip_to_sync: false,
+            stopped: false,
         }
     }
+}
 
-    fn gap(&mut self, side: Side, len: u64, at: Moment, out: &mut dyn FnMut(DbEvent)) {
+impl framing::Protocol for Postgres {
+    const KIND: ProtocolKind = ProtocolKind::Postgres;
+    const CANDIDATES: Candidates = Candidates::Bytes;
+    type Event = DbEvent;
+    type Frame = Frame;
+
+    /// [`parse::start`], after [`parse::fresh_start`] at a chunk's start. A
+    /// side the other side's handshake resumed starts at its next chunk
+    /// (bytes carried from before the handshake are discarded).
+    fn start(&mut self, side: Side, bytes: &[u8], chunk_start: bool) -> Start {
         let d = self.dir(side);
-        match &mut d.state {
-            State::Resync => d.carry.clear(),
-            State::Body(b) => {
-                if b.keep.is_some() && !b.kept_all {
-                    b.kept_all = true;
-                    b.truncated = true;
-                }
-                let left = u64::from(b.left);
-                b.left = left.saturating_sub(len) as u32;
-                if len >= left {
-                    self.complete(side, at, out);
-                    if len > left {
-                        self.fail(side, "gap", out);
+        d.fresh = false;
+        if let Some(state) = d.resume {
+            if !chunk_start {
+                return Start::No;
+            }
+            d.resume = None;
+            d.enter(state);
+            return Start::Yes;
+        }
+        let fresh = match chunk_start {
+            true => parse::fresh_start(side, bytes),
+            false => parse::Start::NoMatch,
+        };
+        let s = match fresh {
+            parse::Start::Typed(_) | parse::Start::Untyped(_) => fresh,
+            _ => parse::start(side, bytes),
+        };
+        match s {
+            parse::Start::Typed(_) => d.enter(State::Header),
+            parse::Start::Untyped(_) => d.enter(State::Startup),
+            parse::Start::NeedMore => return Start::NeedMore,
+            parse::Start::NoMatch => return Start::No,
+        }
+        Start::Yes
+    }
+
+    fn idle(&self, side: Side) -> bool {
+        let d = match side {
+            Side::Request => &self.req,
+            Side::Response => &self.resp,
+        };
+        !matches!(d.state, State::Body(_)) && d.hdr_len == 0
+    }
+
+    fn step(&mut self, side: Side, bytes: &[u8], at: Moment) -> Step<Frame> {
+        let d = self.dir(side);
+        match d.state {
+            State::Startup if d.hdr_len == 0 && bytes[0] == 0x16 => {
+                // A TLS handshake record where the startup packet should be.
+                self.stopped = true;
+                Step::more(bytes.len())
+            }
+            State::Startup | State::Header => d.header(side, bytes, at),
+            State::Body(b) => d.body(b, bytes),
+            State::SslAnswer => {
+                d.state = State::Header;
+                match bytes[0] {
+                    b'N' => Step::more(1),
+                    // An old server refuses with an ErrorResponse: read it as one.
+                    b'E' => Step::more(0),
+                    _ => {
+                        // 'S', 'G': encryption starts; anything else is not ours.
+                        self.stopped = true;
+                        Step::more(1)
                     }
                 }
             }
-            State::Startup | State::Header | State::SslAnswer => self.fail(side, "gap", out),
         }
     }
 
-    /// The side lost its place: report once per episode and resynchronise.
-    fn fail(&mut self, side: Side, reason: &'static str, out: &mut dyn FnMut(DbEvent)) {
+    fn on_frame(&mut self, side: Side, frame: Frame, timing: Timing, out: &mut dyn FnMut(DbEvent)) {
+        self.complete(side, frame.tag, timing, out);
+    }
+
+    /// Skipped inside a body (a kept body is then truncated); a body the
+    /// gap ends completes.
+    fn gap(&mut self, side: Side, len: u64, at: Moment, out: &mut dyn FnMut(DbEvent)) -> GapFit {
         let d = self.dir(side);
-        if !d.quiet {
-            out(DbEvent::ParseError { side, reason });
+        let State::Body(b) = &mut d.state else {
+            return GapFit::Lost;
+        };
+        b.kept_all = true;
+        let left = u64::from(b.left);
+        b.left = left.saturating_sub(len) as u32;
+        if len < left {
+            return GapFit::Skipped;
         }
-        d.quiet = true;
-        d.state = State::Resync;
+        let tag = b.tag;
+        d.state = State::Header;
+        let timing = Timing {
+            first: d.first,
+            last: at,
+        };
+        self.complete(side, tag, timing, out);
+        match len > left {
+            true => GapFit::Lost,
+            false => GapFit::Skipped,
+        }
+    }
+
+    /// Calls waiting when the response side lost its place keep only the
+    /// counts their tags give.
+    fn lost(&mut self, side: Side, _: &mut dyn FnMut(DbEvent)) -> Rescan {
+        let d = self.dir(side);
+        d.synced = false;
         d.hdr_len = 0;
         d.buf.clear();
-        d.carry.clear();
+        let refused = std::mem::take(&mut d.refused);
+        let rescan = match refused {
+            0 => Rescan::Here,
+            n => Rescan::Bytes(d.hdr[1..n].to_vec()),
+        };
         if side == Side::Response {
             for e in &mut self.queue {
                 if let Expect::Simple(p) | Expect::Execute(p) = e {
@@ -472,21 +397,49 @@ impl Session {
                 }
             }
         }
+        rescan
     }
 
-    /// A message of `side` ended with the chunk `at`.
-    fn complete(&mut self, side: Side, at: Moment, out: &mut dyn FnMut(DbEvent)) {
-        let d = self.dir(side);
-        let State::Body(b) = d.state else {
-            return;
-        };
-        d.state = State::Header;
-        let first = d.first;
-        let buf = std::mem::take(&mut d.buf);
-        match (side, b.tag) {
+    fn parse_error(side: Side, reason: &'static str) -> DbEvent {
+        DbEvent::ParseError { side, reason }
+    }
+
+    fn stopped(&self) -> bool {
+        self.stopped
+    }
+
+    /// A call whose result had begun (a FATAL error ends a connection
+    /// without ReadyForQuery) is reported; the rest is dropped.
+    fn close(&mut self, _at: Moment, out: &mut dyn FnMut(DbEvent)) {
+        match self.queue.pop_front() {
+            Some(Expect::Simple(p) | Expect::Execute(p)) if p.responded => {
+                out(DbEvent::Call(p.into_call(false)));
+            }
+            _ => {}
+        }
+        self.queue.clear();
+        self.req = Direction::new();
+        self.resp = Direction::new();
+        self.group_first = None;
+        self.skip_to_sync = false;
+    }
+}
+
+impl Postgres {
+    fn dir(&mut self, side: Side) -> &mut Direction {
+        match side {
+            Side::Request => &mut self.req,
+            Side::Response => &mut self.resp,
+        }
+    }
+
+    /// A message of `side` ended.
+    fn complete(&mut self, side: Side, tag: Tag, t: Timing, out: &mut dyn FnMut(DbEvent)) {
+        let buf = std::mem::take(&mut self.dir(side).buf);
+        match (side, tag) {
             (Side::Request, Tag::Startup(kind)) => self.on_startup(kind, &buf),
-            (Side::Request, Tag::Typed(tag)) => self.on_frontend(tag, &buf, b.truncated, first, at),
-            (Side::Response, Tag::Typed(tag)) => self.on_backend(tag, &buf, first, at, out),
+            (Side::Request, Tag::Typed(tag)) => self.on_frontend(tag, &buf, t, out),
+            (Side::Response, Tag::Typed(tag)) => self.on_backend(tag, &buf, t, out),
             (Side::Response, Tag::Startup(_)) => {}
         }
         let d = self.dir(side);
@@ -503,23 +456,22 @@ impl Session {
                 // PostgreSQL's default database is the user's name.
                 self.namespace = params.database.or(params.user);
                 // A new connection: the backend is at a message start.
-                self.resp.synced(Start::Typed(0));
-                self.resp.fresh = false;
+                self.resp.resume(State::Header);
             }
             StartupKind::SslRequest | StartupKind::GssEncRequest => {
                 self.req.state = State::Startup;
-                self.resp.state = State::SslAnswer;
-                self.resp.carry.clear();
-                self.resp.fresh = false;
+                self.resp.resume(State::SslAnswer);
             }
             StartupKind::CancelRequest => {}
         }
     }
 
-    fn push(&mut self, e: Expect) {
+    fn push(&mut self, e: Expect, out: &mut dyn FnMut(DbEvent)) {
         if self.queue.len() >= MAX_PENDING {
-            self.queue.pop_front();
-            self.dropped += 1;
+            let oldest = self.queue.pop_front();
+            if matches!(oldest, Some(Expect::Simple(_) | Expect::Execute(_))) {
+                out(DbEvent::Dropped { count: 1 });
+            }
         }
         self.queue.push_back(e);
     }
@@ -542,49 +494,42 @@ impl Session {
             tag_rows: None,
             tag_verb: None,
             responded: false,
-            lost: matches!(self.resp.state, State::Resync) && !self.resp.fresh,
+            lost: !self.resp.synced && self.resp.resume.is_none() && !self.resp.fresh,
         }
     }
 
-    fn summarize(&mut self, query: &[u8], truncated: bool) -> SqlSummary {
-        if truncated {
-            self.truncated += 1;
-        }
-        sql::summarize(&parse::text(query))
-    }
-
-    fn on_frontend(&mut self, tag: u8, body: &[u8], truncated: bool, first: Moment, at: Moment) {
+    fn on_frontend(&mut self, tag: u8, body: &[u8], t: Timing, out: &mut dyn FnMut(DbEvent)) {
         if self.skip_to_sync && b"PBDEC".contains(&tag) {
-            self.skipped += u64::from(tag == b'E');
+            if tag == b'E' {
+                out(DbEvent::Dropped { count: 1 });
+            }
             return;
         }
         match tag {
             b'Q' => {
-                let (query, end) = parse::cstr(body);
-                let summary = self.summarize(query, truncated || end.is_none());
-                let p = self.new_call(Some(&summary), first, at);
+                let summary = sql::summarize(&parse::text(parse::cstr(body).0));
+                let p = self.new_call(Some(&summary), t.first, t.last);
                 self.group_first = None;
-                self.push(Expect::Simple(p));
+                self.push(Expect::Simple(p), out);
             }
             b'P' => {
-                let (name, query, whole) = parse::two_strings(body);
-                let summary = self.summarize(query, truncated || !whole);
+                let (name, query) = parse::two_strings(body);
+                let summary = sql::summarize(&parse::text(query));
                 let prepared = Arc::new(Prepared { summary });
                 self.statements.insert(name, prepared.clone());
-                self.group_first.get_or_insert(first);
-                let request = Timing { first, last: at };
-                self.push(Expect::Parse(prepared, request));
+                self.group_first.get_or_insert(t.first);
+                self.push(Expect::Parse(prepared, t), out);
             }
             b'B' => {
-                let (portal, statement, _) = parse::two_strings(body);
+                let (portal, statement) = parse::two_strings(body);
                 let prepared = self.statements.get(statement).cloned();
                 self.portals.insert(portal, prepared);
-                self.group_first.get_or_insert(first);
-                self.push(Expect::Bind);
+                self.group_first.get_or_insert(t.first);
+                self.push(Expect::Bind, out);
             }
             b'D' => {
-                self.group_first.get_or_insert(first);
-                self.push(Expect::Describe);
+                self.group_first.get_or_insert(t.first);
+                self.push(Expect::Describe, out);
             }
             b'C' => {
                 match parse::close_target(body) {
@@ -592,22 +537,22 @@ impl Session {
                     Some((b'P', name)) => self.portals.remove(name),
                     _ => {}
                 }
-                self.group_first.get_or_insert(first);
-                self.push(Expect::Close);
+                self.group_first.get_or_insert(t.first);
+                self.push(Expect::Close, out);
             }
             b'E' => {
                 let portal = parse::cstr(body).0;
                 let prepared = self.portals.get(portal).cloned().flatten();
-                let start = self.group_first.take().unwrap_or(first);
-                let p = self.new_call(prepared.as_deref().map(|p| &p.summary), start, at);
-                self.push(Expect::Execute(p));
+                let start = self.group_first.take().unwrap_or(t.first);
+                let p = self.new_call(prepared.as_deref().map(|p| &p.summary), start, t.last);
+                self.push(Expect::Execute(p), out);
             }
             b'S' => {
                 self.group_first = None;
                 self.skip_to_sync = false;
-                self.push(Expect::Sync);
+                self.push(Expect::Sync, out);
             }
-            b'F' => self.push(Expect::Function),
+            b'F' => self.push(Expect::Function, out),
             // Flush, CopyData/Done/Fail, password/SASL, Terminate: no answer owed.
             _ => {}
         }
@@ -639,16 +584,9 @@ impl Session {
         }
     }
 
-    fn on_backend(
-        &mut self,
-        tag: u8,
-        body: &[u8],
-        first: Moment,
-        at: Moment,
-        out: &mut dyn FnMut(DbEvent),
-    ) {
+    fn on_backend(&mut self, tag: u8, body: &[u8], t: Timing, out: &mut dyn FnMut(DbEvent)) {
         match tag {
-            b'Z' => self.ready(first, at, out),
+            b'Z' => self.ready(t.first, t.last, out),
             b'1' => self.ack(|e| matches!(e, Expect::Parse(..))),
             b'2' => self.ack(|e| matches!(e, Expect::Bind)),
             b'3' => self.ack(|e| matches!(e, Expect::Close)),
@@ -657,18 +595,18 @@ impl Session {
             }
             b'T' | b'n' | b't' => {
                 if let Some(Expect::Simple(p)) = self.queue.front_mut() {
-                    p.respond(first, at);
+                    p.respond(t.first, t.last);
                 }
             }
             b'D' => {
                 if let Some(p) = self.current() {
                     p.data_rows += 1;
-                    p.respond(first, at);
+                    p.respond(t.first, t.last);
                 }
             }
             b'C' | b'I' | b's' => {
                 let Some(p) = self.current() else { return };
-                p.respond(first, at);
+                p.respond(t.first, t.last);
                 if tag == b'C' {
                     p.tag(&parse::command_tag(body));
                 }
@@ -679,10 +617,10 @@ impl Session {
                     out(DbEvent::Call(p.into_call(tag == b's')));
                 }
             }
-            b'E' => self.error(parse::error_fields(body), first, at, out),
+            b'E' => self.error(parse::error_fields(body), t.first, t.last, out),
             b'G' | b'H' | b'W' | b'd' | b'c' => {
                 if let Some(p) = self.current() {
-                    p.respond(first, at);
+                    p.respond(t.first, t.last);
                 }
             }
             // Authentication, BackendKeyData, ParameterStatus, notices,
@@ -708,6 +646,7 @@ impl Session {
             Some(_) => {
                 // Extended protocol: the server now skips to Sync.
                 let mut failing: Option<Pending> = None;
+                let mut skipped = 0;
                 let mut prepare: Option<(Arc<Prepared>, Timing)> = None;
                 while let Some(e) = self.queue.front() {
                     if matches!(e, Expect::Sync | Expect::Simple(_)) {
@@ -715,7 +654,7 @@ impl Session {
                     }
                     match self.queue.pop_front() {
                         Some(Expect::Execute(p)) if failing.is_none() => failing = Some(p),
-                        Some(Expect::Execute(_)) => self.skipped += 1,
+                        Some(Expect::Execute(_)) => skipped += 1,
                         Some(Expect::Parse(s, t)) if failing.is_none() && prepare.is_none() => {
                             prepare = Some((s, t));
                         }
@@ -734,6 +673,9 @@ impl Session {
                     p.respond(first, at);
                     p.error(f);
                     out(DbEvent::Call(p.into_call(false)));
+                }
+                if skipped > 0 {
+                    out(DbEvent::Dropped { count: skipped });
                 }
             }
         }
@@ -761,7 +703,7 @@ impl Session {
                     p
                 }
                 Expect::Simple(_) | Expect::Execute(_) => {
-                    self.skipped += 1;
+                    out(DbEvent::Dropped { count: 1 });
                     continue;
                 }
                 _ => continue,

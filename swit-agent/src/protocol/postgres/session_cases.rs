@@ -1,5 +1,6 @@
 //! Message builders and the conversation table for `session_tests.rs`.
 use super::*;
+use crate::protocol::Input;
 
 pub(super) const FE: Side = Side::Request;
 pub(super) const BE: Side = Side::Response;
@@ -134,11 +135,11 @@ pub(super) fn run_with(steps: &[(Side, Vec<u8>)], s: &mut Session) -> Vec<DbEven
 }
 
 pub(super) fn run(steps: &[(Side, Vec<u8>)]) -> Vec<DbEvent> {
-    run_with(steps, &mut Session::new())
+    run_with(steps, &mut Session::default())
 }
 
 pub(super) fn run_bytewise(steps: &[(Side, Vec<u8>)]) -> Vec<DbEvent> {
-    let mut s = Session::new();
+    let mut s = Session::default();
     let mut out = Vec::new();
     for (i, (side, bytes)) in steps.iter().enumerate() {
         let at = m(i as u64 + 1);
@@ -361,6 +362,7 @@ pub(super) fn cases() -> Vec<Case> {
             want: vec![
                 "#0 SELECT - rows=Some(1) err=None ns=shop text=SELECT ?",
                 "#1 SELEC - rows=None err=Some(\"42601\") ns=shop text=SELEC ?",
+                "dropped 1",
                 "#3 SELECT - rows=Some(1) err=None ns=shop text=SELECT ?",
             ],
         },
