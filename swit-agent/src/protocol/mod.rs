@@ -222,7 +222,7 @@ registry! {
     Http1 => http1::Session, "http1";
     Http2 => http2::Session, "http2";
     Postgres => postgres::Session, "postgresql";
-    Mysql => mysql::Session, "mysql";
+    Mysql => mysql::Mysql, "mysql";
     Redis => redis::Redis, "redis";
 }
 
