@@ -122,7 +122,8 @@ pub trait Protocol {
 
     /// Does a message of `side` start at `bytes[0]`? `chunk_start`: the
     /// bytes begin a chunk (a syscall boundary, usually a message
-    /// boundary, so a looser test may apply). On `Yes` the side's framing
+    /// boundary, so a looser test may apply; a carried start that began a
+    /// chunk still does when it is decided). On `Yes` the side's framing
     /// is set to read that message.
     fn start(&mut self, side: Side, bytes: &[u8], chunk_start: bool) -> Start;
 
@@ -176,6 +177,8 @@ struct Track {
     prev_lf: bool,
     /// While out of sync: an undecided start, at most [`CARRY_MAX`] bytes.
     carry: Vec<u8>,
+    /// The carried bytes began a chunk.
+    carry_chunk_start: bool,
 }
 
 impl Track {
@@ -186,6 +189,7 @@ impl Track {
             first: Moment::default(),
             prev_lf: false,
             carry: Vec::new(),
+            carry_chunk_start: false,
         }
     }
 }
@@ -301,6 +305,7 @@ impl<P: Protocol> Driver<P> {
         out: &mut dyn FnMut(P::Event),
     ) -> usize {
         let carry = std::mem::take(&mut self.track(side).carry);
+        let carry_chunk_start = self.track(side).carry_chunk_start;
         if !carry.is_empty() {
             let carried = carry.len();
             let mut joined = carry;
@@ -310,7 +315,8 @@ impl<P: Protocol> Driver<P> {
                 if P::CANDIDATES == Candidates::Lines && p > 0 && joined[p - 1] != b'\n' {
                     continue;
                 }
-                match self.proto.start(side, &joined[p..], false) {
+                let at_chunk = p == 0 && carry_chunk_start;
+                match self.proto.start(side, &joined[p..], at_chunk) {
                     Start::Yes => {
                         self.track(side).synced = true;
                         // Replay the carried bytes; the chunk follows.
@@ -319,7 +325,7 @@ impl<P: Protocol> Driver<P> {
                     }
                     Start::NeedMore => {
                         // Only short inputs are undecided: all of `rest` is in.
-                        self.keep(side, &joined[p..]);
+                        self.keep(side, &joined[p..], at_chunk);
                         return rest.len();
                     }
                     Start::No => {}
@@ -338,7 +344,7 @@ impl<P: Protocol> Driver<P> {
                         return i;
                     }
                     Start::NeedMore => {
-                        self.keep(side, &rest[i..]);
+                        self.keep(side, &rest[i..], chunk_start && i == 0);
                         return rest.len();
                     }
                     Start::No => {}
@@ -360,9 +366,11 @@ impl<P: Protocol> Driver<P> {
     }
 
     /// Carries an undecided start; one too long to decide is no start.
-    fn keep(&mut self, side: Side, bytes: &[u8]) {
+    fn keep(&mut self, side: Side, bytes: &[u8], chunk_start: bool) {
         if bytes.len() <= CARRY_MAX {
-            self.track(side).carry = bytes.to_vec();
+            let t = self.track(side);
+            t.carry = bytes.to_vec();
+            t.carry_chunk_start = chunk_start;
         }
     }
 
@@ -376,7 +384,7 @@ impl<P: Protocol> Driver<P> {
         match self.proto.lost(side, out) {
             Rescan::Here => {}
             Rescan::LineStart => self.track(side).prev_lf = true,
-            Rescan::Bytes(b) => self.keep(side, &b),
+            Rescan::Bytes(b) => self.keep(side, &b, false),
         }
     }
 }

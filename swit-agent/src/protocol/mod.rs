@@ -224,7 +224,7 @@ registry! {
     Http1 => http1::Session, "http1";
     Http2 => http2::Session, "http2";
     Postgres => postgres::Postgres, "postgresql";
-    Mysql => mysql::Session, "mysql";
+    Mysql => mysql::Mysql, "mysql";
     Redis => redis::Redis, "redis";
 }
 

@@ -16,8 +16,8 @@
 //!
 //! Layout: `reader` frames packets into bounded messages; `parse` holds the pure frame functions (headers, length-encoded
 //! integers, greeting, handshake response, OK/ERR/EOF, prepare answer,
-//! detection); `session` drives one connection's two directions and
-//! reports [`DbEvent`](crate::protocol::db::DbEvent)s:
+//! detection); `session` follows one connection's two directions on the
+//! [framing driver](super::framing) and reports [`DbEvent`](crate::protocol::db::DbEvent)s:
 //! - `COM_QUERY` and `COM_STMT_EXECUTE` (statement text joined by id, from
 //!   the `COM_STMT_PREPARE` answer) give a call with `returned_rows` for
 //!   result sets (multi-result answers belong to one call);
@@ -39,9 +39,9 @@ pub use parse::{
     detect_server_greeting, parse_err, parse_greeting, parse_handshake_response, parse_header,
     parse_ok, parse_prepare_ok, read_lenenc,
 };
-pub use session::{MAX_PENDING, MAX_STATEMENT_BYTES, MAX_STATEMENTS, Session};
+pub use session::{MAX_PENDING, MAX_STATEMENT_BYTES, MAX_STATEMENTS, Mysql, Session};
 
-impl super::Detector for Session {
+impl super::Detector for Mysql {
     fn client_first(request_side: &[u8]) -> super::Evidence {
         detect_command(request_side).into()
     }
@@ -63,8 +63,7 @@ impl From<DetectResult> for super::Evidence {
 }
 
 /// Longest statement text kept from one command; past it the text is
-/// truncated before it is summarised (and counted, see
-/// [`Session::truncated_queries`]).
+/// truncated before it is summarised.
 pub const MAX_QUERY_BYTES: usize = 64 * 1024;
 
 /// Answer of a MySQL detector: `Match` names the `db.system.name`

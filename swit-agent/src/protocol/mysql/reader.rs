@@ -8,8 +8,6 @@ use crate::protocol::Moment;
 #[derive(Debug)]
 pub(super) struct Reader {
     pub(super) state: RState,
-    /// A resync episode is under way (or the side never synced).
-    pub(super) quiet: bool,
     pub(super) keep: usize,
     pub(super) hdr: [u8; HEADER_LEN],
     pub(super) hdr_len: usize,
@@ -26,19 +24,12 @@ pub(super) struct Reader {
     pub(super) last_seq: u8,
     pub(super) holes: bool,
     pub(super) first: Moment,
-    pub(super) probe: Vec<u8>,
-    pub(super) probe_at: Moment,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum RState {
-    /// Gathering a chunk's first bytes to see whether a message starts.
-    Probe,
-    Resync,
     Header,
-    Payload {
-        left: u32,
-    },
+    Payload { left: u32 },
 }
 
 /// A complete message (its payload is passed alongside).
@@ -56,8 +47,7 @@ pub(super) struct Msg {
 impl Reader {
     pub(super) fn new(keep: usize) -> Self {
         Reader {
-            state: RState::Probe,
-            quiet: true,
+            state: RState::Header,
             keep,
             hdr: [0; HEADER_LEN],
             hdr_len: 0,
@@ -70,21 +60,20 @@ impl Reader {
             last_seq: 0,
             holes: false,
             first: Moment::default(),
-            probe: Vec::new(),
-            probe_at: Moment::default(),
         }
     }
 
-    pub(super) fn reset(&mut self, state: RState) {
-        self.state = state;
+    /// Forgets the message being read: the next byte starts a header.
+    pub(super) fn reset(&mut self) {
+        self.state = RState::Header;
         self.hdr_len = 0;
         self.started = false;
         self.more = false;
         self.buf.clear();
-        self.probe.clear();
     }
 
-    /// Reads header or payload bytes; true when a message completed.
+    /// Reads header or payload bytes (at least one); true when a message
+    /// completed.
     pub(super) fn step(&mut self, rest: &[u8], at: Moment) -> (usize, bool) {
         match self.state {
             RState::Header => {
@@ -128,7 +117,6 @@ impl Reader {
                 }
                 (n, self.end_packet())
             }
-            RState::Probe | RState::Resync => (rest.len(), false),
         }
     }
 

@@ -10,9 +10,9 @@
 //! loss reports one `ParseError` per episode, then:
 //! - the request side resynchronises at the first chunk that starts with a
 //!   plausible command packet ([`super::detect_command`]);
-//! - the response side drops the calls waiting for an answer and waits for
-//!   the next command: its answer starts at the next response chunk and
-//!   must have sequence id 1.
+//! - the response side drops the calls waiting for an answer (reported as
+//!   `Dropped`) and waits for the next command: its answer starts at the
+//!   next response chunk and must have sequence id 1.
 //!
 //! A session starts in that state, silently: the first response chunk may
 //! be a greeting (connection start), else the first command picks it up.
@@ -28,7 +28,8 @@ use super::parse::{self, MAX_PACKET, caps, command, status};
 use super::reader::{Msg, RState, Reader};
 use super::{DetectResult, MAX_QUERY_BYTES};
 use crate::protocol::db::{DbCall, DbEvent, system};
-use crate::protocol::{Input, Moment, Side, Timing, sql};
+use crate::protocol::framing::{self, CARRY_MAX, Candidates, Driver, GapFit, Rescan, Start};
+use crate::protocol::{Moment, ProtocolKind, Side, Timing, sql};
 
 /// Most commands waiting for an answer; past it the oldest is dropped.
 pub const MAX_PENDING: usize = 64;
@@ -41,17 +42,20 @@ pub const MAX_STATEMENT_BYTES: usize = 1 << 20;
 const RESPONSE_KEEP: usize = 1024;
 /// Request payload bytes kept: the command byte and the statement text.
 const REQUEST_KEEP: usize = 1 + MAX_QUERY_BYTES;
-/// Bytes gathered while deciding whether a chunk starts a message.
-const PROBE_MAX: usize = 96;
 /// Longest error message kept.
 const MAX_ERROR_MESSAGE: usize = 512;
 
+/// One MySQL connection, on the framing driver.
+pub type Session = Driver<Mysql>;
+
 /// MySQL state of one connection.
 #[derive(Debug)]
-pub struct Session {
+pub struct Mysql {
     req: Reader,
     resp: Reader,
     phase: Phase,
+    /// No response byte was judged yet: it may start a greeting.
+    greeting_open: bool,
     system: &'static str,
     namespace: Option<String>,
     server_caps: Option<u32>,
@@ -71,9 +75,6 @@ pub struct Session {
     /// 0xFFFFFFFF as "the one just prepared", before its answer).
     last_prepared: Option<Stmt>,
     next_id: u64,
-    dropped_calls: u64,
-    dropped_statements: u64,
-    truncated_queries: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -160,18 +161,13 @@ enum Rs {
     },
 }
 
-impl Default for Session {
+impl Default for Mysql {
     fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl Session {
-    pub fn new() -> Self {
-        Session {
+        Mysql {
             req: Reader::new(REQUEST_KEEP),
             resp: Reader::new(RESPONSE_KEEP),
             phase: Phase::Unknown,
+            greeting_open: true,
             system: system::MYSQL,
             namespace: None,
             server_caps: None,
@@ -185,195 +181,171 @@ impl Session {
             statement_gen: 0,
             last_prepared: None,
             next_id: 0,
-            dropped_calls: 0,
-            dropped_statements: 0,
-            truncated_queries: 0,
         }
     }
+}
 
-    /// Calls dropped unanswered (full queue, or the response side lost sync).
-    pub fn dropped_calls(&self) -> u64 {
-        self.dropped_calls
-    }
+impl framing::Protocol for Mysql {
+    const KIND: ProtocolKind = ProtocolKind::Mysql;
+    const CANDIDATES: Candidates = Candidates::Bytes;
+    type Event = DbEvent;
+    /// What a complete message reported.
+    type Frame = Vec<DbEvent>;
 
-    /// Prepared statements forgotten to stay within the bounds.
-    pub fn dropped_statements(&self) -> u64 {
-        self.dropped_statements
-    }
-
-    /// Statements whose text was cut ([`MAX_QUERY_BYTES`], or a gap).
-    pub fn truncated_queries(&self) -> u64 {
-        self.truncated_queries
-    }
-
-    /// Prepared statements remembered.
-    pub fn statements(&self) -> usize {
-        self.statements.len()
-    }
-
-    /// Feeds the next input of one side.
-    pub fn feed(&mut self, side: Side, input: Input<'_>, out: &mut dyn FnMut(DbEvent)) {
-        #[cfg(test)]
-        crate::protocol::seeds::input("mysql", side, input);
-        match input {
-            Input::Data { bytes, at } => {
-                let mut off = 0;
-                while off < bytes.len() && !self.stopped() {
-                    let rest = &bytes[off..];
-                    // Each step consumes bytes or moves Probe/Resync to a
-                    // state that will.
-                    off += match self.dir(side).state {
-                        RState::Probe => self.probe(side, rest, at, out),
-                        RState::Resync if off == 0 && side == Side::Request => {
-                            self.req.state = RState::Probe;
-                            0
-                        }
-                        RState::Resync => rest.len(),
-                        RState::Header | RState::Payload { .. } => {
-                            let (n, done) = self.dir(side).step(rest, at);
-                            if done {
-                                self.dispatch(side, at, out);
-                            }
-                            n
-                        }
-                    };
-                }
+    /// Only a chunk starts a message: on the request side a plausible
+    /// command (or, after a greeting, the handshake response); on the
+    /// response side the answer to a pending command, or the greeting if
+    /// it comes first.
+    fn start(&mut self, side: Side, bytes: &[u8], chunk_start: bool) -> Start {
+        if !chunk_start {
+            return Start::No;
+        }
+        let found = match side {
+            Side::Request if self.phase == Phase::Handshake => return Start::Yes,
+            Side::Request => parse::detect_command(bytes),
+            Side::Response if !self.pending.is_empty() => {
+                self.greeting_open = false;
+                return Start::Yes;
             }
-            Input::Gap { len, at } => self.gap(side, len, at, out),
+            Side::Response if !self.greeting_open => return Start::No,
+            Side::Response => match parse::detect_server_greeting(bytes) {
+                DetectResult::NeedMore => DetectResult::NeedMore,
+                found => {
+                    self.greeting_open = false;
+                    if let DetectResult::Match(sys) = found {
+                        self.system = sys;
+                        self.phase = Phase::Greeting;
+                    }
+                    found
+                }
+            },
+        };
+        match found {
+            DetectResult::Match(_) => Start::Yes,
+            DetectResult::NeedMore if bytes.len() < CARRY_MAX => Start::NeedMore,
+            _ => Start::No,
         }
     }
 
-    /// The connection closed: answers cut short are dropped.
-    pub fn close(&mut self, at: Moment, out: &mut dyn FnMut(DbEvent)) {
-        // Nothing in MySQL ends at close: no event to complete.
-        let _ = (at, out);
-        self.dropped_calls += self.pending.len() as u64;
-        self.pending.clear();
-        self.rs = Rs::Start;
-        self.resp_first = None;
-        self.req.reset(RState::Resync);
-        self.resp.reset(RState::Resync);
-        self.phase = Phase::Closed;
+    fn idle(&self, side: Side) -> bool {
+        !self.reader(side).started
+    }
+
+    fn step(&mut self, side: Side, bytes: &[u8], at: Moment) -> framing::Step<Vec<DbEvent>> {
+        let (n, done) = self.reader_mut(side).step(bytes, at);
+        match done.then(|| self.dispatch(side, at)) {
+            None => framing::Step::more(n),
+            Some(Ok(events)) => framing::Step::frame(n, events),
+            Some(Err(reason)) => framing::Step::invalid(n, reason),
+        }
+    }
+
+    fn on_frame(&mut self, _: Side, events: Vec<DbEvent>, _: Timing, out: &mut dyn FnMut(DbEvent)) {
+        events.into_iter().for_each(out);
+    }
+
+    fn gap(&mut self, side: Side, len: u64, at: Moment, out: &mut dyn FnMut(DbEvent)) -> GapFit {
+        let r = self.reader_mut(side);
+        let left = match r.state {
+            _ if len == 0 => return GapFit::Skipped,
+            RState::Payload { left } if len <= u64::from(left) => left - len as u32,
+            _ => return GapFit::Lost,
+        };
+        r.state = RState::Payload { left };
+        r.total += len;
+        r.holes = true;
+        if left > 0 || !r.end_packet() {
+            return GapFit::Skipped;
+        }
+        match self.dispatch(side, at) {
+            Ok(events) => {
+                events.into_iter().for_each(out);
+                GapFit::Skipped
+            }
+            Err(_) => GapFit::Lost,
+        }
+    }
+
+    /// A lost handshake leaves the phase unknown; a lost response side
+    /// drops the calls waiting for an answer, since theirs may be lost.
+    fn lost(&mut self, side: Side, out: &mut dyn FnMut(DbEvent)) -> Rescan {
+        self.reader_mut(side).reset();
+        if matches!(self.phase, Phase::Greeting | Phase::Handshake | Phase::Auth) {
+            self.phase = Phase::Unknown;
+        }
+        if side == Side::Response {
+            let count = self
+                .pending
+                .drain(..)
+                .filter(|p| p.report != Report::Never)
+                .count();
+            if count > 0 {
+                out(DbEvent::Dropped {
+                    count: count as u64,
+                });
+            }
+            self.rs = Rs::Start;
+            self.resp_first = None;
+            self.trailing_eof = None;
+        }
+        Rescan::Here
+    }
+
+    fn parse_error(side: Side, reason: &'static str) -> DbEvent {
+        DbEvent::ParseError { side, reason }
     }
 
     fn stopped(&self) -> bool {
         matches!(self.phase, Phase::Tls | Phase::Closed)
     }
 
-    fn dir(&mut self, side: Side) -> &mut Reader {
+    /// Nothing in MySQL ends at close. Answers cut short are not losses:
+    /// the client closed without waiting.
+    fn close(&mut self, _at: Moment, _: &mut dyn FnMut(DbEvent)) {
+        self.pending.clear();
+        self.phase = Phase::Closed;
+    }
+}
+
+impl Mysql {
+    /// Prepared statements remembered.
+    pub fn statements(&self) -> usize {
+        self.statements.len()
+    }
+
+    fn reader(&self, side: Side) -> &Reader {
+        match side {
+            Side::Request => &self.req,
+            Side::Response => &self.resp,
+        }
+    }
+
+    fn reader_mut(&mut self, side: Side) -> &mut Reader {
         match side {
             Side::Request => &mut self.req,
             Side::Response => &mut self.resp,
         }
     }
 
-    /// Gathers a chunk's first bytes until the detector decides.
-    fn probe(
-        &mut self,
-        side: Side,
-        rest: &[u8],
-        at: Moment,
-        out: &mut dyn FnMut(DbEvent),
-    ) -> usize {
-        let r = self.dir(side);
-        if r.probe.is_empty() {
-            r.probe_at = at;
-        }
-        let old = r.probe.len();
-        let take = rest.len().min(PROBE_MAX - old);
-        r.probe.extend_from_slice(&rest[..take]);
-        let found = match side {
-            Side::Request => parse::detect_command(&r.probe),
-            Side::Response => parse::detect_server_greeting(&r.probe),
-        };
-        match found {
-            DetectResult::Match(sys) => {
-                let mut earlier = std::mem::take(&mut r.probe);
-                earlier.truncate(old);
-                let from = r.probe_at;
-                r.reset(RState::Header);
-                if side == Side::Response {
-                    self.system = sys;
-                    self.phase = Phase::Greeting;
-                }
-                // Bytes of earlier chunks are read again with their time;
-                // this chunk's bytes are read by the caller (0 consumed).
-                let mut i = 0;
-                while i < earlier.len() && !self.stopped() {
-                    let (n, done) = self.dir(side).step(&earlier[i..], from);
-                    i += n;
-                    if done {
-                        self.dispatch(side, from, out);
-                    }
-                }
-                0
-            }
-            DetectResult::NeedMore if r.probe.len() < PROBE_MAX => take,
-            _ => {
-                r.reset(RState::Resync);
-                rest.len()
-            }
-        }
-    }
-
-    fn gap(&mut self, side: Side, len: u64, at: Moment, out: &mut dyn FnMut(DbEvent)) {
-        if len == 0 || self.stopped() {
-            return;
-        }
-        let r = self.dir(side);
-        match r.state {
-            RState::Probe => r.reset(RState::Resync),
-            RState::Resync => {}
-            RState::Payload { left } if len <= u64::from(left) => {
-                let left = left - len as u32;
-                r.state = RState::Payload { left };
-                r.total += len;
-                r.holes = true;
-                if left == 0 && r.end_packet() {
-                    self.dispatch(side, at, out);
-                }
-            }
-            RState::Header | RState::Payload { .. } => self.fail(side, "gap", out),
-        }
-    }
-
-    fn dispatch(&mut self, side: Side, at: Moment, out: &mut dyn FnMut(DbEvent)) {
-        let r = self.dir(side);
+    /// A message of `side` is complete: what it reports, or why the side
+    /// lost its place.
+    fn dispatch(&mut self, side: Side, at: Moment) -> Result<Vec<DbEvent>, &'static str> {
+        let r = self.reader_mut(side);
         let msg = r.msg(at);
         let payload = std::mem::take(&mut r.buf);
-        match side {
-            Side::Request => self.on_request(&msg, &payload, out),
-            Side::Response => self.on_response(&msg, &payload, out),
-        }
-        let r = self.dir(side);
-        if !matches!(r.state, RState::Resync | RState::Probe) {
-            r.quiet = false;
-        }
-        if r.buf.is_empty() {
-            let mut payload = payload;
-            payload.clear();
-            r.buf = payload;
-        }
-    }
-
-    /// The side lost its place: report once per episode and resynchronise.
-    fn fail(&mut self, side: Side, reason: &'static str, out: &mut dyn FnMut(DbEvent)) {
-        let r = self.dir(side);
-        if !r.quiet {
-            out(DbEvent::ParseError { side, reason });
-        }
-        r.quiet = true;
-        r.reset(RState::Resync);
-        if matches!(self.phase, Phase::Greeting | Phase::Handshake | Phase::Auth) {
-            self.phase = Phase::Unknown;
-        }
-        if side == Side::Response {
-            self.dropped_calls += self.pending.len() as u64;
-            self.pending.clear();
-            self.rs = Rs::Start;
-            self.resp_first = None;
-            self.trailing_eof = None;
-        }
+        let mut events = Vec::new();
+        let mut out = |e| events.push(e);
+        let done = match side {
+            Side::Request => {
+                self.on_request(&msg, &payload, &mut out);
+                Ok(())
+            }
+            Side::Response => self.on_response(&msg, &payload, &mut out),
+        };
+        let mut payload = payload;
+        payload.clear();
+        self.reader_mut(side).buf = payload;
+        done.map(|()| events)
     }
 
     fn on_request(&mut self, msg: &Msg, p: &[u8], out: &mut dyn FnMut(DbEvent)) {
@@ -460,9 +432,6 @@ impl Session {
         let mut new_namespace = None;
         match cmd {
             command::QUERY | command::STMT_PREPARE => {
-                if msg.total > p.len() as u64 {
-                    self.truncated_queries += 1;
-                }
                 let text = if cmd == command::QUERY {
                     parse::query_text(args)
                 } else {
@@ -525,7 +494,6 @@ impl Session {
     }
 
     fn push(&mut self, p: Pending, out: &mut dyn FnMut(DbEvent)) {
-        let _ = out;
         // A command of unknown answer shape is answered once the next
         // command is sent (the protocol is lock-step).
         while self.pending.front().is_some_and(|f| f.kind == Kind::Other) {
@@ -534,19 +502,19 @@ impl Session {
             self.resp_first = None;
         }
         if self.pending.len() >= MAX_PENDING {
-            self.pending.pop_front();
-            self.dropped_calls += 1;
+            if self
+                .pending
+                .pop_front()
+                .is_some_and(|d| d.report != Report::Never)
+            {
+                out(DbEvent::Dropped { count: 1 });
+            }
             self.rs = Rs::Start;
             self.resp_first = None;
         }
+        // A response side out of sync starts again with this answer (see
+        // `start`).
         self.pending.push_back(p);
-        // A response side out of sync starts again with this answer.
-        if matches!(self.resp.state, RState::Probe | RState::Resync) {
-            self.resp.reset(RState::Header);
-            if self.phase == Phase::Greeting {
-                self.phase = Phase::Command;
-            }
-        }
     }
 
     fn forget_statements(&mut self) {
@@ -572,27 +540,25 @@ impl Session {
             if let Some((_, s)) = self.statements.remove(&oldest) {
                 self.statement_bytes -= s.size();
             }
-            self.dropped_statements += 1;
         }
     }
 
-    fn on_response(&mut self, msg: &Msg, p: &[u8], out: &mut dyn FnMut(DbEvent)) {
+    /// A response message; `Err` when it cannot be what is expected.
+    fn on_response(
+        &mut self,
+        msg: &Msg,
+        p: &[u8],
+        out: &mut dyn FnMut(DbEvent),
+    ) -> Result<(), &'static str> {
         match self.phase {
             Phase::Greeting => {
-                match parse::parse_greeting(p) {
-                    Some(g) => {
-                        self.system = parse::system_for(g.server_version.as_bytes());
-                        self.server_caps = Some(g.capabilities);
-                        self.phase = Phase::Handshake;
-                        if matches!(self.req.state, RState::Probe | RState::Resync) {
-                            self.req.reset(RState::Header);
-                        }
-                    }
-                    None => self.fail(Side::Response, "invalid greeting", out),
-                }
-                return;
+                let g = parse::parse_greeting(p).ok_or("invalid greeting")?;
+                self.system = parse::system_for(g.server_version.as_bytes());
+                self.server_caps = Some(g.capabilities);
+                self.phase = Phase::Handshake;
+                return Ok(());
             }
-            Phase::Handshake => return,
+            Phase::Handshake => return Ok(()),
             Phase::Auth => {
                 // AuthSwitchRequest (0xFE), AuthMoreData (0x01): skipped.
                 match p.first() {
@@ -600,50 +566,52 @@ impl Session {
                     Some(0xff) => self.phase = Phase::Closed,
                     _ => {}
                 }
-                return;
+                return Ok(());
             }
             _ => {}
         }
         if let Some(seq) = self.trailing_eof.take() {
             if msg.seq == seq && parse::is_eof(p, msg.total) {
                 self.deprecate_eof.get_or_insert(false);
-                return;
+                return Ok(());
             }
             self.deprecate_eof.get_or_insert(true);
         }
-        let Some(front) = self.pending.front() else {
-            self.fail(Side::Response, "response without command", out);
-            return;
-        };
+        let front = self.pending.front().ok_or("response without command")?;
         let kind = front.kind;
         if kind == Kind::Other {
-            return;
+            return Ok(());
         }
         if self.resp_first.is_none() {
             if msg.seq != 1 {
-                self.fail(Side::Response, "unexpected sequence id", out);
-                return;
+                return Err("unexpected sequence id");
             }
             self.resp_first = Some(msg.first);
         }
-        self.advance(kind, msg, p, out);
+        self.advance(kind, msg, p, out)
     }
 
     /// One packet of the answer to the oldest pending command.
-    fn advance(&mut self, kind: Kind, msg: &Msg, p: &[u8], out: &mut dyn FnMut(DbEvent)) {
+    fn advance(
+        &mut self,
+        kind: Kind,
+        msg: &Msg,
+        p: &[u8],
+        out: &mut dyn FnMut(DbEvent),
+    ) -> Result<(), &'static str> {
         let first = p.first().copied();
         if first == Some(0xff) {
             let err = parse::parse_err(p);
             self.complete(msg.last, Some(err), out);
-            return;
+            return Ok(());
         }
         match self.rs {
             Rs::Start => match (first, kind) {
-                (None, _) => self.fail(Side::Response, "gap", out),
-                (Some(0x00), Kind::Prepare) => match parse::parse_prepare_ok(p) {
-                    Some(ok) => self.prepared(ok, msg, out),
-                    None => self.fail(Side::Response, "invalid prepare answer", out),
-                },
+                (None, _) => return Err("gap"),
+                (Some(0x00), Kind::Prepare) => {
+                    let ok = parse::parse_prepare_ok(p).ok_or("invalid prepare answer")?;
+                    self.prepared(ok, msg, out);
+                }
                 (Some(0x00 | 0xfe), _) | (Some(_), Kind::Simple | Kind::Prepare | Kind::Other) => {
                     self.result_end(kind, p, msg, out)
                 }
@@ -659,7 +627,7 @@ impl Session {
                             Rs::Meta
                         };
                     }
-                    _ => self.fail(Side::Response, "invalid column count", out),
+                    _ => return Err("invalid column count"),
                 },
             },
             Rs::Columns { left } => {
@@ -721,6 +689,7 @@ impl Session {
                 }
             }
         }
+        Ok(())
     }
 
     fn row_or_end(&mut self, kind: Kind, p: &[u8], msg: &Msg, out: &mut dyn FnMut(DbEvent)) {
