@@ -221,7 +221,7 @@ macro_rules! registry {
 }
 
 registry! {
-    Http1 => http1::Session, "http1";
+    Http1 => http1::Http1, "http1";
     Http2 => http2::Session, "http2";
     Postgres => postgres::Postgres, "postgresql";
     Mysql => mysql::Mysql, "mysql";
@@ -278,7 +278,9 @@ impl Session {
     /// HTTP/2, whose stream 1 is the request that asked.
     fn change_over(&mut self, out: &mut Vec<ProtoEvent>) {
         let Session::Http1(s) = self else { return };
-        let Some(up) = s.take_h2c() else { return };
+        let Some(up) = s.protocol_mut().take_h2c() else {
+            return;
+        };
         let mut h2 = http2::Session::after_upgrade(upgraded_request(up.request));
         let rest = Input::Data {
             bytes: &up.rest,

@@ -15,9 +15,9 @@ pub use parse::{
     BodyFraming, ChunkedDecoder, ChunkedError, ChunkedProgress, Head, HeadError, Parsed, StartLine,
     detect_request, looks_like_response, parse_request_head, parse_response_head,
 };
-pub use session::{H2cUpgrade, MAX_PENDING, Session};
+pub use session::{H2cUpgrade, Http1, MAX_PENDING, Session};
 
-impl super::Detector for Session {
+impl super::Detector for Http1 {
     fn client_first(request_side: &[u8]) -> super::Evidence {
         super::Evidence::from(detect_request(request_side))
     }

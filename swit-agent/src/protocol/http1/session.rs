@@ -1,6 +1,13 @@
-//! One connection's HTTP/1 session: a state machine per direction (head,
-//! body, resynchronisation) and the FIFO that pairs pipelined requests with
+//! One connection's HTTP/1 session, on the framing driver: a head or body
+//! state per direction and the FIFO that pairs pipelined requests with
 //! their responses.
+//!
+//! Heads are buffered until their end (`\r\n\r\n` or `\n\n`) arrives and
+//! parsed then, so a head in many small chunks costs linear work: each new
+//! byte is searched once for the end, the start-line detector runs only
+//! until it decides, and the head parser runs on a chunk that begins a
+//! head (most heads arrive whole) and once more when a buffered head ends
+//! or reaches [`MAX_HEAD_BYTES`].
 //!
 //! Gaps (uncaptured bytes) are skipped when they provably lie inside a body:
 //! within the rest of a Content-Length body, within one chunk's data, or
@@ -16,31 +23,30 @@
 //!   `body_size` and `timing.last` are then lower bounds).
 //!
 //! Each such loss, and each head that is not HTTP/1, reports one
-//! `ParseError` and starts a resynchronisation episode: bytes are discarded
-//! until a message start (`HTTP/1.` for responses, a known method and a
-//! space for requests) at the start of a chunk or after a LF. Nothing more
-//! is reported until a head parses again, so garbage cannot flood events.
-//! A side starts in that state, silently: capture may begin mid-message.
+//! `ParseError` (once per episode, see [`framing`]) and the side
+//! resynchronises at a message start (`HTTP/1.` for responses, a known
+//! method and a space for requests) at the start of a chunk or after a LF.
+//! A side starts out of sync, silently: capture may begin mid-message.
 //!
 //! After `101 Switching Protocols` or a 2xx answer to CONNECT the connection
 //! no longer speaks HTTP/1 and the session ignores both directions.
 use std::collections::VecDeque;
 
-use super::parse::{self, BodyFraming, ChunkedDecoder, Head, Parsed, StartLine};
+use super::parse::{self, BodyFraming, ChunkedDecoder, Head, HeadError, Parsed, StartLine};
 use super::{Http1Event, MAX_HEAD_BYTES, Request, Response};
-use crate::protocol::{Detect, Input, Moment, Side, Timing};
+use crate::protocol::framing::{self, Candidates, Driver, GapFit, Rescan, Start};
+use crate::protocol::{Detect, Moment, ProtocolKind, Side, Timing};
 
 /// Most requests kept waiting for a response; past it the oldest is dropped
-/// (and counted) so a server that never answers cannot grow memory.
+/// (and reported) so a server that never answers cannot grow memory.
 pub const MAX_PENDING: usize = 256;
-/// While a buffered head is shorter than this, every new byte is re-checked
-/// (the start-line detector decides early); past it only a chunk bringing a
-/// LF can end the head, so others skip the re-parse.
-const RECHECK_BELOW: usize = 32;
+
+/// One HTTP/1 connection, on the framing driver.
+pub type Session = Driver<Http1>;
 
 /// HTTP/1 state of one connection.
-#[derive(Debug)]
-pub struct Session {
+#[derive(Debug, Default)]
+pub struct Http1 {
     req: Direction,
     resp: Direction,
     /// Requests waiting for their final response, oldest first.
@@ -50,7 +56,6 @@ pub struct Session {
     /// The response whose body the response side is reading.
     response: Option<Response>,
     next_id: u64,
-    dropped_requests: u64,
     /// The connection switched protocols: nothing more to parse.
     tunnel: bool,
     /// An `Upgrade: h2c` was accepted: the request it carried, answered
@@ -68,23 +73,32 @@ pub struct H2cUpgrade {
     pub at: Moment,
 }
 
+/// What a framing step of HTTP/1 produces.
 #[derive(Debug)]
+pub enum Frame {
+    /// A head; after a 101, the rest of its chunk (another protocol's).
+    Head { head: Head, after: Vec<u8> },
+    /// The current message's body ended.
+    End,
+}
+
+#[derive(Debug, Default)]
 struct Direction {
     state: State,
     /// Head bytes received so far, at most [`MAX_HEAD_BYTES`].
     buf: Vec<u8>,
-    /// Chunk that carried the current message's first byte.
-    first: Moment,
-    /// A resync episode is under way (or the side never synced): errors are
-    /// not reported again until a head parses.
-    quiet: bool,
-    /// While resynchronising: the last byte seen was a LF.
-    prev_lf: bool,
+    /// Bytes of `buf` already searched for the head's end.
+    scanned: usize,
+    /// The start-line detector accepted `buf`.
+    started: bool,
+    /// Head parser runs (tests bound them).
+    #[cfg(test)]
+    parses: usize,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Default)]
 enum State {
-    Resync,
+    #[default]
     Head,
     Body(Body),
 }
@@ -98,62 +112,80 @@ enum Body {
 }
 
 impl Direction {
-    fn new() -> Self {
-        Direction {
-            state: State::Resync,
-            buf: Vec::new(),
-            first: Moment::default(),
-            quiet: true,
-            prev_lf: false,
-        }
-    }
-
-    /// Discards bytes up to the next plausible message start; returns how
-    /// many were discarded (the state is `Head` if a start was found).
-    fn resync(&mut self, side: Side, rest: &[u8], chunk_start: bool) -> usize {
-        let mut line_start = chunk_start || self.prev_lf;
-        let mut i = 0;
-        loop {
-            if line_start && is_start(side, &rest[i..]) {
-                self.state = State::Head;
-                return i;
-            }
-            match rest[i..].iter().position(|&b| b == b'\n') {
-                Some(p) if i + p + 1 < rest.len() => {
-                    i += p + 1;
-                    line_start = true;
-                }
-                Some(_) => {
-                    self.prev_lf = true;
-                    return rest.len();
-                }
-                None => {
-                    self.prev_lf = false;
-                    return rest.len();
-                }
+    /// One step of a head: skips empty lines before it, buffers it until
+    /// its end (searching each byte once), then parses it.
+    fn head(&mut self, side: Side, bytes: &[u8], method: Option<&str>) -> framing::Step<Frame> {
+        let old = self.buf.len();
+        if old == 0 {
+            let blank = bytes
+                .iter()
+                .take_while(|&&b| b == b'\r' || b == b'\n')
+                .count();
+            if blank > 0 {
+                return framing::Step::more(blank);
             }
         }
+        // In place while nothing is buffered: most heads arrive whole.
+        let (hay, taken) = if old == 0 {
+            (bytes, bytes.len())
+        } else {
+            let take = bytes.len().min(MAX_HEAD_BYTES.saturating_sub(old));
+            self.buf.extend_from_slice(&bytes[..take]);
+            (&self.buf[..], take)
+        };
+        if !self.started {
+            let d = match side {
+                Side::Request => parse::detect_request(hay),
+                Side::Response => parse::looks_like_response(hay),
+            };
+            match d {
+                Detect::NoMatch => return self.refuse(old, HeadError::NotHttp),
+                Detect::Match(_) => self.started = true,
+                Detect::NeedMore => {}
+            }
+        }
+        // The blank line's LF: after a LF, or after a LF and a CR.
+        let ended = (self.scanned..hay.len())
+            .any(|i| hay[i] == b'\n' && (hay[..i].ends_with(b"\n") || hay[..i].ends_with(b"\n\r")));
+        self.scanned = hay.len();
+        if old == 0 || ended || hay.len() >= MAX_HEAD_BYTES {
+            #[cfg(test)]
+            {
+                self.parses += 1;
+            }
+            let parsed = match side {
+                Side::Request => parse::parse_request_head(hay),
+                Side::Response => parse::parse_response_head(hay, method),
+            };
+            match parsed {
+                Ok(Parsed::Done { value, len }) => {
+                    let consumed = len - old;
+                    let after = match value.start {
+                        StartLine::Response { status: 101 } => bytes[consumed..].to_vec(),
+                        _ => Vec::new(),
+                    };
+                    self.buf.clear();
+                    self.scanned = 0;
+                    self.started = false;
+                    let head = Frame::Head { head: value, after };
+                    return framing::Step::frame(consumed, head);
+                }
+                Ok(Parsed::NeedMore) => {}
+                Err(e) => return self.refuse(old, e),
+            }
+        }
+        if old == 0 {
+            // Bounded: a partial head of MAX_HEAD_BYTES is an error.
+            self.buf.extend_from_slice(bytes);
+        }
+        framing::Step::more(taken)
     }
-}
 
-/// Resync accepts only known methods: an uppercase word at the start of a
-/// body line should not pass for a request.
-fn is_start(side: Side, b: &[u8]) -> bool {
-    let d = match side {
-        Side::Request => parse::request_start(b, true),
-        Side::Response => parse::looks_like_response(b),
-    };
-    d != Detect::NoMatch
-}
-
-fn parse_head(
-    side: Side,
-    buf: &[u8],
-    method: Option<&str>,
-) -> Result<Parsed<Head>, parse::HeadError> {
-    match side {
-        Side::Request => parse::parse_request_head(buf),
-        Side::Response => parse::parse_response_head(buf, method),
+    /// A head that is not HTTP/1: skip its first byte so the search looks
+    /// past it, or, if it was buffered, rescan this chunk from its start.
+    fn refuse(&mut self, old: usize, e: HeadError) -> framing::Step<Frame> {
+        self.buf.truncate(old);
+        framing::Step::invalid(usize::from(old == 0), e.reason())
     }
 }
 
@@ -172,53 +204,161 @@ fn upgrade_is_h2c(headers: &[(String, String)]) -> bool {
         .any(|(k, v)| k == "upgrade" && v.trim().eq_ignore_ascii_case("h2c"))
 }
 
-/// What a gap does to the side it falls in.
-enum GapEffect {
-    Ignore,
-    /// Inside the body: count it; `done` if it ends exactly at the body end.
-    Skip {
-        len: u64,
-        done: bool,
-    },
-    /// The body ends inside the gap after `len` bytes; what follows is lost.
-    EndsInside {
-        len: u64,
-    },
-    /// The current message's framing is lost.
-    Abandon,
-    /// A head (or the start of one) is lost.
-    Lost,
-}
+impl framing::Protocol for Http1 {
+    const KIND: ProtocolKind = ProtocolKind::Http1;
+    const CANDIDATES: Candidates = Candidates::Lines;
+    type Event = Http1Event;
+    type Frame = Frame;
 
-impl Default for Session {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl Session {
-    pub fn new() -> Self {
-        Session {
-            req: Direction::new(),
-            resp: Direction::new(),
-            pending: VecDeque::new(),
-            body_of: None,
-            response: None,
-            next_id: 0,
-            dropped_requests: 0,
-            tunnel: false,
-            h2c: None,
+    /// Only known methods: an uppercase word at the start of a body line
+    /// should not pass for a request. A prefix of a start is taken as one
+    /// (the head step refuses it if it goes wrong).
+    fn start(&mut self, side: Side, bytes: &[u8], _chunk_start: bool) -> Start {
+        let d = match side {
+            Side::Request => parse::request_start(bytes, true),
+            Side::Response => parse::looks_like_response(bytes),
+        };
+        if d == Detect::NoMatch {
+            Start::No
+        } else {
+            Start::Yes
         }
     }
 
+    fn idle(&self, side: Side) -> bool {
+        let d = self.dir(side);
+        matches!(d.state, State::Head) && d.buf.is_empty()
+    }
+
+    fn step(&mut self, side: Side, bytes: &[u8], at: Moment) -> framing::Step<Frame> {
+        // The response side needs the method it answers (HEAD has no body).
+        let method = match side {
+            Side::Response => self.pending.front().map(|r| r.method.as_str()),
+            Side::Request => None,
+        };
+        let d = match side {
+            Side::Request => &mut self.req,
+            Side::Response => &mut self.resp,
+        };
+        let body = match &mut d.state {
+            State::Head => return d.head(side, bytes, method),
+            State::Body(body) => body,
+        };
+        let (used, payload, end) = match body {
+            Body::Length(left) => {
+                let n = (*left).min(bytes.len() as u64);
+                *left -= n;
+                (n as usize, n, *left == 0)
+            }
+            Body::Chunked(dec) => match dec.feed(bytes) {
+                Ok(p) => (p.consumed, p.payload, p.done),
+                Err(_) => return framing::Step::invalid(0, "invalid chunked body"),
+            },
+            Body::UntilClose => (bytes.len(), bytes.len() as u64, false),
+        };
+        self.add_body(side, payload, at);
+        match end {
+            true => framing::Step::frame(used, Frame::End),
+            false => framing::Step::more(used),
+        }
+    }
+
+    fn on_frame(
+        &mut self,
+        side: Side,
+        frame: Frame,
+        timing: Timing,
+        out: &mut dyn FnMut(Http1Event),
+    ) {
+        match frame {
+            Frame::Head { head, after } => self.on_head(head, after, timing, out),
+            Frame::End => self.finish(side, out),
+        }
+    }
+
+    fn gap(&mut self, side: Side, len: u64, at: Moment, out: &mut dyn FnMut(Http1Event)) -> GapFit {
+        let State::Body(body) = &mut self.dir_mut(side).state else {
+            // A gap in a head (or before one) loses that message.
+            return GapFit::Lost;
+        };
+        // (body bytes counted, fit, the body ended)
+        let (counted, fit, end) = match body {
+            Body::UntilClose => (len, GapFit::Skipped, false),
+            Body::Length(left) if len <= *left => {
+                *left -= len;
+                (len, GapFit::Skipped, *left == 0)
+            }
+            // The body ends inside the gap: what follows is lost.
+            Body::Length(left) => (*left, GapFit::Lost, true),
+            // Past one chunk's data the framing is lost: abandoned.
+            Body::Chunked(dec) => match dec.skip_gap(len) {
+                true => (len, GapFit::Skipped, false),
+                false => (0, GapFit::Lost, false),
+            },
+        };
+        self.add_body(side, counted, at);
+        if end {
+            self.finish(side, out);
+        } else if fit == GapFit::Lost {
+            self.abandon(side, out);
+        }
+        fit
+    }
+
+    /// A message whose body was under way is abandoned (see module doc).
+    fn lost(&mut self, side: Side, out: &mut dyn FnMut(Http1Event)) -> Rescan {
+        if matches!(self.dir(side).state, State::Body(_)) {
+            self.abandon(side, out);
+        }
+        let d = self.dir_mut(side);
+        let line_start = d.buf.last() == Some(&b'\n');
+        *d = Direction::default();
+        match line_start {
+            true => Rescan::LineStart,
+            false => Rescan::Here,
+        }
+    }
+
+    fn parse_error(side: Side, reason: &'static str) -> Http1Event {
+        Http1Event::ParseError { side, reason }
+    }
+
+    fn stopped(&self) -> bool {
+        self.tunnel
+    }
+
+    /// A response running until close completes; every request still
+    /// unanswered is reported cut short, the first with the head of its
+    /// answer if that had begun.
+    fn close(&mut self, at: Moment, out: &mut dyn FnMut(Http1Event)) {
+        if !self.tunnel {
+            if matches!(self.resp.state, State::Body(Body::UntilClose)) {
+                if let Some(r) = &mut self.response {
+                    r.ended_by_close = true;
+                }
+                self.finish_response(out);
+            }
+            let mut response = self.response.take();
+            for request in self.pending.drain(..) {
+                out(Http1Event::CutByClose {
+                    request,
+                    response: response.take(),
+                    at,
+                });
+            }
+        }
+        self.req = Direction::default();
+        self.resp = Direction::default();
+        self.pending.clear();
+        self.body_of = None;
+        self.response = None;
+    }
+}
+
+impl Http1 {
     /// After an accepted `Upgrade: h2c`: what HTTP/2 takes over (once).
     pub fn take_h2c(&mut self) -> Option<H2cUpgrade> {
         self.h2c.take()
-    }
-
-    /// Requests dropped unanswered because [`MAX_PENDING`] were waiting.
-    pub fn dropped_requests(&self) -> u64 {
-        self.dropped_requests
     }
 
     /// Requests waiting for their final response.
@@ -226,139 +366,27 @@ impl Session {
         self.pending.len()
     }
 
-    /// Feeds the next input of one side.
-    pub fn feed(&mut self, side: Side, input: Input<'_>, emit: &mut dyn FnMut(Http1Event)) {
-        #[cfg(test)]
-        crate::protocol::seeds::input("http1", side, input);
-        if self.tunnel {
-            return;
-        }
-        match input {
-            Input::Data { bytes, at } => {
-                let mut off = 0;
-                while off < bytes.len() && !self.tunnel {
-                    let rest = &bytes[off..];
-                    // Each step consumes bytes or changes state in a way that
-                    // makes the next step consume (see `head`'s error path).
-                    off += match self.dir(side).state {
-                        State::Resync => self.dir(side).resync(side, rest, off == 0),
-                        State::Head => self.head(side, rest, at, emit),
-                        State::Body(_) => self.body(side, rest, at, emit),
-                    };
-                }
-                if let Some(up) = &mut self.h2c {
-                    up.rest = bytes[off.min(bytes.len())..].to_vec();
-                    up.at = at;
-                }
-            }
-            Input::Gap { len, at } => self.gap(side, len, at, emit),
+    fn dir(&self, side: Side) -> &Direction {
+        match side {
+            Side::Request => &self.req,
+            Side::Response => &self.resp,
         }
     }
 
-    /// The connection closed: a response running until close completes;
-    /// every request still unanswered is reported cut short, the first with
-    /// the head of its answer if that had begun.
-    pub fn close(&mut self, at: Moment, emit: &mut dyn FnMut(Http1Event)) {
-        if !self.tunnel && matches!(self.resp.state, State::Body(Body::UntilClose)) {
-            if let Some(r) = &mut self.response {
-                r.ended_by_close = true;
-            }
-            self.finish_response(emit);
-        }
-        if !self.tunnel {
-            let mut response = self.response.take();
-            for request in self.pending.drain(..) {
-                emit(Http1Event::CutByClose {
-                    request,
-                    response: response.take(),
-                    at,
-                });
-            }
-        }
-        self.req = Direction::new();
-        self.resp = Direction::new();
-        self.pending.clear();
-        self.body_of = None;
-        self.response = None;
-    }
-
-    fn dir(&mut self, side: Side) -> &mut Direction {
+    fn dir_mut(&mut self, side: Side) -> &mut Direction {
         match side {
             Side::Request => &mut self.req,
             Side::Response => &mut self.resp,
         }
     }
 
-    fn head(
+    fn on_head(
         &mut self,
-        side: Side,
-        rest: &[u8],
-        at: Moment,
-        emit: &mut dyn FnMut(Http1Event),
-    ) -> usize {
-        // The response side needs the method it answers (HEAD has no body).
-        let method = match side {
-            Side::Response => self.pending.front().map(|r| r.method.clone()),
-            Side::Request => None,
-        };
-        let d = self.dir(side);
-        let old = d.buf.len();
-        if old == 0 {
-            let blank = rest
-                .iter()
-                .take_while(|&&b| b == b'\r' || b == b'\n')
-                .count();
-            if blank > 0 {
-                return blank;
-            }
-            d.first = at;
-        }
-        let (parsed, taken) = if old == 0 {
-            // Parse in place: most heads arrive whole in one chunk.
-            (parse_head(side, rest, method.as_deref()), rest.len())
-        } else {
-            let take = rest.len().min(MAX_HEAD_BYTES.saturating_sub(old));
-            d.buf.extend_from_slice(&rest[..take]);
-            let worth = old < RECHECK_BELOW
-                || rest[..take].contains(&b'\n')
-                || d.buf.len() >= MAX_HEAD_BYTES;
-            let parsed = if worth {
-                parse_head(side, &d.buf, method.as_deref())
-            } else {
-                Ok(Parsed::NeedMore)
-            };
-            (parsed, take)
-        };
-        match parsed {
-            Ok(Parsed::NeedMore) => {
-                if old == 0 {
-                    // Bounded: a partial head of MAX_HEAD_BYTES is an error.
-                    d.buf.extend_from_slice(rest);
-                }
-                taken
-            }
-            Ok(Parsed::Done { value, len }) => {
-                d.buf.clear();
-                d.quiet = false;
-                self.on_head(value, at, emit);
-                len.saturating_sub(old)
-            }
-            Err(e) => {
-                let ended_line = old > 0 && d.buf[old - 1] == b'\n';
-                self.fail(side, e.reason(), emit);
-                if old == 0 {
-                    // Skip the bad start so resync looks past it.
-                    1
-                } else {
-                    // The buffered bytes are gone; rescan this chunk's bytes.
-                    self.dir(side).prev_lf = ended_line;
-                    0
-                }
-            }
-        }
-    }
-
-    fn on_head(&mut self, head: Head, at: Moment, emit: &mut dyn FnMut(Http1Event)) {
+        head: Head,
+        after: Vec<u8>,
+        timing: Timing,
+        out: &mut dyn FnMut(Http1Event),
+    ) {
         let Head {
             start,
             minor_version,
@@ -370,10 +398,6 @@ impl Session {
             StartLine::Request { method, target } => {
                 let id = self.next_id;
                 self.next_id += 1;
-                let timing = Timing {
-                    first: self.req.first,
-                    last: at,
-                };
                 let request = Request {
                     id,
                     method,
@@ -383,18 +407,16 @@ impl Session {
                     body_size: 0,
                     timing,
                 };
-                emit(Http1Event::RequestStarted(request.clone()));
+                out(Http1Event::RequestStarted(request.clone()));
                 if self.pending.len() >= MAX_PENDING {
                     self.pending.pop_front();
-                    self.dropped_requests += 1;
-                    emit(Http1Event::RequestsDropped { count: 1 });
+                    out(Http1Event::RequestsDropped { count: 1 });
                 }
                 self.pending.push_back(request);
                 self.body_of = Some(id);
                 self.req.state = body_state(framing);
             }
             StartLine::Response { status } => {
-                self.resp.state = State::Head;
                 // 1xx are interim: the request still waits for its final
                 // answer. 101 is final: it ends HTTP/1 on this connection.
                 if (100..200).contains(&status) && status != 101 {
@@ -415,15 +437,11 @@ impl Session {
                     self.body_of = None;
                     self.h2c = Some(H2cUpgrade {
                         request,
-                        rest: Vec::new(),
-                        at,
+                        rest: after,
+                        at: timing.last,
                     });
                     return;
                 }
-                let timing = Timing {
-                    first: self.resp.first,
-                    last: at,
-                };
                 self.response = Some(Response {
                     status,
                     minor_version,
@@ -434,86 +452,12 @@ impl Session {
                 });
                 self.resp.state = body_state(framing);
                 if matches!(self.resp.state, State::Head) {
-                    self.finish_response(emit);
+                    self.finish_response(out);
                 }
                 if switched {
                     self.tunnel = true;
                 }
             }
-        }
-    }
-
-    fn body(
-        &mut self,
-        side: Side,
-        rest: &[u8],
-        at: Moment,
-        emit: &mut dyn FnMut(Http1Event),
-    ) -> usize {
-        let State::Body(body) = &mut self.dir(side).state else {
-            return 0;
-        };
-        let (used, payload, done, broken) = match body {
-            Body::Length(left) => {
-                let n = (*left).min(rest.len() as u64);
-                *left -= n;
-                (n as usize, n, *left == 0, false)
-            }
-            Body::Chunked(dec) => match dec.feed(rest) {
-                Ok(p) => (p.consumed, p.payload, p.done, false),
-                Err(_) => (0, 0, false, true),
-            },
-            Body::UntilClose => (rest.len(), rest.len() as u64, false, false),
-        };
-        if used > 0 {
-            self.add_body(side, payload, at);
-        }
-        if broken {
-            self.abandon(side, emit);
-            self.fail(side, "invalid chunked body", emit);
-        } else if done {
-            self.finish(side, emit);
-        }
-        used
-    }
-
-    fn gap(&mut self, side: Side, len: u64, at: Moment, emit: &mut dyn FnMut(Http1Event)) {
-        let effect = match &mut self.dir(side).state {
-            State::Resync => GapEffect::Ignore,
-            State::Head => GapEffect::Lost,
-            State::Body(Body::UntilClose) => GapEffect::Skip { len, done: false },
-            State::Body(Body::Length(left)) if len <= *left => {
-                *left -= len;
-                GapEffect::Skip {
-                    len,
-                    done: *left == 0,
-                }
-            }
-            State::Body(Body::Length(left)) => GapEffect::EndsInside { len: *left },
-            State::Body(Body::Chunked(dec)) => match dec.skip_gap(len) {
-                true => GapEffect::Skip { len, done: false },
-                false => GapEffect::Abandon,
-            },
-        };
-        match effect {
-            GapEffect::Ignore => self.dir(side).prev_lf = false,
-            GapEffect::Skip { len, done } => {
-                self.add_body(side, len, at);
-                if done {
-                    self.finish(side, emit);
-                }
-            }
-            GapEffect::EndsInside { len } => {
-                self.add_body(side, len, at);
-                self.finish(side, emit);
-                self.fail(side, "gap", emit);
-            }
-            GapEffect::Abandon => {
-                self.add_body(side, 0, at);
-                self.abandon(side, emit);
-                self.fail(side, "gap", emit);
-            }
-            GapEffect::Lost => self.fail(side, "gap", emit),
         }
     }
 
@@ -572,18 +516,6 @@ impl Session {
             }
             None => emit(Http1Event::OrphanResponse(response)),
         }
-    }
-
-    /// The side lost its place: report once per episode and resynchronise.
-    fn fail(&mut self, side: Side, reason: &'static str, emit: &mut dyn FnMut(Http1Event)) {
-        let d = self.dir(side);
-        if !d.quiet {
-            emit(Http1Event::ParseError { side, reason });
-        }
-        d.quiet = true;
-        d.buf.clear();
-        d.state = State::Resync;
-        d.prev_lf = false;
     }
 }
 

@@ -1,5 +1,7 @@
 //! Table tests for `session.rs`.
 use super::*;
+use crate::protocol::Input;
+use crate::protocol::http1::MAX_HEADERS;
 use crate::redact::REDACTED;
 
 const REQ: Side = Side::Request;
@@ -26,7 +28,7 @@ fn feed(s: &mut Session, side: Side, input: Input<'_>, out: &mut Vec<Http1Event>
 }
 
 fn run(steps: &[(Side, Input<'_>)]) -> Vec<Http1Event> {
-    let mut s = Session::new();
+    let mut s = Session::default();
     let mut out = Vec::new();
     for (side, input) in steps {
         feed(&mut s, *side, *input, &mut out);
@@ -174,7 +176,7 @@ fn check_case(c: &Case, events: &[Http1Event]) {
 }
 
 fn whole(c: &Case) -> Vec<Http1Event> {
-    let mut s = Session::new();
+    let mut s = Session::default();
     let mut out = Vec::new();
     feed(&mut s, REQ, data(c.request, 1), &mut out);
     feed(&mut s, RESP, data(c.response, 2), &mut out);
@@ -233,7 +235,7 @@ fn truncated_messages_give_nothing_final() {
 #[test]
 fn byte_by_byte_equals_whole() {
     for c in CASES {
-        let mut s = Session::new();
+        let mut s = Session::default();
         let mut out = Vec::new();
         for b in c.request.chunks(1) {
             feed(&mut s, REQ, data(b, 1), &mut out);
@@ -577,7 +579,7 @@ fn garbage_reports_once_then_resyncs() {
     ];
     for (name, bytes, gap_len) in &garbage {
         for split in [usize::MAX, 1, 1000] {
-            let mut s = Session::new();
+            let mut s = Session::default();
             let mut out = Vec::new();
             feed(
                 &mut s,
@@ -685,7 +687,7 @@ fn switching_protocols_stops_parsing() {
 
 #[test]
 fn close_ends_only_bodies_until_close() {
-    let mut s = Session::new();
+    let mut s = Session::default();
     let mut out = Vec::new();
     feed(
         &mut s,
@@ -720,9 +722,8 @@ fn close_ends_only_bodies_until_close() {
         .collect();
     // The first had its answer's head and 4 of 9 body bytes.
     assert_eq!(cut, [("/a", Some((200, 4)), m(3)), ("/b", None, m(3))]);
-    assert_eq!(s.dropped_requests(), 0);
 
-    let mut s = Session::new();
+    let mut s = Session::default();
     let mut out = Vec::new();
     feed(&mut s, REQ, data(b"GET /a HTTP/1.1\r\n\r\n", 1), &mut out);
     feed(
@@ -747,16 +748,13 @@ fn close_ends_only_bodies_until_close() {
 
 #[test]
 fn unanswered_requests_are_bounded() {
-    let mut s = Session::new();
+    let mut s = Session::default();
     let mut out = Vec::new();
     for i in 0..300 {
         let req = format!("GET /{i} HTTP/1.1\r\n\r\n");
         feed(&mut s, REQ, data(req.as_bytes(), 1), &mut out);
     }
-    assert_eq!(
-        (s.pending_requests(), s.dropped_requests()),
-        (MAX_PENDING, 300 - MAX_PENDING as u64)
-    );
+    assert_eq!(s.protocol().pending_requests(), MAX_PENDING);
     let told: u64 = out
         .iter()
         .map(|e| match e {
@@ -793,7 +791,7 @@ fn mangled_conversations_never_panic() {
             let i = noise[k] as usize * 31 % bytes.len();
             bytes[i] = noise[k + 8];
         }
-        let mut s = Session::new();
+        let mut s = Session::default();
         let mut out = Vec::new();
         let mut i = 0;
         let mut k = 16;
@@ -817,6 +815,155 @@ fn mangled_conversations_never_panic() {
             k += 4;
         }
         s.close(m(0), &mut |e| out.push(e));
-        assert!(s.pending_requests() == 0);
+        assert!(s.protocol().pending_requests() == 0);
     }
+}
+
+/// Heads of either side, valid or not: (name, side, bytes, the error).
+type HeadCase = (&'static str, Side, &'static [u8], Option<&'static str>);
+
+const HEADS: &[HeadCase] = &[
+    (
+        "request with a body",
+        REQ,
+        b"GET /a?b=c HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nok",
+        None,
+    ),
+    ("bare LFs", REQ, b"GET / HTTP/1.1\nHost: x\n\n", None),
+    (
+        "blank lines first",
+        REQ,
+        b"\r\n\r\nPUT /p HTTP/1.0\r\n\r\n",
+        None,
+    ),
+    (
+        "extension method",
+        REQ,
+        b"PROPFIND /d HTTP/1.1\r\nDepth: 1\r\n\r\n",
+        None,
+    ),
+    (
+        "chunked response",
+        RESP,
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+        None,
+    ),
+    (
+        "interim then final",
+        RESP,
+        b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 204 No Content\r\n\r\n",
+        None,
+    ),
+    (
+        "bad version",
+        REQ,
+        b"GET / HTTP/3.0\r\n\r\n",
+        Some("invalid head"),
+    ),
+    (
+        "two lengths",
+        REQ,
+        b"POST / HTTP/1.1\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\n",
+        Some("invalid content-length"),
+    ),
+    ("not http", REQ, b"\0\0\0\0\r\n", Some("not http")),
+    (
+        "bad field",
+        RESP,
+        b"HTTP/1.1 200 OK\r\nBad Field\r\n\r\n",
+        Some("invalid head"),
+    ),
+    (
+        "not a response",
+        RESP,
+        b"HTTP/2 200\r\n\r\n",
+        Some("not http"),
+    ),
+];
+
+/// A synced connection (two requests waiting), `parts` of one head on its
+/// side, then a valid message on that side and the close.
+fn around_head<'a>(side: Side, parts: impl Iterator<Item = &'a [u8]>) -> Vec<Http1Event> {
+    let mut s = Session::default();
+    let mut out = Vec::new();
+    let requests = b"GET /0 HTTP/1.1\r\n\r\nGET /1 HTTP/1.1\r\n\r\nGET /2 HTTP/1.1\r\n\r\n";
+    let ok = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
+    feed(&mut s, REQ, data(requests, 1), &mut out);
+    feed(&mut s, RESP, data(ok, 2), &mut out);
+    for part in parts {
+        feed(&mut s, side, data(part, 3), &mut out);
+    }
+    let next = match side {
+        Side::Request => &b"GET /next HTTP/1.1\r\n\r\n"[..],
+        Side::Response => ok,
+    };
+    feed(&mut s, side, data(next, 4), &mut out);
+    s.close(m(5), &mut |e| out.push(e));
+    out
+}
+
+#[test]
+fn a_head_byte_by_byte_equals_the_head_whole() {
+    for &(name, side, bytes, error) in HEADS {
+        let whole = around_head(side, std::iter::once(bytes));
+        let reasons: Vec<_> = whole
+            .iter()
+            .filter_map(|e| match e {
+                Http1Event::ParseError { reason, .. } => Some(*reason),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(reasons, Vec::from_iter(error), "{name}: {whole:?}");
+        assert_eq!(around_head(side, bytes.chunks(1)), whole, "{name}");
+    }
+}
+
+#[test]
+fn a_long_head_in_small_chunks_is_parsed_at_most_twice() {
+    let mut head = b"GET /long HTTP/1.1\r\n".to_vec();
+    for i in 0..200 {
+        head.extend_from_slice(format!("X-Field-{i}: value {i}\r\n").as_bytes());
+    }
+    head.extend_from_slice(b"\r\n");
+    let mut response = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n".to_vec();
+    response.extend_from_slice(&head[20..]);
+    for size in [1, 2, 3, 7, 1400] {
+        let mut s = Session::default();
+        let mut out = Vec::new();
+        for part in head.chunks(size) {
+            feed(&mut s, REQ, data(part, 1), &mut out);
+        }
+        for part in response.chunks(size) {
+            feed(&mut s, RESP, data(part, 2), &mut out);
+        }
+        // The chunk that began each head, then the buffered head at its end.
+        let parses = (s.protocol().req.parses, s.protocol().resp.parses);
+        assert!(parses.0 <= 2 && parses.1 <= 2, "{size}: {parses:?}");
+        let (request, response) = exchanges(&out)[0];
+        assert_eq!(
+            (
+                request.target.as_str(),
+                request.headers.len(),
+                response.status
+            ),
+            ("/long", MAX_HEADERS, 200),
+            "{size}"
+        );
+        assert_eq!(errors(&out), 0, "{size}: {out:?}");
+    }
+}
+
+#[test]
+fn the_bytes_after_a_split_h2c_switch_are_handed_on() {
+    let mut s = Session::default();
+    let mut out = Vec::new();
+    let request =
+        b"GET / HTTP/1.1\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQCAAAAAAIAAAAA\r\n\r\n";
+    feed(&mut s, REQ, data(request, 1), &mut out);
+    feed(&mut s, RESP, data(b"HTTP/1.1 101 Switching", 2), &mut out);
+    let rest = b" Protocols\r\nUpgrade: h2c\r\n\r\n\0\0\0\x04\0\0\0\0\0";
+    feed(&mut s, RESP, data(rest, 3), &mut out);
+    let up = s.protocol_mut().take_h2c().expect("h2c accepted");
+    assert_eq!((&up.rest[..], up.at), (&b"\0\0\0\x04\0\0\0\0\0"[..], m(3)));
+    assert_eq!(up.request.timing.first, m(1));
 }
