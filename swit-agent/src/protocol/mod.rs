@@ -220,7 +220,7 @@ macro_rules! registry {
 
 registry! {
     Http1 => http1::Session, "http1";
-    Http2 => http2::Session, "http2";
+    Http2 => http2::Http2, "http2";
     Postgres => postgres::Session, "postgresql";
     Mysql => mysql::Session, "mysql";
     Redis => redis::Redis, "redis";
