@@ -147,6 +147,11 @@ pub trait Protocol {
     fn gap(&mut self, side: Side, len: u64, at: Moment, out: &mut dyn FnMut(Self::Event))
     -> GapFit;
 
+    /// Bytes of `side` were not captured while it was out of sync:
+    /// nothing is parsed, but state kept across messages (a table both
+    /// ends build up) may now be incomplete.
+    fn missed(&mut self, _side: Side) {}
+
     /// `side` lost its place (after the driver reported it): drop its
     /// framing state and whatever pairing can no longer be trusted.
     fn lost(&mut self, side: Side, out: &mut dyn FnMut(Self::Event)) -> Rescan;
@@ -241,6 +246,7 @@ impl<P: Protocol> Driver<P> {
                 if !t.synced {
                     t.prev_lf = false;
                     t.carry.clear();
+                    self.proto.missed(side);
                     return;
                 }
                 if self.proto.gap(side, len, at, out) == GapFit::Lost {

@@ -222,7 +222,7 @@ macro_rules! registry {
 
 registry! {
     Http1 => http1::Http1, "http1";
-    Http2 => http2::Session, "http2";
+    Http2 => http2::Http2, "http2";
     Postgres => postgres::Postgres, "postgresql";
     Mysql => mysql::Mysql, "mysql";
     Redis => redis::Redis, "redis";

@@ -1,5 +1,6 @@
 //! One direction of an HTTP/2 connection: bytes into frames, header blocks
-//! through HPACK, DATA payloads counted as they stream by.
+//! through HPACK, DATA payloads counted as they stream by. The framing
+//! driver calls it one step at a time (see `session.rs`).
 //!
 //! Frames other than DATA are gathered whole (they are small: headers,
 //! settings, control) up to [`MAX_BUFFERED_FRAME`]. DATA payloads are not
@@ -17,10 +18,16 @@ use super::{
     hpack::Decoder,
     streams::{Block, Streams},
 };
-use crate::protocol::{Input, Moment, Side, Timing};
+use crate::protocol::framing::{GapFit, Outcome, Start, Step};
+use crate::protocol::{Moment, Side, Timing};
 
 #[derive(Debug)]
 enum State {
+    /// No input yet: whether the side is seen from its start is not known.
+    Unseen,
+    /// Seen from its start, not read yet: losses are reported from the
+    /// first byte on.
+    Begin,
     /// Expecting the client connection preface; bytes matched so far.
     Preface(usize),
     /// At or inside a frame gathered in `buf`.
@@ -56,39 +63,45 @@ struct Pending {
     first: Moment,
 }
 
+/// What a framing step hands to [`Framer::on_frame`].
+#[derive(Debug)]
+pub enum H2Frame {
+    /// A whole frame other than DATA, in the framer's buffer.
+    Buffered,
+    /// A DATA frame that carried END_STREAM ended.
+    EndStream(u32),
+    /// This frame's content was lost, the framing was not.
+    Error(&'static str),
+}
+
 #[derive(Debug)]
 pub struct Framer {
     side: Side,
     state: State,
     buf: Vec<u8>,
-    /// The chunk that carried the current frame's first byte.
-    first: Moment,
     hpack: Decoder,
     pending: Option<Pending>,
-    /// Errors are reported once per resynchronisation episode.
-    quiet: bool,
     /// The side was seen from the connection's start.
     from_start: bool,
 }
 
 impl Framer {
-    /// The client's side of a connection seen from its start: the preface
-    /// comes first.
-    pub fn client_from_start() -> Self {
-        Self::with(Side::Request, State::Preface(0), Decoder::new())
+    /// A side before its first input.
+    pub fn new(side: Side) -> Self {
+        Framer {
+            side,
+            state: State::Unseen,
+            buf: Vec::new(),
+            hpack: Decoder::new(),
+            pending: None,
+            from_start: false,
+        }
     }
 
-    /// The server's side of a connection seen from its start.
-    pub fn server_from_start() -> Self {
-        Self::with(Side::Response, State::Frame, Decoder::new())
-    }
-
-    /// A side whose start was not seen: frames resume at a chunk start and
-    /// HPACK state from before is unknown.
-    pub fn mid_stream(side: Side) -> Self {
-        let mut f = Self::with(side, State::Resync, Decoder::new_mid_stream());
-        f.quiet = true;
-        f.from_start = false;
+    /// A side seen from its start (the client's begins with the preface).
+    pub fn from_start(side: Side) -> Self {
+        let mut f = Self::new(side);
+        f.decide(true);
         f
     }
 
@@ -96,93 +109,109 @@ impl Framer {
         self.from_start
     }
 
-    fn with(side: Side, state: State, hpack: Decoder) -> Self {
-        Framer {
-            side,
-            state,
-            buf: Vec::new(),
-            first: Moment::default(),
-            hpack,
-            pending: None,
-            quiet: false,
-            from_start: true,
+    /// No input came yet.
+    pub fn unseen(&self) -> bool {
+        matches!(self.state, State::Unseen)
+    }
+
+    /// Settles whether the side is seen from its start; a side that is not
+    /// resumes at a chunk start and does not know the HPACK state from
+    /// before.
+    pub fn decide(&mut self, from_start: bool) {
+        self.from_start = from_start;
+        if from_start {
+            self.state = State::Begin;
+        } else {
+            self.state = State::Resync;
+            self.hpack = Decoder::new_mid_stream();
         }
     }
 
-    pub fn feed(
-        &mut self,
-        input: Input<'_>,
-        streams: &mut Streams,
-        emit: &mut dyn FnMut(Http2Event),
-    ) {
-        match input {
-            Input::Data { bytes, at } => self.data(bytes, at, streams, emit),
-            Input::Gap { len, at } => self.gap(len, at, streams, emit),
+    /// Does framing resume at `b`? A side seen from its start begins with
+    /// its first byte; else a chunk must start with frames this side could
+    /// have sent, or (client side) with the preface.
+    pub fn start(&mut self, b: &[u8], chunk_start: bool) -> Start {
+        if matches!(self.state, State::Begin) {
+            return Start::Yes;
+        }
+        if !chunk_start {
+            return Start::No;
+        }
+        let resume = match frame::detect(b) {
+            H2Detect::Frames { sender } => (!matches!(
+                (self.side, sender),
+                (Side::Request, frame::Sender::Server) | (Side::Response, frame::Sender::Client)
+            ))
+            .then_some(State::Frame),
+            H2Detect::Preface if self.side == Side::Request => Some(State::Preface(0)),
+            _ => None,
+        };
+        match resume {
+            Some(s) => {
+                self.state = s;
+                Start::Yes
+            }
+            None => Start::No,
         }
     }
 
-    fn data(
-        &mut self,
-        bytes: &[u8],
-        at: Moment,
-        streams: &mut Streams,
-        emit: &mut dyn FnMut(Http2Event),
-    ) {
-        let mut rest = bytes;
-        let mut chunk_start = true;
-        while !rest.is_empty() {
-            let used = match &mut self.state {
-                State::Resync => {
-                    if !chunk_start {
-                        return;
-                    }
-                    self.state = match resume_at(self.side, rest) {
-                        Some(s) => s,
-                        None => return,
-                    };
-                    0
+    /// At a frame boundary.
+    pub fn idle(&self) -> bool {
+        matches!(self.state, State::Frame) && self.buf.is_empty()
+    }
+
+    /// Takes bytes from the front of `b`: the preface, a frame's header
+    /// or payload.
+    pub fn step(&mut self, b: &[u8], at: Moment, streams: &mut Streams) -> Step<H2Frame> {
+        match &mut self.state {
+            State::Begin => {
+                self.state = match self.side {
+                    Side::Request => State::Preface(0),
+                    Side::Response => State::Frame,
+                };
+                Step {
+                    consumed: 0,
+                    outcome: Outcome::OnTrack,
                 }
-                State::Preface(have) => {
-                    let want = &frame::PREFACE[*have..];
-                    let n = want.len().min(rest.len());
-                    if rest[..n] != want[..n] {
-                        self.lose("not an HTTP/2 connection preface", emit);
-                        continue;
-                    }
-                    *have += n;
-                    if *have == frame::PREFACE.len() {
-                        self.state = State::Frame;
-                    }
-                    n
+            }
+            State::Preface(have) => {
+                let want = &frame::PREFACE[*have..];
+                let n = want.len().min(b.len());
+                if b[..n] != want[..n] {
+                    // Not consumed: the chunk may start with frames.
+                    return Step::invalid(0, "not an HTTP/2 connection preface");
                 }
-                State::Skip(left) => {
-                    let n = (*left).min(rest.len() as u64);
-                    *left -= n;
-                    if *left == 0 {
-                        self.state = State::Frame;
-                    }
-                    n as usize
+                *have += n;
+                if *have == frame::PREFACE.len() {
+                    self.state = State::Frame;
                 }
-                State::Data(d) => {
-                    let mut d = *d;
-                    self.data_payload(&mut d, rest, at, streams, emit)
+                Step::more(n)
+            }
+            State::Skip(left) => {
+                let n = (*left).min(b.len() as u64);
+                *left -= n;
+                if *left == 0 {
+                    self.state = State::Frame;
                 }
-                State::Frame => self.frame_bytes(rest, at, streams, emit),
-            };
-            rest = &rest[used..];
-            chunk_start = false;
+                Step::more(n as usize)
+            }
+            State::Data(d) => {
+                let d = *d;
+                self.data_payload(d, b, at, streams)
+            }
+            State::Frame => self.frame_bytes(b, streams),
+            State::Unseen | State::Resync => Step::invalid(0, "out of sync"),
         }
     }
 
-    /// Streams DATA payload bytes; returns how many of `rest` it used.
+    /// Streams DATA payload bytes.
     fn data_payload(
         &mut self,
-        d: &mut Data,
+        mut d: Data,
         rest: &[u8],
         at: Moment,
         streams: &mut Streams,
-        emit: &mut dyn FnMut(Http2Event),
-    ) -> usize {
+    ) -> Step<H2Frame> {
         let mut used = 0;
         if d.pad_pending {
             d.pad_pending = false;
@@ -190,8 +219,7 @@ impl Framer {
             d.left -= 1;
             used = 1;
             if d.pad > d.left {
-                self.lose("DATA padding longer than its payload", emit);
-                return used;
+                return Step::invalid(used, "DATA padding longer than its payload");
             }
         }
         let data_left = (d.left - d.pad) as usize;
@@ -205,113 +233,90 @@ impl Framer {
         d.left -= pad as u32;
         d.pad -= pad as u32;
         used += pad;
-        if d.left == 0 {
-            self.state = State::Frame;
-            if d.end_stream {
-                streams.end_stream(self.side, d.stream, at, emit);
-            }
-        } else {
-            self.state = State::Data(*d);
+        if d.left > 0 {
+            self.state = State::Data(d);
+            return Step::more(used);
         }
-        used
+        self.state = State::Frame;
+        match d.end_stream {
+            true => Step::frame(used, H2Frame::EndStream(d.stream)),
+            false => Step::more(used),
+        }
     }
 
-    /// Gathers a frame in `buf`; handles it when whole. Returns bytes used.
-    fn frame_bytes(
-        &mut self,
-        rest: &[u8],
-        at: Moment,
-        streams: &mut Streams,
-        emit: &mut dyn FnMut(Http2Event),
-    ) -> usize {
-        if self.buf.is_empty() {
-            self.first = at;
-        }
-        if self.buf.len() < FRAME_HEADER_LEN {
-            let n = (FRAME_HEADER_LEN - self.buf.len()).min(rest.len());
-            self.buf.extend_from_slice(&rest[..n]);
-            if self.buf.len() < FRAME_HEADER_LEN {
-                return n;
-            }
-            let Some(h) = frame::parse_header(&self.buf) else {
-                return n;
+    /// Gathers a frame in `buf`; a whole one is handed on.
+    fn frame_bytes(&mut self, rest: &[u8], streams: &Streams) -> Step<H2Frame> {
+        let have = self.buf.len();
+        let want = match frame::parse_header(&self.buf) {
+            Some(h) => FRAME_HEADER_LEN + h.len as usize,
+            None => FRAME_HEADER_LEN,
+        };
+        let n = (want - have).min(rest.len());
+        self.buf.extend_from_slice(&rest[..n]);
+        if have >= FRAME_HEADER_LEN {
+            return match self.buf.len() == want {
+                true => Step::frame(n, H2Frame::Buffered),
+                false => Step::more(n),
             };
-            if h.kind == kind::DATA {
-                self.buf.clear();
-                if self.pending.is_some() {
-                    self.lose("DATA inside a header block", emit);
-                    return n;
-                }
-                if h.stream == 0 {
-                    self.lose("DATA on stream 0", emit);
-                    return n;
-                }
-                let padded = h.flags & frame::flag::PADDED != 0;
-                if padded && h.len == 0 {
-                    self.lose("padded DATA with no payload", emit);
-                    return n;
-                }
-                if h.len > self.frame_limit(streams) {
-                    self.lose("frame larger than SETTINGS_MAX_FRAME_SIZE", emit);
-                    return n;
-                }
-                let d = Data {
-                    stream: h.stream,
-                    end_stream: h.flags & frame::flag::END_STREAM != 0,
-                    left: h.len,
-                    pad_pending: padded,
-                    pad: 0,
-                };
-                if d.left == 0 {
-                    if d.end_stream {
-                        streams.end_stream(self.side, d.stream, at, emit);
-                    }
-                } else {
-                    self.state = State::Data(d);
-                }
-                return n;
-            }
-            if h.len > self.frame_limit(streams) {
-                // Larger than the receiver accepts: not a frame header.
-                self.lose("frame larger than SETTINGS_MAX_FRAME_SIZE", emit);
-                return n;
-            }
-            if h.len as usize > MAX_BUFFERED_FRAME {
-                self.buf.clear();
-                self.too_large(h.kind, emit);
-                self.state = State::Skip(h.len as u64);
-                return n;
-            }
-            if h.len == 0 {
-                // Whole already: handled now, not when the next read comes
-                // (an empty trailers block may end a stream).
-                self.buffered_frame(at, streams, emit);
-            }
-            return n;
         }
         let Some(h) = frame::parse_header(&self.buf) else {
-            return 0;
+            return Step::more(n);
         };
-        let total = FRAME_HEADER_LEN + h.len as usize;
-        let n = (total - self.buf.len()).min(rest.len());
-        self.buf.extend_from_slice(&rest[..n]);
-        if self.buf.len() == total {
-            self.buffered_frame(at, streams, emit);
+        if h.kind == kind::DATA {
+            self.buf.clear();
+            if self.pending.is_some() {
+                return Step::invalid(n, "DATA inside a header block");
+            }
+            if h.stream == 0 {
+                return Step::invalid(n, "DATA on stream 0");
+            }
+            let padded = h.flags & frame::flag::PADDED != 0;
+            if padded && h.len == 0 {
+                return Step::invalid(n, "padded DATA with no payload");
+            }
+            if h.len > self.frame_limit(streams) {
+                return Step::invalid(n, "frame larger than SETTINGS_MAX_FRAME_SIZE");
+            }
+            let end_stream = h.flags & frame::flag::END_STREAM != 0;
+            if h.len == 0 {
+                return match end_stream {
+                    true => Step::frame(n, H2Frame::EndStream(h.stream)),
+                    false => Step::more(n),
+                };
+            }
+            self.state = State::Data(Data {
+                stream: h.stream,
+                end_stream,
+                left: h.len,
+                pad_pending: padded,
+                pad: 0,
+            });
+            return Step::more(n);
         }
-        n
-    }
-
-    /// Handles the whole frame in `buf` and empties it.
-    fn buffered_frame(
-        &mut self,
-        at: Moment,
-        streams: &mut Streams,
-        emit: &mut dyn FnMut(Http2Event),
-    ) {
-        let buf = std::mem::take(&mut self.buf);
-        self.frame(&buf, at, streams, emit);
-        self.buf = buf;
-        self.buf.clear();
+        if h.len > self.frame_limit(streams) {
+            // Larger than the receiver accepts: not a frame header.
+            return Step::invalid(n, "frame larger than SETTINGS_MAX_FRAME_SIZE");
+        }
+        if h.len as usize > MAX_BUFFERED_FRAME {
+            self.buf.clear();
+            self.state = State::Skip(h.len as u64);
+            // If it carried a header block, the HPACK state is gone with it.
+            if matches!(
+                h.kind,
+                kind::HEADERS | kind::CONTINUATION | kind::PUSH_PROMISE
+            ) {
+                self.pending = None;
+                self.hpack.lost_sync();
+                return Step::frame(n, H2Frame::Error("header block too large"));
+            }
+            return Step::more(n);
+        }
+        if h.len == 0 {
+            // Whole already: handled now, not when the next read comes
+            // (an empty trailers block may end a stream).
+            return Step::frame(n, H2Frame::Buffered);
+        }
+        Step::more(n)
     }
 
     /// The largest frame this side may send: what the receiver's SETTINGS
@@ -327,23 +332,34 @@ impl Framer {
         }
     }
 
-    /// A frame too large to gather: if it carried a header block, the
-    /// HPACK state is gone with it.
-    fn too_large(&mut self, k: u8, emit: &mut dyn FnMut(Http2Event)) {
-        if matches!(k, kind::HEADERS | kind::CONTINUATION | kind::PUSH_PROMISE) {
-            self.pending = None;
-            self.hpack.lost_sync();
-            self.error("header block too large", emit);
+    /// Acts on what a step produced.
+    pub fn on_frame(
+        &mut self,
+        f: H2Frame,
+        timing: Timing,
+        streams: &mut Streams,
+        emit: &mut dyn FnMut(Http2Event),
+    ) {
+        match f {
+            H2Frame::Buffered => {
+                let buf = std::mem::take(&mut self.buf);
+                self.frame(&buf, timing, streams, emit);
+                self.buf = buf;
+                self.buf.clear();
+            }
+            H2Frame::EndStream(stream) => streams.end_stream(self.side, stream, timing.last, emit),
+            H2Frame::Error(reason) => self.error(reason, emit),
         }
     }
 
     fn frame(
         &mut self,
         buf: &[u8],
-        at: Moment,
+        timing: Timing,
         streams: &mut Streams,
         emit: &mut dyn FnMut(Http2Event),
     ) {
+        let at = timing.last;
         let f = match frame::parse_frame(buf) {
             Ok(Parsed::Complete(f, _)) => f,
             Ok(Parsed::Partial(_)) => return,
@@ -377,7 +393,7 @@ impl Framer {
                 false,
                 end_headers,
                 fragment,
-                at,
+                timing,
                 streams,
                 emit,
             ),
@@ -392,7 +408,7 @@ impl Framer {
                 true,
                 end_headers,
                 fragment,
-                at,
+                timing,
                 streams,
                 emit,
             ),
@@ -464,13 +480,15 @@ impl Framer {
         push: bool,
         end_headers: bool,
         fragment: &[u8],
-        at: Moment,
+        timing: Timing,
         streams: &mut Streams,
         emit: &mut dyn FnMut(Http2Event),
     ) {
-        let first = self.first;
+        let Timing { first, last } = timing;
         if end_headers {
-            self.block_end(stream, end_stream, push, fragment, first, at, streams, emit);
+            self.block_end(
+                stream, end_stream, push, fragment, first, last, streams, emit,
+            );
         } else {
             self.pending = Some(Pending {
                 stream,
@@ -507,7 +525,6 @@ impl Framer {
         if push {
             return;
         }
-        self.quiet = false;
         streams.headers(
             self.side,
             stream,
@@ -518,15 +535,15 @@ impl Framer {
         );
     }
 
-    fn gap(
+    /// A gap while in sync: skipped if it lies inside a payload.
+    pub fn gap(
         &mut self,
         len: u64,
         at: Moment,
         streams: &mut Streams,
         emit: &mut dyn FnMut(Http2Event),
-    ) {
+    ) -> GapFit {
         match &mut self.state {
-            State::Resync => {}
             State::Skip(left) if len <= *left => {
                 *left -= len;
                 if *left == 0 {
@@ -546,27 +563,32 @@ impl Framer {
                     self.state = State::Data(d);
                 }
             }
-            _ => self.lose("bytes lost inside HTTP/2 framing", emit),
+            _ => return GapFit::Lost,
         }
+        GapFit::Skipped
     }
 
     /// Framing is gone: resynchronise, and forget the HPACK table.
-    fn lose(&mut self, reason: &'static str, emit: &mut dyn FnMut(Http2Event)) {
+    pub fn lost(&mut self) {
         self.state = State::Resync;
         self.buf.clear();
         self.pending = None;
         self.hpack.lost_sync();
-        self.error(reason, emit);
     }
 
-    fn error(&mut self, reason: &'static str, emit: &mut dyn FnMut(Http2Event)) {
-        if !self.quiet {
-            emit(Http2Event::ParseError {
-                side: self.side,
-                reason,
-            });
+    /// Bytes were missed before the side framed: a side seen from its
+    /// start loses its HPACK state, one not seen from it never had it.
+    pub fn missed(&mut self) {
+        if matches!(self.state, State::Begin) {
+            self.lost();
         }
-        self.quiet = matches!(self.state, State::Resync);
+    }
+
+    fn error(&self, reason: &'static str, emit: &mut dyn FnMut(Http2Event)) {
+        emit(Http2Event::ParseError {
+            side: self.side,
+            reason,
+        });
     }
 }
 
@@ -574,19 +596,5 @@ fn side_index(side: Side) -> usize {
     match side {
         Side::Request => 0,
         Side::Response => 1,
-    }
-}
-
-/// Where a chunk can resume framing: it starts with frames this side
-/// could have sent, or (client side) with the preface.
-fn resume_at(side: Side, b: &[u8]) -> Option<State> {
-    match frame::detect(b) {
-        H2Detect::Frames { sender } => (!matches!(
-            (side, sender),
-            (Side::Request, frame::Sender::Server) | (Side::Response, frame::Sender::Client)
-        ))
-        .then_some(State::Frame),
-        H2Detect::Preface if side == Side::Request => Some(State::Preface(0)),
-        _ => None,
     }
 }

@@ -28,9 +28,9 @@ pub use frame::{H2Detect, PREFACE, Sender, detect};
 pub fn preface_prefix(b: &[u8]) -> bool {
     b.len() < PREFACE.len() && PREFACE.starts_with(b)
 }
-pub use session::Session;
+pub use session::{Http2, Session};
 
-impl super::Detector for Session {
+impl super::Detector for Http2 {
     /// The preface is sure; frames without it (capture began
     /// mid-connection) are the weakest evidence of all.
     fn client_first(request_side: &[u8]) -> super::Evidence {

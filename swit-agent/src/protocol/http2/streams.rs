@@ -45,8 +45,6 @@ pub struct Streams {
     /// oldest first: frames that still come on them are no new orphan.
     closed: VecDeque<u32>,
     next_seq: u64,
-    /// Streams dropped because [`MAX_STREAMS`] were open.
-    pub dropped: u64,
     /// SETTINGS_MAX_FRAME_SIZE each side may send, once the other side's
     /// SETTINGS said (request side first).
     pub max_frame: [Option<u32>; 2],
@@ -358,7 +356,6 @@ impl Streams {
     fn drop_oldest(&mut self) {
         if let Some((&id, _)) = self.map.iter().min_by_key(|(_, s)| s.seq) {
             self.map.remove(&id);
-            self.dropped += 1;
         }
     }
 
