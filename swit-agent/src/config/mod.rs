@@ -39,11 +39,9 @@ pub mod reload;
 pub mod validate;
 
 #[cfg(test)]
+mod messages_tests;
+#[cfg(test)]
 mod tests;
-#[cfg(test)]
-mod tests_messages;
-#[cfg(test)]
-mod tests_redaction;
 
 pub use flags::Overrides;
 use swit_ebpf_common::MAX_CAPTURE;
