@@ -3,7 +3,7 @@ use std::sync::{Condvar, Mutex};
 
 use super::*;
 use crate::{
-    export::MemorySink,
+    export::testkit::MemorySink,
     trace::span::{Resource, SpanId, SpanKind, StatusCode, TraceId},
 };
 

@@ -1,7 +1,7 @@
 //! Tests of redact.rs: every span is redacted before the inner sink.
 use super::*;
 use crate::{
-    export::MemorySink,
+    export::testkit::MemorySink,
     trace::span::{Resource, SpanId, SpanKind, StatusCode, TraceId},
 };
 use std::sync::Arc;
