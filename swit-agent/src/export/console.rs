@@ -85,10 +85,12 @@ impl<W: Write + Send> PrettySink<W> {
     }
 
     /// Traces currently held, waiting to be printed.
+    #[cfg(test)]
     pub fn held_traces(&self) -> usize {
         self.traces.len()
     }
 
+    #[cfg(test)]
     pub fn get_ref(&self) -> &W {
         &self.out
     }

@@ -62,6 +62,7 @@ pub fn to_request(spans: &[Span]) -> ExportTraceServiceRequest {
 }
 
 /// The OTLP/JSON encoding of `spans` as one line (no trailing newline).
+#[cfg(test)]
 pub fn to_json_line(spans: &[Span]) -> String {
     encode_line(spans).unwrap_or_else(|e| {
         // Only reachable if the proto types gain a map with non-string keys;
@@ -155,6 +156,7 @@ impl<W: Write + Send> OtlpJsonSink<W> {
     pub fn get_ref(&self) -> &W {
         &self.out
     }
+    #[cfg(test)]
     pub fn into_inner(self) -> W {
         self.out
     }
