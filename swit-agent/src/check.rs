@@ -397,15 +397,5 @@ pub fn report(out: &mut impl std::io::Write) -> i32 {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_missing_requirement_means_cannot_run() {
-        let ok = line("x", Status::Yes, "", "");
-        let no = line("y", Status::No, "", "");
-        let fail = line("z", Status::Missing, "", "");
-        assert!(can_run(&[ok.clone(), no.clone()]));
-        assert!(!can_run(&[ok, no, fail]));
-    }
-}
+#[path = "check_tests.rs"]
+mod tests;

@@ -39,11 +39,9 @@ pub mod reload;
 pub mod validate;
 
 #[cfg(test)]
+mod messages_tests;
+#[cfg(test)]
 mod tests;
-#[cfg(test)]
-mod tests_messages;
-#[cfg(test)]
-mod tests_redaction;
 
 pub use flags::Overrides;
 use swit_ebpf_common::MAX_CAPTURE;
@@ -439,11 +437,13 @@ fn render(file: Option<&Path>, problems: &[Problem]) -> String {
 
 impl Settings {
     /// The defaults of a configuration file that sets nothing.
+    #[cfg(test)]
     pub fn file_defaults() -> Settings {
         validate::resolve(&Layered::default(), Base::File, None).expect("defaults are valid")
     }
 
     /// `run` without `--config` (and without environment or flags).
+    #[cfg(test)]
     pub fn no_file() -> Settings {
         validate::resolve(&Layered::default(), Base::NoFile, None).expect("defaults are valid")
     }

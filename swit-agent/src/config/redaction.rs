@@ -221,3 +221,7 @@ impl RawRedaction {
         }
     }
 }
+
+#[cfg(test)]
+#[path = "redaction_tests.rs"]
+mod tests;

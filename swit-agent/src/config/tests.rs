@@ -1,4 +1,4 @@
-//! Settings end to end: defaults, layer order, validation messages, a
+//! Tests of config/mod.rs: settings end to end: defaults, layer order, validation messages, a
 //! complete file.
 use std::{collections::BTreeMap, path::Path, time::Duration};
 

@@ -7,6 +7,8 @@ pub mod otlp;
 pub mod otlp_json;
 pub mod pipeline;
 pub mod redact;
+#[cfg(test)]
+pub(crate) mod testkit;
 
 use crate::trace::span::Span;
 
@@ -24,20 +26,4 @@ pub trait SpanSink: Send {
     }
     /// Emits everything still held; called once at shutdown.
     fn flush(&mut self) -> anyhow::Result<()>;
-}
-
-/// An in-memory sink for tests.
-#[derive(Default, Clone)]
-pub struct MemorySink {
-    pub spans: std::sync::Arc<std::sync::Mutex<Vec<Span>>>,
-}
-
-impl SpanSink for MemorySink {
-    fn export(&mut self, batch: Vec<Span>) -> anyhow::Result<()> {
-        self.spans.lock().expect("poisoned").extend(batch);
-        Ok(())
-    }
-    fn flush(&mut self) -> anyhow::Result<()> {
-        Ok(())
-    }
 }

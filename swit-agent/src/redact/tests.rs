@@ -1,3 +1,4 @@
+//! Tests of redact/mod.rs: the built-in finders, extra patterns, and secret headers.
 use super::*;
 
 const JWT: &str =

@@ -1,3 +1,4 @@
+//! Tests of correlate.rs: parents across goroutines, sampling, and requests cut or given up.
 use super::*;
 use crate::protocol::{
     Moment, Timing,

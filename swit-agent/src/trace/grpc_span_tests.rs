@@ -1,3 +1,4 @@
+//! Tests of grpc_span.rs: gRPC statuses from both ends, cut and cancelled streams, plain HTTP/2.
 use super::*;
 use crate::protocol::{
     Moment, Timing,

@@ -1,6 +1,7 @@
-//! The sink against the in-process receivers of the end-to-end test crate
-//! (gRPC and HTTP), on 127.0.0.1 free ports. Time is driven through
-//! `tick(now)` with made-up clock values; no test sleeps.
+//! Tests of otlp/mod.rs: the sink against the in-process receivers of
+//! the end-to-end test crate (gRPC and HTTP), on 127.0.0.1 free ports.
+//! Time is driven through `tick(now)` with made-up clock values; no test
+//! sleeps.
 use std::{
     sync::{Arc, atomic::Ordering},
     time::{Duration, Instant},

@@ -1,7 +1,7 @@
-//! `tracing.redaction`: the file's section resolved, and its messages.
-use super::{
+//! Tests of redaction.rs: the file's `tracing.redaction` resolved, and its messages.
+use super::{AttributeFilter, CaptureHeaders, RedactionSettings};
+use crate::config::{
     Overrides, Settings,
-    redaction::{AttributeFilter, CaptureHeaders, RedactionSettings},
     tests::{env_of, problems},
 };
 

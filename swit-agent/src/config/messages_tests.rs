@@ -1,4 +1,4 @@
-//! Every validation message, as the user reads it.
+//! Tests of config/mod.rs: every validation message, as the user reads it.
 use super::{Overrides, tests::problems};
 
 /// File text, environment, flags, and the expected lines (prefixes).

@@ -1,4 +1,4 @@
-//! Traffic that looks like a protocol but is not (issue 10): each case ends
+//! Tests of conn.rs: traffic that looks like a protocol but is not (issue 10): each case ends
 //! in one counted parse error for its connection (or, for bytes no
 //! protocol claims, in the `undetected` count) and nothing else.
 use super::tests::{chunk, info};

@@ -1,0 +1,84 @@
+//! Tests of reader.rs: the queue's byte bound, and closes that are never dropped.
+use super::*;
+use crate::capture::event::{ConnInfo, DataChunk, Direction, Tuple};
+
+fn conn(sock: u64) -> ConnInfo {
+    ConnInfo {
+        sock,
+        pid: 1,
+        tid: 1,
+        ts_ns: sock,
+        tuple: Tuple {
+            local: "127.0.0.1:80".parse().unwrap(),
+            remote: "127.0.0.1:5000".parse().unwrap(),
+        },
+    }
+}
+
+fn data(sock: u64, n: usize) -> Event {
+    Event::Data(DataChunk {
+        conn: conn(sock),
+        enter_ns: sock,
+        seq: 0,
+        len: n as u32,
+        direction: Direction::Ingress,
+        bytes: vec![b'x'; n],
+        tls: false,
+        g: 0,
+    })
+}
+
+fn close(sock: u64) -> Event {
+    Event::Close { conn: conn(sock) }
+}
+
+fn queue(batches: usize, limit: u64) -> (Queue, Receiver<Vec<Event>>) {
+    let (tx, rx) = sync_channel(batches);
+    let counters = Arc::new(ReaderCounters::default());
+    counters.queue_limit.store(limit, Ordering::Relaxed);
+    let q = Queue {
+        tx,
+        counters,
+        carry: Vec::new(),
+    };
+    (q, rx)
+}
+
+#[test]
+fn past_the_byte_bound_payloads_go_and_closes_stay() {
+    let (mut q, rx) = queue(16, 10_000);
+    q.send(vec![data(1, 4000), close(1)]);
+    // 8 KB more would pass the bound: the payload goes, the close stays.
+    q.send(vec![data(2, 8000), close(2)]);
+    let first = rx.try_recv().unwrap();
+    assert_eq!(first.len(), 2);
+    assert_eq!(rx.try_recv().unwrap(), vec![close(2)]);
+    assert_eq!(q.counters.dropped.load(Ordering::Relaxed), 1);
+    // Taken: the bytes are free again.
+    q.counters.taken(&first);
+    q.send(vec![data(3, 8000)]);
+    assert_eq!(rx.try_recv().unwrap().len(), 1);
+}
+
+#[test]
+fn a_full_queue_carries_closes_to_the_next_batch() {
+    let (mut q, rx) = queue(1, 0);
+    q.send(vec![data(1, 10)]);
+    q.send(vec![data(2, 10), close(2), data(3, 10), close(3)]);
+    assert_eq!(q.carry, vec![close(2), close(3)]);
+    assert_eq!(q.counters.dropped.load(Ordering::Relaxed), 2);
+    assert_eq!(rx.try_recv().unwrap(), vec![data(1, 10)]);
+    q.send(vec![data(4, 10)]);
+    assert_eq!(
+        rx.try_recv().unwrap(),
+        vec![close(2), close(3), data(4, 10)],
+        "in order, first"
+    );
+    assert!(q.carry.is_empty());
+    // At stop, what cannot be sent is counted.
+    q.send(vec![data(5, 10)]);
+    q.send(vec![close(6)]);
+    let counters = q.counters.clone();
+    q.finish();
+    assert_eq!(counters.dropped.load(Ordering::Relaxed), 3);
+}

@@ -1,0 +1,27 @@
+//! Tests of offsets.rs: kernel offsets resolved from this host's BTF.
+use super::*;
+
+/// Reads this machine's BTF; every host swit supports has one.
+#[test]
+fn resolves_every_offset_on_this_kernel() {
+    if !std::path::Path::new(VMLINUX_BTF).exists() {
+        panic!("{VMLINUX_BTF} missing: swit needs a kernel with BTF");
+    }
+    let o = resolve(VMLINUX_BTF).expect("offsets");
+    assert_eq!(o.ready, 1);
+    // struct sock starts with struct sock_common, whose first bytes are
+    // the address pair; the family sits after them.
+    assert_eq!(o.sk_daddr, 0);
+    assert_eq!(o.sk_rcv_saddr, 4);
+    assert!(o.sk_family > o.sk_num, "{o:?}");
+    assert_eq!(o.sk_dport + 2, o.sk_num, "dport and num share one u32 pair");
+    assert!(o.tcp_copied_seq > 0 && o.tcp_write_seq > 0);
+    assert!(o.fdtable_fd != o.fdtable_max_fds);
+}
+
+#[test]
+fn unknown_field_is_reported_by_name() {
+    let btf = Btf::from_file(VMLINUX_BTF).expect("btf");
+    let e = field_offset(&btf, "sock", &["no_such_field"]).unwrap_err();
+    assert!(e.to_string().contains("sock.no_such_field"), "{e}");
+}
