@@ -13,3 +13,7 @@ pub mod protocol;
 pub mod redact;
 pub mod selection;
 pub mod trace;
+
+#[cfg(test)]
+#[path = "folders_tests.rs"]
+mod folders_tests;

@@ -90,8 +90,9 @@ fn reread(
     let waiting = crate::config::reload::needs_restart(running, &new);
     if !waiting.is_empty() {
         log::warn!(
-            "SIGHUP: {} changed in the file; only tracing.enabled and agent.targets apply now, the rest at the next restart",
-            waiting.join(", ")
+            "SIGHUP: {} changed in the file; only {} apply now, the rest at the next restart",
+            waiting.join(", "),
+            crate::config::reload::live_keys()
         );
     }
     let on = new.tracing.enabled;

@@ -48,6 +48,17 @@ pub const KEYS: &[(&str, Applies)] = keys! {
     "agent.limits" restart agent.memory_limit, agent.idle_timeout;
 };
 
+/// The keys a SIGHUP applies at once, as the warning names them:
+/// `tracing.enabled and agent.targets`.
+pub fn live_keys() -> String {
+    let live: Vec<&str> = KEYS
+        .iter()
+        .filter(|(_, a)| matches!(a, Applies::Live))
+        .map(|(k, _)| *k)
+        .collect();
+    live.join(" and ")
+}
+
 /// The keys whose value in `file` differs from the `running` one and that a
 /// SIGHUP does not apply, in the order the file documents them.
 pub fn needs_restart(running: &Settings, file: &Settings) -> Vec<&'static str> {

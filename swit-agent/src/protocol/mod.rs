@@ -168,6 +168,22 @@ macro_rules! registry {
                 }
             }
 
+            /// The protocol's folder under `protocol/`.
+            #[cfg(test)]
+            pub fn module(self) -> &'static str {
+                match self {
+                    $(ProtocolKind::$kind => stringify!($module),)*
+                }
+            }
+
+            /// The state type the registry line names.
+            #[cfg(test)]
+            pub fn state(self) -> &'static str {
+                match self {
+                    $(ProtocolKind::$kind => stringify!($state),)*
+                }
+            }
+
             fn evidence(self, bytes: &[u8], server_first: bool) -> Evidence {
                 match (self, server_first) {
                     $(
