@@ -1,4 +1,4 @@
-//! Table tests for `frame.rs`: [`detect`] on captured and made-up frame
+//! Tests of frame.rs: [`detect`] on captured and made-up frame
 //! runs, and on the other protocols swit speaks.
 use super::tests::*;
 use super::*;

@@ -1,4 +1,4 @@
-//! Table tests for `frame.rs`: the parser, and no panic on garbage in
+//! Tests of frame.rs: the parser, and no panic on garbage in
 //! either entry point. Hex marked "captured" was recorded on
 //! loopback between nghttp2 1.52 (nghttp, h2load) or python-h2 4.4 clients
 //! and a python-h2 server, one syscall read per string.

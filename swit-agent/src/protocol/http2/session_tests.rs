@@ -1,4 +1,4 @@
-//! Session tables: byte streams built frame by frame (HPACK by hand: the
+//! Tests of session.rs: byte streams built frame by frame (HPACK by hand: the
 //! representations the tests need, no Huffman) fed to a session.
 use super::super::*;
 use super::Session;

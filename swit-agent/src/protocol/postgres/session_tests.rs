@@ -1,5 +1,5 @@
 //! Table tests for `session.rs`.
-use super::cases::*;
+use super::testkit::*;
 use super::*;
 use crate::protocol::Input;
 use crate::protocol::postgres::MAX_QUERY_BYTES;

@@ -1,4 +1,4 @@
-//! Message builders and the conversation table for `session_tests.rs`.
+//! Test-only: message builders and the conversation table for `session_tests.rs`.
 use super::*;
 use crate::protocol::Input;
 
