@@ -1,4 +1,5 @@
-//! Table tests for `sql.rs`.
+//! Tests of sql.rs: sanitizing and describing statements, truncation, and no
+//! literal or password ever leaking.
 use super::*;
 
 /// (input, sanitized)

@@ -78,22 +78,34 @@ impl<P: Protocol + Default> Fed for Driver<P> {
 
 /// Feeds each step whole, at moment `i` for step `i`.
 pub fn run<S: Fed>(steps: &[(Side, Vec<u8>)]) -> Vec<S::Event> {
+    play::<S>(steps, false)
+}
+
+/// Feeds each step whole, at moment `i` for step `i`, then closes.
+pub fn run_closed<S: Fed>(steps: &[(Side, Vec<u8>)]) -> Vec<S::Event> {
+    play::<S>(steps, true)
+}
+
+fn play<S: Fed>(steps: &[(Side, Vec<u8>)], close: bool) -> Vec<S::Event> {
     let mut s = S::default();
     let mut out = Vec::new();
     for (i, (side, bytes)) in steps.iter().enumerate() {
         s.feed_one(*side, data(bytes, i as u64), &mut out);
+    }
+    if close {
+        s.close_at(m(steps.len() as u64), &mut out);
     }
     out
 }
 
 /// Feeds each step cut into chunks of 1 to `max` bytes (all at the step's
 /// moment, as one write read in several reads), in `rounds` random ways,
-/// and checks every way gives the events of the whole steps.
+/// then closes, and checks every way gives the events of the whole steps.
 pub fn split_anywhere<S: Fed>(steps: &[(Side, Vec<u8>)], max: usize, rounds: u64)
 where
     S::Event: PartialEq + std::fmt::Debug,
 {
-    let whole = run::<S>(steps);
+    let whole = run_closed::<S>(steps);
     let mut rng = Prng(0x5eed);
     for round in 0..rounds {
         let mut s = S::default();
@@ -106,6 +118,7 @@ where
                 rest = &rest[n..];
             }
         }
+        s.close_at(m(steps.len() as u64), &mut out);
         assert_eq!(out, whole, "round {round}");
     }
 }
@@ -139,6 +152,16 @@ pub fn garbage<S: Fed>(
     valid: &[(Side, Vec<u8>)],
     rounds: u64,
     is_error: impl Fn(&S::Event) -> bool,
+) -> Vec<S::Event> {
+    garbage_then::<S>(valid, rounds, is_error, |_| {})
+}
+
+/// [`garbage`], and `closed` checks each session once it is closed.
+pub fn garbage_then<S: Fed>(
+    valid: &[(Side, Vec<u8>)],
+    rounds: u64,
+    is_error: impl Fn(&S::Event) -> bool,
+    closed: impl Fn(&S),
 ) -> Vec<S::Event> {
     let flat: Vec<u8> = valid.iter().flat_map(|(_, b)| b.clone()).collect();
     let mut rng = Prng(0x9e37_79b9_7f4a_7c15);
@@ -191,6 +214,7 @@ pub fn garbage<S: Fed>(
             }
         }
         s.close_at(m(valid.len() as u64), &mut out);
+        closed(&s);
         let errors = out.iter().filter(|e| is_error(e)).count();
         assert!(errors <= inputs, "{errors} errors from {inputs} inputs");
         all.extend(out);

@@ -1,4 +1,4 @@
-//! The h2c upgrade: an HTTP/1.1 request with `Upgrade: h2c` answered by
+//! Tests of mod.rs: the h2c upgrade, an HTTP/1.1 request with `Upgrade: h2c` answered by
 //! `101 Switching Protocols`, after which the connection speaks HTTP/2 and
 //! the request is answered on stream 1.
 use super::*;

@@ -1,4 +1,5 @@
-//! Table tests for `parse.rs`.
+//! Tests of parse.rs: detection, request and response framing, head prefixes,
+//! header bounds and redaction, chunked bodies and gaps inside them.
 use super::*;
 
 const M: Detect = Detect::Match(ProtocolKind::Http1);

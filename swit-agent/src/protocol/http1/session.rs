@@ -522,3 +522,7 @@ impl Http1 {
 #[cfg(test)]
 #[path = "session_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "session_heads_tests.rs"]
+mod heads_tests;

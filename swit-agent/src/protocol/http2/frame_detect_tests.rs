@@ -1,7 +1,8 @@
-//! Table tests for `frame.rs`: [`detect`] on captured and made-up frame
+//! Tests of frame.rs: [`detect`] on captured and made-up frame
 //! runs, and on the other protocols swit speaks.
 use super::tests::*;
 use super::*;
+use crate::protocol::testkit;
 use H2Detect::{NeedMore, NoMatch};
 use Sender::{Client, Server, Unknown};
 use flag::{END_HEADERS, PADDED, PRIORITY};
@@ -13,9 +14,9 @@ fn frames(sender: Sender) -> H2Detect {
 
 #[test]
 fn random_bytes_are_not_http2() {
-    let mut r = Rng(42);
+    let mut r = testkit::Prng(42);
     for _ in 0..50_000 {
-        let n = 9 + (r.next() % 120) as usize;
+        let n = 9 + (r.next_u64() % 120) as usize;
         let b = r.bytes(n);
         assert_eq!(detect(&b), NoMatch, "{b:02x?}");
     }

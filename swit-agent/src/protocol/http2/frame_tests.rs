@@ -1,8 +1,9 @@
-//! Table tests for `frame.rs`: the parser, and no panic on garbage in
+//! Tests of frame.rs: the parser, and no panic on garbage in
 //! either entry point. Hex marked "captured" was recorded on
 //! loopback between nghttp2 1.52 (nghttp, h2load) or python-h2 4.4 clients
 //! and a python-h2 server, one syscall read per string.
 use super::*;
+use crate::protocol::testkit;
 use flag::{ACK, END_HEADERS, END_STREAM, PADDED, PRIORITY};
 use kind::*;
 
@@ -592,40 +593,24 @@ fn invalid_frames_are_errors_with_skip() {
     }
 }
 
-/// Xorshift64: deterministic garbage without a crate.
-pub(super) struct Rng(pub(super) u64);
-
-impl Rng {
-    pub(super) fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-
-    pub(super) fn bytes(&mut self, n: usize) -> Vec<u8> {
-        (0..n).map(|_| self.next() as u8).collect()
-    }
-}
-
 /// Random bytes, half of them shaped like frame headers (short lengths,
 /// known types, small streams) so that parsing gets past the first checks.
 pub(super) fn garbage() -> Vec<Vec<u8>> {
-    let mut r = Rng(0x9e37_79b9_7f4a_7c15);
+    let mut r = testkit::Prng(0x9e37_79b9_7f4a_7c15);
     (0..20_000)
         .map(|i| {
-            let n = (r.next() % 96) as usize;
+            let n = (r.next_u64() % 96) as usize;
             let mut b = r.bytes(n);
             if i % 2 == 1 {
                 let mut at = 0;
                 while at + FRAME_HEADER_LEN <= b.len() {
-                    let len = (r.next() % 24) as u32;
-                    let k = (r.next() % 11) as u8;
-                    let flags = [0, 1, 4, 5, 8, 9, 0x20, 0x2d, 0x0c][(r.next() % 9) as usize];
-                    let stream = (r.next() % 4) as u32;
+                    let len = (r.next_u64() % 24) as u32;
+                    let k = (r.next_u64() % 11) as u8;
+                    let flags = [0, 1, 4, 5, 8, 9, 0x20, 0x2d, 0x0c][(r.next_u64() % 9) as usize];
+                    let stream = (r.next_u64() % 4) as u32;
                     b[at..at + FRAME_HEADER_LEN]
                         .copy_from_slice(&raw(len, k, flags, stream, b"")[..]);
-                    if r.next().is_multiple_of(4) {
+                    if r.next_u64().is_multiple_of(4) {
                         b[at + FRAME_HEADER_LEN..].fill(0);
                     }
                     at += FRAME_HEADER_LEN + len as usize;

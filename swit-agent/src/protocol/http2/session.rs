@@ -158,15 +158,15 @@ impl framing::Protocol for Http2 {
 }
 
 #[cfg(test)]
-#[path = "capture_replay.rs"]
-mod capture_replay;
+#[path = "testkit_capture.rs"]
+mod testkit_capture;
 
 #[cfg(test)]
-#[path = "capture_tests.rs"]
+#[path = "session_capture_tests.rs"]
 mod capture_tests;
 
 #[cfg(test)]
-#[path = "capture_resilience_tests.rs"]
+#[path = "session_capture_resilience_tests.rs"]
 mod capture_resilience_tests;
 #[cfg(test)]
 #[path = "session_tests.rs"]

@@ -1,7 +1,8 @@
-//! Session tables: byte streams built frame by frame (HPACK by hand: the
+//! Tests of session.rs: byte streams built frame by frame (HPACK by hand: the
 //! representations the tests need, no Huffman) fed to a session.
 use super::super::*;
 use super::Session;
+use crate::protocol::testkit::{self, REQ, RESP};
 use crate::protocol::{Input, Moment, Side};
 
 const HEADERS: u8 = 1;
@@ -205,8 +206,8 @@ fn a_unary_call_from_the_preface_on() {
     assert!(p.timing.first.enter_ns < p.timing.last.enter_ns);
 }
 
-#[test]
-fn every_split_of_the_bytes_gives_the_same_exchange() {
+/// Two unary calls on streams 1 and 3, from the preface on.
+fn two_calls() -> Vec<(Side, Vec<u8>)> {
     let client = [
         PREFACE.to_vec(),
         settings(),
@@ -215,32 +216,40 @@ fn every_split_of_the_bytes_gives_the_same_exchange() {
     ]
     .concat();
     let server = [settings(), unary_server(1, 0), unary_server(3, 5)].concat();
-    let want = {
-        let mut r = Run::new();
-        r.feed(Side::Request, &client);
-        r.feed(Side::Response, &server);
-        r.exchanges()
-            .into_iter()
-            .map(|(q, p)| (q.path, q.messages, p.status, p.trailers, p.messages))
-            .collect::<Vec<_>>()
-    };
-    assert_eq!(want.len(), 2);
-    for cut in 1..client.len() {
-        let mut r = Run::new();
-        r.feed(Side::Request, &client[..cut]);
-        r.feed(Side::Request, &client[cut..]);
-        r.feed(Side::Response, &server[..cut.min(server.len())]);
-        if cut < server.len() {
-            r.feed(Side::Response, &server[cut..]);
-        }
-        let got: Vec<_> = r
-            .exchanges()
-            .into_iter()
-            .map(|(q, p)| (q.path, q.messages, p.status, p.trailers, p.messages))
-            .collect();
-        assert_eq!(got, want, "cut at {cut}");
-        assert_eq!(r.errors(), vec![], "cut at {cut}");
-    }
+    vec![(REQ, client), (RESP, server)]
+}
+
+fn is_error(e: &Http2Event) -> bool {
+    matches!(e, Http2Event::ParseError { .. })
+}
+
+#[test]
+fn split_anywhere_equals_whole() {
+    let steps = two_calls();
+    let whole = testkit::run::<Session>(&steps);
+    let exchanges = whole
+        .iter()
+        .filter(|e| matches!(e, Http2Event::Exchange { .. }));
+    assert_eq!(exchanges.count(), 2);
+    assert!(!whole.iter().any(is_error), "{whole:?}");
+    testkit::split_anywhere::<Session>(&steps, 1, 1);
+    testkit::split_anywhere::<Session>(&steps, 9, 40);
+    testkit::split_anywhere::<Session>(&steps, 200, 40);
+}
+
+#[test]
+fn truncated_prefixes_report_nothing() {
+    let hello = [PREFACE.to_vec(), settings()].concat();
+    let asked = vec![(
+        REQ,
+        [hello.clone(), unary_client(1, "/a.B/C", b"x")].concat(),
+    )];
+    let head = frame(HEADERS, END_HEADERS, 1, &grpc_request_block("/a.B/C"));
+    testkit::truncated_prefixes::<Session>(&[], REQ, &hello);
+    testkit::truncated_prefixes::<Session>(&[(REQ, hello)], REQ, &head);
+    testkit::truncated_prefixes::<Session>(&asked, RESP, &settings());
+    let answered = [asked, vec![(RESP, settings())]].concat();
+    testkit::truncated_prefixes::<Session>(&answered, RESP, &unary_server(1, 0));
 }
 
 #[test]
@@ -526,33 +535,8 @@ fn sensitive_values_are_redacted() {
 
 #[test]
 fn garbage_never_panics_and_reports_once() {
-    let mut seed = 0x9e3779b97f4a7c15u64;
-    let mut next = move || {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        seed
-    };
-    for round in 0..300 {
-        let mut r = Run::new();
-        if round % 2 == 0 {
-            r.feed(Side::Request, PREFACE);
-        }
-        for _ in 0..8 {
-            let len = (next() % 200) as usize;
-            let b: Vec<u8> = (0..len).map(|_| next() as u8).collect();
-            let side = if next() % 2 == 0 {
-                Side::Request
-            } else {
-                Side::Response
-            };
-            r.feed(side, &b);
-            if next() % 5 == 0 {
-                r.gap(side, next() % 100);
-            }
-        }
-        assert!(r.errors().len() <= 16, "bounded reporting");
-    }
+    testkit::garbage::<Session>(&two_calls(), 300, is_error);
+    testkit::garbage::<Session>(&[(REQ, PREFACE.to_vec())], 300, is_error);
     // After the preface, bytes that are not frames: one error, however
     // many follow.
     let mut r = Run::new();

@@ -1,4 +1,5 @@
-//! Table tests for `parse.rs`.
+//! Tests of parse.rs: greeting and command detection, length-encoded
+//! integers, payloads, and the handshake response without its auth.
 use super::*;
 use DetectResult::{Match, NeedMore, NoMatch};
 

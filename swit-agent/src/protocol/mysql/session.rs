@@ -819,3 +819,7 @@ fn use_target(text: &str) -> Option<String> {
 #[cfg(test)]
 #[path = "session_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "session_gap_tests.rs"]
+mod gap_tests;

@@ -1,33 +1,26 @@
-//! Table tests for `session.rs`.
+//! Tests of session.rs: logins, exchanges with and without EOF packets, the
+//! shared kit's checks, prepared statements, namespaces, gaps, resync and
+//! bounds. Gaps and resync: `session_gap_tests.rs`.
 use super::*;
 use crate::protocol::Input;
+use crate::protocol::testkit::{self, REQ, RESP, m};
 
-const REQ: Side = Side::Request;
-const RESP: Side = Side::Response;
-const PLUGIN_AUTH: u32 = 1 << 19;
+pub(super) const PLUGIN_AUTH: u32 = 1 << 19;
 
-fn m(n: u64) -> Moment {
-    Moment {
-        enter_ns: n * 10,
-        exit_ns: n * 10 + 1,
-        worker: n,
-    }
-}
-
-fn pkt(seq: u8, payload: &[u8]) -> Vec<u8> {
+pub(super) fn pkt(seq: u8, payload: &[u8]) -> Vec<u8> {
     let mut v = (payload.len() as u32).to_le_bytes()[..3].to_vec();
     v.push(seq);
     v.extend_from_slice(payload);
     v
 }
 
-fn lenenc_str(s: &[u8]) -> Vec<u8> {
+pub(super) fn lenenc_str(s: &[u8]) -> Vec<u8> {
     let mut v = vec![s.len() as u8];
     v.extend_from_slice(s);
     v
 }
 
-fn greeting(version: &str, deprecate: bool) -> Vec<u8> {
+pub(super) fn greeting(version: &str, deprecate: bool) -> Vec<u8> {
     let caps = 0x81ff_f7ff_u32 & !(if deprecate { 0 } else { caps::DEPRECATE_EOF });
     let mut p = vec![0x0a];
     p.extend_from_slice(version.as_bytes());
@@ -44,7 +37,7 @@ fn greeting(version: &str, deprecate: bool) -> Vec<u8> {
     pkt(0, &p)
 }
 
-fn client_caps(deprecate: bool) -> u32 {
+pub(super) fn client_caps(deprecate: bool) -> u32 {
     let mut c = caps::PROTOCOL_41 | caps::SECURE_CONNECTION | PLUGIN_AUTH | caps::CONNECT_WITH_DB;
     if deprecate {
         c |= caps::DEPRECATE_EOF;
@@ -53,7 +46,7 @@ fn client_caps(deprecate: bool) -> u32 {
 }
 
 /// Greeting, handshake response with schema, an auth switch round, OK.
-fn login(version: &str, deprecate: bool, schema: &str) -> Vec<(Side, Vec<u8>)> {
+pub(super) fn login(version: &str, deprecate: bool, schema: &str) -> Vec<(Side, Vec<u8>)> {
     let mut hr = client_caps(deprecate).to_le_bytes().to_vec();
     hr.extend_from_slice(&[0, 0, 0, 1, 0x21]);
     hr.extend_from_slice(&[0; 23]);
@@ -71,14 +64,14 @@ fn login(version: &str, deprecate: bool, schema: &str) -> Vec<(Side, Vec<u8>)> {
     ]
 }
 
-fn ok(seq: u8, status: u16) -> Vec<u8> {
+pub(super) fn ok(seq: u8, status: u16) -> Vec<u8> {
     let mut p = vec![0, 1, 0];
     p.extend_from_slice(&status.to_le_bytes());
     p.extend_from_slice(&[0, 0]);
     pkt(seq, &p)
 }
 
-fn err(seq: u8, code: u16, state: &str, msg: &str) -> Vec<u8> {
+pub(super) fn err(seq: u8, code: u16, state: &str, msg: &str) -> Vec<u8> {
     let mut p = vec![0xff];
     p.extend_from_slice(&code.to_le_bytes());
     p.push(b'#');
@@ -87,7 +80,7 @@ fn err(seq: u8, code: u16, state: &str, msg: &str) -> Vec<u8> {
     pkt(seq, &p)
 }
 
-fn coldef(seq: u8, name: &str) -> Vec<u8> {
+pub(super) fn coldef(seq: u8, name: &str) -> Vec<u8> {
     let mut p = lenenc_str(b"def");
     for s in [
         &b"shop"[..],
@@ -103,7 +96,13 @@ fn coldef(seq: u8, name: &str) -> Vec<u8> {
 }
 
 /// One result set starting at `seq`; returns the bytes and the next seq.
-fn result_set(seq: u8, cols: usize, rows: &[&str], deprecate: bool, more: bool) -> (Vec<u8>, u8) {
+pub(super) fn result_set(
+    seq: u8,
+    cols: usize,
+    rows: &[&str],
+    deprecate: bool,
+    more: bool,
+) -> (Vec<u8>, u8) {
     let mut s = seq;
     let mut next = || {
         s += 1;
@@ -133,7 +132,7 @@ fn result_set(seq: u8, cols: usize, rows: &[&str], deprecate: bool, more: bool) 
     (v, s)
 }
 
-fn run_on(s: &mut Session, steps: &[(Side, Vec<u8>)], bytewise: bool) -> Vec<DbEvent> {
+pub(super) fn run_on(s: &mut Session, steps: &[(Side, Vec<u8>)], bytewise: bool) -> Vec<DbEvent> {
     let mut out = Vec::new();
     for (i, (side, bytes)) in steps.iter().enumerate() {
         let at = m(i as u64);
@@ -148,11 +147,11 @@ fn run_on(s: &mut Session, steps: &[(Side, Vec<u8>)], bytewise: bool) -> Vec<DbE
     out
 }
 
-fn run(steps: &[(Side, Vec<u8>)]) -> Vec<DbEvent> {
+pub(super) fn run(steps: &[(Side, Vec<u8>)]) -> Vec<DbEvent> {
     run_on(&mut Session::default(), steps, false)
 }
 
-fn calls(events: &[DbEvent]) -> Vec<&DbCall> {
+pub(super) fn calls(events: &[DbEvent]) -> Vec<&DbCall> {
     events
         .iter()
         .filter_map(|e| match e {
@@ -162,7 +161,7 @@ fn calls(events: &[DbEvent]) -> Vec<&DbCall> {
         .collect()
 }
 
-fn dropped(events: &[DbEvent]) -> u64 {
+pub(super) fn dropped(events: &[DbEvent]) -> u64 {
     events
         .iter()
         .map(|e| match e {
@@ -172,20 +171,20 @@ fn dropped(events: &[DbEvent]) -> u64 {
         .sum()
 }
 
-fn errors(events: &[DbEvent]) -> usize {
+pub(super) fn errors(events: &[DbEvent]) -> usize {
     events
         .iter()
         .filter(|e| matches!(e, DbEvent::ParseError { .. }))
         .count()
 }
 
-fn query(text: &str) -> Vec<u8> {
+pub(super) fn query(text: &str) -> Vec<u8> {
     let mut p = vec![command::QUERY];
     p.extend_from_slice(text.as_bytes());
     pkt(0, &p)
 }
 
-struct Case {
+pub(super) struct Case {
     name: &'static str,
     request: Vec<u8>,
     response: Vec<u8>,
@@ -194,7 +193,7 @@ struct Case {
     status: Option<&'static str>,
 }
 
-fn cases(deprecate: bool) -> Vec<Case> {
+pub(super) fn cases(deprecate: bool) -> Vec<Case> {
     let (select, _) = result_set(1, 2, &["a", "b", "c"], deprecate, false);
     let (empty, _) = result_set(1, 1, &[], deprecate, false);
     let (first, next) = result_set(1, 1, &["x", "y"], deprecate, true);
@@ -267,7 +266,7 @@ fn cases(deprecate: bool) -> Vec<Case> {
 }
 
 /// Steps of one exchange; LOCAL INFILE has the client send a file between.
-fn exchange(c: &Case) -> Vec<(Side, Vec<u8>)> {
+pub(super) fn exchange(c: &Case) -> Vec<(Side, Vec<u8>)> {
     if c.response.get(4) == Some(&0xfb) {
         let head = pkt(1, b"\xfb/tmp/data.csv");
         let rest = c.response[head.len()..].to_vec();
@@ -308,15 +307,11 @@ fn exchanges_with_and_without_deprecate_eof() {
                 assert_eq!(call.request.first, m(base as u64));
                 assert_eq!(call.response.first, m(base as u64 + 1));
                 assert_eq!(call.response.last, m(steps.len() as u64 - 1));
-                let bytewise = run_on(&mut Session::default(), &steps, true);
-                assert_eq!(bytewise, events, "{name}: byte by byte");
-                // Every strict prefix of the answer reports nothing.
-                let (side, last) = steps.last().unwrap().clone();
-                for cut in 0..last.len() {
-                    let mut s = steps.clone();
-                    *s.last_mut().unwrap() = (side, last[..cut].to_vec());
-                    assert_eq!(run(&s), vec![], "{name}: prefix {cut}");
-                }
+                testkit::split_anywhere::<Session>(&steps, 1, 1);
+                let (side, last) = steps.last().unwrap();
+                let before = &steps[..steps.len() - 1];
+                assert_eq!(run(before), vec![], "{name}");
+                testkit::truncated_prefixes::<Session>(before, *side, last);
             }
         }
     }
@@ -356,7 +351,7 @@ fn mariadb_handshake_sets_system_and_namespace_and_hides_auth() {
     }
 }
 
-fn prepare_ok(seq: u8, id: u32, cols: u16, params: u16) -> Vec<u8> {
+pub(super) fn prepare_ok(seq: u8, id: u32, cols: u16, params: u16) -> Vec<u8> {
     let mut p = vec![0];
     p.extend_from_slice(&id.to_le_bytes());
     p.extend_from_slice(&cols.to_le_bytes());
@@ -366,7 +361,7 @@ fn prepare_ok(seq: u8, id: u32, cols: u16, params: u16) -> Vec<u8> {
 }
 
 /// A prepare answer with `params` and `cols` definitions.
-fn prepare_answer(id: u32, cols: u16, params: u16, deprecate: bool) -> Vec<u8> {
+pub(super) fn prepare_answer(id: u32, cols: u16, params: u16, deprecate: bool) -> Vec<u8> {
     let mut v = prepare_ok(1, id, cols, params);
     let mut seq = 2;
     for n in [params, cols] {
@@ -385,7 +380,7 @@ fn prepare_answer(id: u32, cols: u16, params: u16, deprecate: bool) -> Vec<u8> {
     v
 }
 
-fn execute(id: u32, param: &[u8]) -> Vec<u8> {
+pub(super) fn execute(id: u32, param: &[u8]) -> Vec<u8> {
     let mut p = vec![command::STMT_EXECUTE];
     p.extend_from_slice(&id.to_le_bytes());
     p.push(0);
@@ -395,7 +390,7 @@ fn execute(id: u32, param: &[u8]) -> Vec<u8> {
     pkt(0, &p)
 }
 
-fn binary_rows(n: usize, deprecate: bool) -> Vec<u8> {
+pub(super) fn binary_rows(n: usize, deprecate: bool) -> Vec<u8> {
     let mut v = pkt(1, &[1]);
     v.extend(coldef(2, "name"));
     let mut seq = 3;
@@ -514,203 +509,13 @@ fn init_db_and_use_change_namespace() {
 }
 
 #[test]
-fn packets_split_anywhere_give_the_same_calls() {
+fn split_anywhere_equals_whole() {
     let mut steps = login("8.0.36", false, "shop");
     for c in cases(false) {
         steps.extend(exchange(&c));
     }
-    let whole = run(&steps);
-    assert_eq!(calls(&whole).len(), 7);
-    let mut rng = Prng(7);
-    for _ in 0..50 {
-        let mut s = Session::default();
-        let mut out = Vec::new();
-        for (i, (side, bytes)) in steps.iter().enumerate() {
-            let mut rest = &bytes[..];
-            while !rest.is_empty() {
-                let n = 1 + rng.below(rest.len().min(9));
-                let at = m(i as u64);
-                s.feed(
-                    *side,
-                    Input::Data {
-                        bytes: &rest[..n],
-                        at,
-                    },
-                    &mut |e| out.push(e),
-                );
-                rest = &rest[n..];
-            }
-        }
-        assert_eq!(out, whole);
-    }
-}
-
-#[test]
-fn huge_statement_as_prefix_and_gap() {
-    let mut head = (MAX_PACKET).to_le_bytes()[..3].to_vec();
-    head.push(0);
-    head.push(command::QUERY);
-    head.extend_from_slice(b"INSERT INTO blobs VALUES ('");
-    let prefix = head.len() - 4;
-    let mut s = Session::default();
-    let mut out = Vec::new();
-    let mut feed = |s: &mut Session, side, input| s.feed(side, input, &mut |e| out.push(e));
-    feed(
-        &mut s,
-        REQ,
-        Input::Data {
-            bytes: &head,
-            at: m(1),
-        },
-    );
-    let gap = u64::from(MAX_PACKET) - prefix as u64;
-    feed(&mut s, REQ, Input::Gap { len: gap, at: m(2) });
-    let tail = pkt(1, b"xyz')");
-    feed(
-        &mut s,
-        REQ,
-        Input::Data {
-            bytes: &tail,
-            at: m(3),
-        },
-    );
-    feed(
-        &mut s,
-        RESP,
-        Input::Data {
-            bytes: &ok(1, 2),
-            at: m(4),
-        },
-    );
-    let c = calls(&out);
-    assert_eq!(c.len(), 1, "{out:?}");
-    assert_eq!(c[0].operation.as_deref(), Some("INSERT"));
-    assert_eq!(
-        c[0].request,
-        Timing {
-            first: m(1),
-            last: m(3)
-        }
-    );
-}
-
-#[test]
-fn long_text_is_truncated() {
-    let text = format!("SELECT '{}'", "a".repeat(MAX_QUERY_BYTES * 2));
-    let steps = vec![(REQ, query(&text)), (RESP, ok(1, 2))];
-    let mut s = Session::default();
-    let events = run_on(&mut s, &steps, false);
-    let c = calls(&events);
-    assert_eq!(c.len(), 1);
-    assert!(c[0].query_text.as_ref().unwrap().len() <= MAX_QUERY_BYTES);
-}
-
-#[test]
-fn gap_in_row_data_is_skipped() {
-    let big = vec![b'v'; 5000];
-    let mut row = vec![0xfc];
-    row.extend_from_slice(&(big.len() as u16).to_le_bytes());
-    row.extend_from_slice(&big);
-    let rowpkt = pkt(3, &row);
-    let mut before = pkt(1, &[1]);
-    before.extend(coldef(2, "doc"));
-    before.extend_from_slice(&rowpkt[..20]);
-    let after = [
-        &rowpkt[20 + 4000..],
-        &pkt(4, b"\x00\x03ok")[..],
-        &pkt(5, b"\xfe\x00\x00\x02\x00\x00\x00")[..],
-    ]
-    .concat();
-    let q = query("SELECT doc FROM docs");
-    let mut s = Session::default();
-    let mut out = Vec::new();
-    let mut feed = |s: &mut Session, side, input| s.feed(side, input, &mut |e| out.push(e));
-    feed(
-        &mut s,
-        REQ,
-        Input::Data {
-            bytes: &q,
-            at: m(0),
-        },
-    );
-    feed(
-        &mut s,
-        RESP,
-        Input::Data {
-            bytes: &before,
-            at: m(1),
-        },
-    );
-    feed(
-        &mut s,
-        RESP,
-        Input::Gap {
-            len: 4000,
-            at: m(2),
-        },
-    );
-    feed(
-        &mut s,
-        RESP,
-        Input::Data {
-            bytes: &after,
-            at: m(3),
-        },
-    );
-    assert_eq!(errors(&out), 0, "{out:?}");
-    let c = calls(&out);
-    assert_eq!(c.len(), 1);
-    assert_eq!(c[0].returned_rows, Some(2));
-    assert_eq!(c[0].response.last, m(3));
-}
-
-#[test]
-fn gap_cutting_headers_resyncs_with_one_error() {
-    let mut steps = login("8.0.36", true, "shop");
-    steps.push((REQ, query("SELECT 1")));
-    let mut s = Session::default();
-    let mut out = run_on(&mut s, &steps, false);
-    // The answer's header is lost, and so is the next command's.
-    for (side, len) in [(RESP, 3), (RESP, 50), (REQ, 2)] {
-        s.feed(side, Input::Gap { len, at: m(20) }, &mut |e| out.push(e));
-    }
-    for (side, bytes) in [
-        (RESP, b"garbage that is not a packet".to_vec()),
-        (REQ, b"\x01\x02 trailing bytes of a lost command".to_vec()),
-        (REQ, query("SELECT 2")),
-        (RESP, ok(1, 2)),
-    ] {
-        s.feed(
-            side,
-            Input::Data {
-                bytes: &bytes,
-                at: m(21),
-            },
-            &mut |e| out.push(e),
-        );
-    }
-    assert_eq!(errors(&out), 2, "{out:?}");
-    let c = calls(&out);
-    assert_eq!(c.len(), 1, "{out:?}");
-    assert_eq!(c[0].query_text.as_deref(), Some("SELECT ?"));
-    assert_eq!(dropped(&out), 1);
-}
-
-#[test]
-fn mid_stream_start_is_silent() {
-    let (rs, _) = result_set(1, 2, &["a", "b", "c", "d"], false, false);
-    let steps = vec![
-        (RESP, rs[30..].to_vec()),
-        (REQ, b"\x05\x00\x00\x07tail".to_vec()),
-        (REQ, query("SELECT id FROM t")),
-        (RESP, result_set(1, 1, &["1", "2"], false, false).0),
-    ];
-    let events = run(&steps);
-    assert_eq!(errors(&events), 0, "{events:?}");
-    let c = calls(&events);
-    assert_eq!(c.len(), 1);
-    assert_eq!(c[0].returned_rows, Some(2));
-    assert_eq!(c[0].system, system::MYSQL);
+    assert_eq!(calls(&run(&steps)).len(), 7);
+    testkit::split_anywhere::<Session>(&steps, 9, 50);
 }
 
 #[test]
@@ -758,71 +563,11 @@ fn bounds_hold() {
     assert_eq!(s.protocol().statements(), MAX_STATEMENTS);
 }
 
-/// Deterministic xorshift generator for garbage tests.
-struct Prng(u64);
-
-impl Prng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-}
-
 #[test]
 fn garbage_never_panics() {
-    let mut rng = Prng(0x9e37_79b9_7f4a_7c15);
-    let valid: Vec<u8> = login("8.0.36", false, "shop")
-        .into_iter()
-        .flat_map(|(_, b)| b)
-        .chain(
-            cases(false)
-                .into_iter()
-                .flat_map(|c| [c.request, c.response].concat()),
-        )
-        .collect();
-    for round in 0..300 {
-        let mut s = Session::default();
-        let mut out = Vec::new();
-        for step in 0..40 {
-            let side = if rng.next() & 1 == 0 { REQ } else { RESP };
-            let at = m(step);
-            let input_bytes: Vec<u8> = match rng.below(4) {
-                0 => (0..rng.below(64)).map(|_| rng.next() as u8).collect(),
-                1 => {
-                    let a = rng.below(valid.len());
-                    let b = (a + rng.below(200)).min(valid.len());
-                    valid[a..b].to_vec()
-                }
-                2 => {
-                    let mut v = valid[..rng.below(valid.len())].to_vec();
-                    if !v.is_empty() {
-                        let i = rng.below(v.len());
-                        v[i] = rng.next() as u8;
-                    }
-                    v
-                }
-                _ => {
-                    let len = rng.next() % 100_000;
-                    s.feed(side, Input::Gap { len, at }, &mut |e| out.push(e));
-                    continue;
-                }
-            };
-            s.feed(
-                side,
-                Input::Data {
-                    bytes: &input_bytes,
-                    at,
-                },
-                &mut |e| out.push(e),
-            );
-        }
-        s.close(m(99), &mut |e| out.push(e));
-        assert!(errors(&out) <= 80, "round {round}");
+    let mut valid = login("8.0.36", false, "shop");
+    for c in cases(false) {
+        valid.extend(exchange(&c));
     }
+    testkit::garbage::<Session>(&valid, 300, |e| matches!(e, DbEvent::ParseError { .. }));
 }

@@ -1,4 +1,5 @@
-//! Table tests for `parse.rs`.
+//! Tests of parse.rs: detection, message headers, startup, command tags,
+//! safe error fields, resynchronisation points and cut text.
 use super::*;
 
 fn msg(tag: u8, body: &[u8]) -> Vec<u8> {

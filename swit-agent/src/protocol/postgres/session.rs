@@ -714,8 +714,8 @@ impl Postgres {
 }
 
 #[cfg(test)]
-#[path = "session_cases.rs"]
-mod cases;
+#[path = "testkit.rs"]
+mod testkit;
 #[cfg(test)]
 #[path = "session_tests.rs"]
 mod tests;

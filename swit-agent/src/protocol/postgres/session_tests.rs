@@ -1,16 +1,18 @@
-//! Table tests for `session.rs`.
-use super::cases::*;
+//! Tests of session.rs: the conversation table, the shared kit's checks,
+//! timing, prepared statements, secrets, gaps, resync and bounds.
+use super::testkit::*;
 use super::*;
 use crate::protocol::Input;
 use crate::protocol::postgres::MAX_QUERY_BYTES;
+use crate::protocol::testkit;
 
 #[test]
 fn conversations() {
     for case in cases() {
         let whole = run(&case.steps);
         assert_eq!(briefs(&whole), case.want, "{}", case.name);
-        let bytewise = run_bytewise(&case.steps);
-        assert_eq!(bytewise, whole, "{} byte by byte", case.name);
+        testkit::split_anywhere::<Session>(&case.steps, 1, 1);
+        testkit::split_anywhere::<Session>(&case.steps, 9, 5);
     }
 }
 
@@ -157,7 +159,7 @@ fn secrets_never_reported() {
 }
 
 #[test]
-fn truncated_prefixes_emit_nothing() {
+fn truncated_prefixes_report_nothing() {
     // (name, preamble, side, message, events when whole)
     let after_query = with_connect(vec![(FE, query("SELECT 1"))]);
     let after_execute = with_connect(vec![(
@@ -199,18 +201,11 @@ fn truncated_prefixes_emit_nothing() {
         ("execute done", after_execute, BE, done("SELECT 1"), 1),
     ];
     for (name, pre, side, message, want) in table {
-        let mut base = Session::default();
-        let before = run_with(&pre, &mut base);
-        for cut in 0..message.len() {
-            let mut s = Session::default();
-            run_with(&pre, &mut s);
-            let mut out = Vec::new();
-            let bytes = &message[..cut];
-            s.feed(side, Input::Data { bytes, at: m(99) }, &mut |e| out.push(e));
-            assert!(out.is_empty(), "{name} cut at {cut}: {out:?}");
-        }
+        testkit::truncated_prefixes::<Session>(&pre, side, &message);
+        let mut s = Session::default();
+        run_with(&pre, &mut s);
         let mut out = Vec::new();
-        base.feed(
+        s.feed(
             side,
             Input::Data {
                 bytes: &message,
@@ -220,7 +215,6 @@ fn truncated_prefixes_emit_nothing() {
         );
         assert_eq!(out.len(), want, "{name}: {out:?}");
         assert!(out.iter().all(|e| matches!(e, DbEvent::Call(_))), "{name}");
-        let _ = before;
     }
 }
 
@@ -506,79 +500,20 @@ fn pending_queue_is_bounded() {
     assert_eq!(out, vec![DbEvent::Dropped { count: 1 }; 10]);
 }
 
-/// xorshift64*: deterministic bytes for fuzz-like tests.
-fn pseudo_random(seed: u64, n: usize) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    (0..n)
-        .map(|_| {
-            x ^= x >> 12;
-            x ^= x << 25;
-            x ^= x >> 27;
-            (x.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 56) as u8
-        })
-        .collect()
-}
-
 #[test]
 fn garbage_never_panics() {
     let conversation: Vec<(Side, Vec<u8>)> = cases().into_iter().flat_map(|c| c.steps).collect();
+    testkit::garbage::<Session>(&conversation, 60, |e| {
+        matches!(e, DbEvent::ParseError { .. })
+    });
+    // Pure noise on both sides.
     for seed in 1..60u64 {
-        let noise = pseudo_random(seed, 4096);
+        let noise = testkit::Prng(seed).bytes(4096);
         let mut s = Session::default();
         let mut out = Vec::new();
-        let mut k = 0;
-        for (i, (side, bytes)) in conversation.iter().enumerate() {
-            // Flip some bytes, cut into random chunks, insert gaps.
-            let mut bytes = bytes.clone();
-            for b in bytes.iter_mut() {
-                k = (k + 1) % noise.len();
-                if noise[k] < 6 {
-                    *b = noise[(k + 7) % noise.len()];
-                }
-            }
-            let mut off = 0;
-            while off < bytes.len() {
-                k = (k + 1) % noise.len();
-                let n = (noise[k] as usize % 40 + 1).min(bytes.len() - off);
-                let at = m(i as u64);
-                if noise[k] < 8 {
-                    feed_all(&mut s, *side, Input::Gap { len: n as u64, at }, &mut out);
-                } else {
-                    feed_all(
-                        &mut s,
-                        *side,
-                        Input::Data {
-                            bytes: &bytes[off..off + n],
-                            at,
-                        },
-                        &mut out,
-                    );
-                }
-                off += n;
-            }
-        }
-        s.close(m(999), &mut |e| out.push(e));
-        // Pure noise on both sides.
-        let mut s = Session::default();
         for chunk in noise.chunks(97) {
-            feed_all(
-                &mut s,
-                FE,
-                Input::Data {
-                    bytes: chunk,
-                    at: m(1),
-                },
-                &mut out,
-            );
-            feed_all(
-                &mut s,
-                BE,
-                Input::Data {
-                    bytes: chunk,
-                    at: m(2),
-                },
-                &mut out,
-            );
+            feed_all(&mut s, FE, testkit::data(chunk, 1), &mut out);
+            feed_all(&mut s, BE, testkit::data(chunk, 2), &mut out);
         }
     }
 }
@@ -586,7 +521,7 @@ fn garbage_never_panics() {
 #[test]
 fn one_error_per_episode() {
     let mut steps = connect();
-    steps.push((BE, pseudo_random(3, 5000)));
+    steps.push((BE, testkit::Prng(3).bytes(5000)));
     steps.push((BE, b"\xff\xff\xff".to_vec()));
     let events = run(&steps);
     let errors = events

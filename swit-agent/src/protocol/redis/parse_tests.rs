@@ -1,4 +1,5 @@
-//! Table tests for `parse.rs`.
+//! Tests of parse.rs: RESP frames whole, cut and split, invalid frames, limits,
+//! gaps inside bulk payloads, detection, and random bytes.
 use super::*;
 
 fn frame(kind: Kind, len: Option<u64>, text: Option<&str>, words: &[Option<&str>]) -> Frame {

@@ -1,4 +1,5 @@
-//! Table tests for `session.rs`.
+//! Tests of session.rs: calls paired with replies, the shared kit's checks,
+//! transactions, namespaces, push frames, gaps, resync and bounds.
 use super::*;
 use crate::protocol::Input;
 use crate::protocol::testkit::{self, REQ, RESP, data, gap, m};

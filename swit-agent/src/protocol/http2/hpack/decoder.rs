@@ -287,5 +287,5 @@ impl<'a> Reader<'a> {
 mod tests;
 
 #[cfg(test)]
-#[path = "crosscheck_tests.rs"]
+#[path = "decoder_crosscheck_tests.rs"]
 mod crosscheck_tests;

@@ -1,7 +1,7 @@
-//! Table tests for `decoder.rs`: RFC 7541 Appendix C, malformed and
+//! Tests of decoder.rs: RFC 7541 Appendix C, malformed and
 //! truncated input, limits, and decoding without the table's past.
 use super::super::MAX_TABLE_BYTES;
-use super::super::testutil::{XorShift, hex};
+use super::super::testkit::{XorShift, hex};
 use super::*;
 
 fn field(name: &str, value: &str) -> HeaderField {

@@ -1,5 +1,6 @@
-//! Table tests for `huffman.rs`.
-use super::super::testutil::{XorShift, hex};
+//! Tests of huffman.rs: the canonical code, RFC strings, errors and padding,
+//! output limits, round trips and short inputs.
+use super::super::testkit::{XorShift, hex};
 use super::*;
 
 /// Test-only encoder: `CODES` bit-packed, padded with ones (§5.2).

@@ -103,7 +103,7 @@ mod huffman;
 mod table;
 
 #[cfg(test)]
-mod testutil;
+mod testkit;
 
 use std::fmt;
 

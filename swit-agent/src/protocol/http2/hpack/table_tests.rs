@@ -1,4 +1,4 @@
-//! Table tests for `table.rs`: the model of the peer's dynamic table.
+//! Tests of table.rs: the model of the peer's dynamic table.
 use super::*;
 
 /// An entry named `name` whose size (§4.1) is `size`.

@@ -1,7 +1,7 @@
-//! Replays of real HTTP/2 connections under loss: a tracer attaching at any
+//! Tests of session.rs: replays of real HTTP/2 connections under loss: a tracer attaching at any
 //! read, reads cut anywhere, bytes lost inside DATA and header blocks.
 use super::super::*;
-use super::capture_replay::*;
+use super::testkit_capture::*;
 use crate::protocol::{Input, Side};
 
 // ---------------------------------------------------------------------------

@@ -1,17 +1,8 @@
-//! Message builders and the conversation table for `session_tests.rs`.
+//! Test-only: message builders and the conversation table for `session_tests.rs`.
 use super::*;
 use crate::protocol::Input;
 
-pub(super) const FE: Side = Side::Request;
-pub(super) const BE: Side = Side::Response;
-
-pub(super) fn m(n: u64) -> Moment {
-    Moment {
-        enter_ns: n * 10,
-        exit_ns: n * 10 + 1,
-        worker: n,
-    }
-}
+pub(super) use crate::protocol::testkit::{REQ as FE, RESP as BE, m};
 
 pub(super) fn cs(s: &str) -> Vec<u8> {
     let mut v = s.as_bytes().to_vec();

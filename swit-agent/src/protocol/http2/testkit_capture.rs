@@ -1,4 +1,4 @@
-//! Replaying real HTTP/2 connections (shared by the capture tests): the bytes in `testdata/` were
+//! Replaying real HTTP/2 connections (test-only, shared by the capture tests): the bytes in `testdata/` were
 //! captured on loopback from Python grpcio 1.85.1, Go grpc-go 1.33.3,
 //! nginx 1.22.1 with h2load and nghttp (nghttp2 1.52), through a TCP proxy
 //! that logged every read(). Per capture: `NAME.c2s.bin` and `NAME.s2c.bin`

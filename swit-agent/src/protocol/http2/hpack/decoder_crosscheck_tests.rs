@@ -1,4 +1,4 @@
-//! Cross-checks against an independent encoder, httlib-hpack: random
+//! Tests of decoder.rs: cross-checks against an independent encoder, httlib-hpack: random
 //! connections it encodes must decode to what was encoded, and a decoder
 //! that starts at a later block (or loses one) must decode exactly the
 //! fields an observer can know and count the others unknown.
@@ -8,7 +8,7 @@ use httlib_hpack::{Encoder, EncoderInput};
 
 use super::super::MAX_TABLE_BYTES;
 use super::super::table::{ENTRY_OVERHEAD, STATIC_TABLE};
-use super::super::testutil::XorShift;
+use super::super::testkit::XorShift;
 use super::*;
 
 const NAMES: [&str; 12] = [

@@ -1,4 +1,4 @@
-//! Helpers shared by the table tests.
+//! Test-only helpers shared by hpack's tests: hex input and a seeded PRNG.
 
 /// Bytes from hex digits; spaces and newlines are ignored.
 pub(super) fn hex(s: &str) -> Vec<u8> {

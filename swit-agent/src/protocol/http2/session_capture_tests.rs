@@ -1,7 +1,7 @@
-//! Replays of real HTTP/2 connections, checked call by call against what
-//! the peers did (see `capture_replay.rs` for the captures).
+//! Tests of session.rs: replays of real HTTP/2 connections, checked call by call against what
+//! the peers did (see `testkit_capture.rs` for the captures).
 use super::super::*;
-use super::capture_replay::*;
+use super::testkit_capture::*;
 use std::time::Duration;
 
 use crate::protocol::{Side, Timing};
