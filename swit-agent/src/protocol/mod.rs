@@ -333,5 +333,9 @@ fn upgraded_request(r: http1::Request) -> http2::H2Request {
 }
 
 #[cfg(test)]
+#[path = "walkthrough_tests.rs"]
+mod walkthrough_tests;
+
+#[cfg(test)]
 #[path = "upgrade_tests.rs"]
 mod upgrade_tests;
