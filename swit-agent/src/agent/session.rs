@@ -66,6 +66,7 @@ impl TracingSession {
         counters: Arc<ReaderCounters>,
     ) -> Result<TracingSession, AgentError> {
         let mut manager = TargetManager::new(targets.clone());
+        manager.check()?;
         let mut probe = Probe::load(&ProbeOptions {
             capture_bytes: cfg.capture_bytes,
             ring_bytes: cfg.ring_bytes,

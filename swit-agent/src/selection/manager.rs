@@ -202,17 +202,27 @@ impl TargetManager {
 
     /// Applies the selectors: fills the kernel maps and returns warnings
     /// for selectors that match nothing yet (the agent waits for them).
+    /// The named PIDs and cgroups exist: checked before anything is loaded
+    /// or mounted, so a mistyped target is one line and nothing else.
+    pub fn check(&self) -> Result<(), TargetError> {
+        if let Some(&p) = self.sel.pids.iter().find(|&&p| !pid_exists(p)) {
+            return Err(TargetError::NoSuchPid(p));
+        }
+        if let Some(cg) = self
+            .sel
+            .cgroups
+            .iter()
+            .find(|cg| !cg.join("cgroup.procs").exists())
+        {
+            return Err(TargetError::NoSuchCgroup(cg.display().to_string()));
+        }
+        Ok(())
+    }
+
     pub fn start(&mut self, map: &mut dyn TargetMap) -> Result<Vec<String>, TargetError> {
         let mut warnings = Vec::new();
-        for &p in &self.sel.pids {
-            if !pid_exists(p) {
-                return Err(TargetError::NoSuchPid(p));
-            }
-        }
+        self.check()?;
         for cg in &self.sel.cgroups {
-            if !cg.join("cgroup.procs").exists() {
-                return Err(TargetError::NoSuchCgroup(cg.display().to_string()));
-            }
             if is_cgroup2(cg) {
                 self.v2_cgroups.push(cg.clone());
             } else {
