@@ -137,7 +137,7 @@ impl Connection {
         let request = matches!(protocol::detect(bytes), Detect::Match(_));
         let response = matches!(
             protocol::http1::looks_like_response(bytes),
-            Detect::Match(_)
+            protocol::framing::Start::Yes
         ) || matches!(protocol::detect_server_first(bytes), Detect::Match(_));
         self.role = match (dir, request, response) {
             (Direction::Ingress, true, _) | (Direction::Egress, _, true) => Role::Server,

@@ -32,12 +32,15 @@ pub enum Candidates {
     Lines,
 }
 
-/// Does a message start at the beginning of these bytes?
+/// Does a message start at the beginning of these bytes? The answer of
+/// [`Protocol::start`] and of every protocol's detector (as
+/// [`Evidence`](super::Evidence): `Yes` is `Likely`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Start {
     Yes,
     No,
-    /// Too few bytes to tell: they are carried to the next chunk.
+    /// Too few bytes to tell: they are kept (carried to the next chunk) and
+    /// asked about again with more.
     NeedMore,
 }
 

@@ -119,7 +119,9 @@ pub trait Detector {
     }
 }
 
-/// Answer of protocol detection.
+/// The registry's answer: which protocol a connection speaks. (A protocol's
+/// own detectors answer a [`framing::Start`], which [`Detector`] turns
+/// into [`Evidence`].)
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Detect {
     Match(ProtocolKind),
@@ -128,12 +130,12 @@ pub enum Detect {
     NoMatch,
 }
 
-impl From<Detect> for Evidence {
-    fn from(d: Detect) -> Self {
-        match d {
-            Detect::Match(_) => Evidence::Likely,
-            Detect::NeedMore => Evidence::NeedMore,
-            Detect::NoMatch => Evidence::No,
+impl From<framing::Start> for Evidence {
+    fn from(s: framing::Start) -> Self {
+        match s {
+            framing::Start::Yes => Evidence::Likely,
+            framing::Start::NeedMore => Evidence::NeedMore,
+            framing::Start::No => Evidence::No,
         }
     }
 }

@@ -19,7 +19,7 @@ pub use session::{H2cUpgrade, Http1, MAX_PENDING, Session};
 
 impl super::Detector for Http1 {
     fn client_first(request_side: &[u8]) -> super::Evidence {
-        super::Evidence::from(detect_request(request_side))
+        detect_request(request_side).into()
     }
 }
 

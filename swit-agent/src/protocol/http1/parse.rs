@@ -10,7 +10,7 @@ use thiserror::Error;
 
 use super::{MAX_HEAD_BYTES, MAX_HEADERS};
 use crate::{
-    protocol::{Detect, ProtocolKind},
+    protocol::framing::Start,
     redact::{REDACTED, is_secret_name},
 };
 
@@ -110,25 +110,25 @@ pub struct Head {
 
 /// Whether `buf` starts an HTTP/1 request: a known method, or an uppercase
 /// token followed by `" /"` or `" http"`, then a space.
-pub fn detect_request(buf: &[u8]) -> Detect {
+pub fn detect_request(buf: &[u8]) -> Start {
     request_start(buf, false)
 }
 
 /// Whether `buf` starts an HTTP/1 response (`HTTP/1.`).
-pub fn looks_like_response(buf: &[u8]) -> Detect {
+pub fn looks_like_response(buf: &[u8]) -> Start {
     prefix_match(buf, b"HTTP/1.")
 }
 
 /// [`detect_request`], optionally limited to the known methods (used when
 /// hunting for a message start in bytes of unknown meaning, where an
 /// uppercase word in a body should not pass for a request).
-pub(super) fn request_start(buf: &[u8], known_only: bool) -> Detect {
+pub(super) fn request_start(buf: &[u8], known_only: bool) -> Start {
     let mut need_more = false;
     for m in KNOWN_METHODS {
         let (n, rest) = (m.len(), buf.get(m.len()..));
         match (buf.get(..n), rest) {
             (Some(head), Some(rest)) if head == m => match rest.first() {
-                Some(b' ') => return Detect::Match(ProtocolKind::Http1),
+                Some(b' ') => return Start::Yes,
                 Some(_) => {}
                 None => need_more = true,
             },
@@ -137,48 +137,48 @@ pub(super) fn request_start(buf: &[u8], known_only: bool) -> Detect {
         }
     }
     if need_more {
-        return Detect::NeedMore;
+        return Start::NeedMore;
     }
     if known_only {
-        return Detect::NoMatch;
+        return Start::No;
     }
     let token = buf.iter().take_while(|b| b.is_ascii_uppercase()).count();
     if token == 0 || token > MAX_METHOD_LEN {
         return if buf.is_empty() {
-            Detect::NeedMore
+            Start::NeedMore
         } else {
-            Detect::NoMatch
+            Start::No
         };
     }
     let rest = &buf[token..];
     if rest.is_empty() {
-        return Detect::NeedMore;
+        return Start::NeedMore;
     }
     match prefix_match(rest, b" /") {
-        Detect::NoMatch => prefix_match_ci(rest, b" http"),
+        Start::No => prefix_match_ci(rest, b" http"),
         d => d,
     }
 }
 
-fn prefix_match(buf: &[u8], want: &[u8]) -> Detect {
+fn prefix_match(buf: &[u8], want: &[u8]) -> Start {
     let n = buf.len().min(want.len());
     if buf[..n] != want[..n] {
-        Detect::NoMatch
+        Start::No
     } else if n < want.len() {
-        Detect::NeedMore
+        Start::NeedMore
     } else {
-        Detect::Match(ProtocolKind::Http1)
+        Start::Yes
     }
 }
 
-fn prefix_match_ci(buf: &[u8], want: &[u8]) -> Detect {
+fn prefix_match_ci(buf: &[u8], want: &[u8]) -> Start {
     let n = buf.len().min(want.len());
     if !buf[..n].eq_ignore_ascii_case(&want[..n]) {
-        Detect::NoMatch
+        Start::No
     } else if n < want.len() {
-        Detect::NeedMore
+        Start::NeedMore
     } else {
-        Detect::Match(ProtocolKind::Http1)
+        Start::Yes
     }
 }
 
@@ -196,9 +196,9 @@ fn skip_empty_lines(buf: &[u8]) -> &[u8] {
 pub fn parse_request_head(buf: &[u8]) -> Result<Parsed<Head>, HeadError> {
     let buf = &buf[..buf.len().min(MAX_HEAD_BYTES)];
     match detect_request(skip_empty_lines(buf)) {
-        Detect::NoMatch => return Err(HeadError::NotHttp),
-        Detect::NeedMore => return Ok(Parsed::NeedMore),
-        Detect::Match(_) => {}
+        Start::No => return Err(HeadError::NotHttp),
+        Start::NeedMore => return Ok(Parsed::NeedMore),
+        Start::Yes => {}
     }
     let mut small = [httparse::EMPTY_HEADER; MAX_HEADERS];
     match parse_request_with(buf, &mut small) {
@@ -257,9 +257,9 @@ pub fn parse_response_head(
 ) -> Result<Parsed<Head>, HeadError> {
     let buf = &buf[..buf.len().min(MAX_HEAD_BYTES)];
     match looks_like_response(skip_empty_lines(buf)) {
-        Detect::NoMatch => return Err(HeadError::NotHttp),
-        Detect::NeedMore => return Ok(Parsed::NeedMore),
-        Detect::Match(_) => {}
+        Start::No => return Err(HeadError::NotHttp),
+        Start::NeedMore => return Ok(Parsed::NeedMore),
+        Start::Yes => {}
     }
     let mut small = [httparse::EMPTY_HEADER; MAX_HEADERS];
     match parse_response_with(buf, &mut small, request_method) {

@@ -2,32 +2,32 @@
 //! header bounds and redaction, chunked bodies and gaps inside them.
 use super::*;
 
-const M: Detect = Detect::Match(ProtocolKind::Http1);
+const M: Start = Start::Yes;
 
 #[test]
 fn detect_request_table() {
-    let cases: &[(&[u8], Detect)] = &[
-        (b"", Detect::NeedMore),
-        (b"G", Detect::NeedMore),
-        (b"GE", Detect::NeedMore),
-        (b"GET", Detect::NeedMore),
+    let cases: &[(&[u8], Start)] = &[
+        (b"", Start::NeedMore),
+        (b"G", Start::NeedMore),
+        (b"GE", Start::NeedMore),
+        (b"GET", Start::NeedMore),
         (b"GET ", M),
         (b"GET /x HTTP/1.1", M),
         (b"DELETE ", M),
-        (b"DELET", Detect::NeedMore),
+        (b"DELET", Start::NeedMore),
         (b"OPTIONS * HTTP/1.1", M),
         (b"PROPFIND /a", M),
         (b"PROPFIND http://x", M),
-        (b"PROPFIND", Detect::NeedMore),
-        (b"PROPFIND ", Detect::NeedMore),
-        (b"PROPFIND h", Detect::NeedMore),
-        (b"PROPFIND x", Detect::NoMatch),
+        (b"PROPFIND", Start::NeedMore),
+        (b"PROPFIND ", Start::NeedMore),
+        (b"PROPFIND h", Start::NeedMore),
+        (b"PROPFIND x", Start::No),
         (b"GETX /", M),
-        (b"get / HTTP/1.1", Detect::NoMatch),
-        (b"\0\0\0", Detect::NoMatch),
-        (b"HTTP/1.1 200 OK", Detect::NoMatch),
-        (b"\x16\x03\x01", Detect::NoMatch),
-        (b"AAAAAAAAAAAAAAAAAAAAAAAAAAAA /", Detect::NoMatch),
+        (b"get / HTTP/1.1", Start::No),
+        (b"\0\0\0", Start::No),
+        (b"HTTP/1.1 200 OK", Start::No),
+        (b"\x16\x03\x01", Start::No),
+        (b"AAAAAAAAAAAAAAAAAAAAAAAAAAAA /", Start::No),
     ];
     for (input, want) in cases {
         assert_eq!(
@@ -37,19 +37,19 @@ fn detect_request_table() {
             String::from_utf8_lossy(input)
         );
     }
-    assert_eq!(request_start(b"PROPFIND /a", true), Detect::NoMatch);
-    assert_eq!(request_start(b"POS", true), Detect::NeedMore);
+    assert_eq!(request_start(b"PROPFIND /a", true), Start::No);
+    assert_eq!(request_start(b"POS", true), Start::NeedMore);
 }
 
 #[test]
 fn looks_like_response_table() {
-    let cases: &[(&[u8], Detect)] = &[
-        (b"", Detect::NeedMore),
-        (b"HTTP/1", Detect::NeedMore),
+    let cases: &[(&[u8], Start)] = &[
+        (b"", Start::NeedMore),
+        (b"HTTP/1", Start::NeedMore),
         (b"HTTP/1.", M),
         (b"HTTP/1.1 200 OK\r\n", M),
-        (b"HTTP/2 200", Detect::NoMatch),
-        (b"GET / HTTP/1.1", Detect::NoMatch),
+        (b"HTTP/2 200", Start::No),
+        (b"GET / HTTP/1.1", Start::No),
     ];
     for (input, want) in cases {
         assert_eq!(

@@ -35,7 +35,7 @@ use std::collections::VecDeque;
 use super::parse::{self, BodyFraming, ChunkedDecoder, Head, HeadError, Parsed, StartLine};
 use super::{Http1Event, MAX_HEAD_BYTES, Request, Response};
 use crate::protocol::framing::{self, Candidates, Driver, GapFit, Rescan, Start};
-use crate::protocol::{Detect, Moment, ProtocolKind, Side, Timing};
+use crate::protocol::{Moment, ProtocolKind, Side, Timing};
 
 /// Most requests kept waiting for a response; past it the oldest is dropped
 /// (and reported) so a server that never answers cannot grow memory.
@@ -139,9 +139,9 @@ impl Direction {
                 Side::Response => parse::looks_like_response(hay),
             };
             match d {
-                Detect::NoMatch => return self.refuse(old, HeadError::NotHttp),
-                Detect::Match(_) => self.started = true,
-                Detect::NeedMore => {}
+                Start::No => return self.refuse(old, HeadError::NotHttp),
+                Start::Yes => self.started = true,
+                Start::NeedMore => {}
             }
         }
         // The blank line's LF: after a LF, or after a LF and a CR.
@@ -218,7 +218,7 @@ impl framing::Protocol for Http1 {
             Side::Request => parse::request_start(bytes, true),
             Side::Response => parse::looks_like_response(bytes),
         };
-        if d == Detect::NoMatch {
+        if d == Start::No {
             Start::No
         } else {
             Start::Yes

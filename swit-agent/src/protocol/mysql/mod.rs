@@ -52,26 +52,6 @@ impl super::Detector for Mysql {
     }
 }
 
-impl From<DetectResult> for super::Evidence {
-    fn from(d: DetectResult) -> Self {
-        match d {
-            DetectResult::Match(_) => super::Evidence::Likely,
-            DetectResult::NeedMore => super::Evidence::NeedMore,
-            DetectResult::NoMatch => super::Evidence::No,
-        }
-    }
-}
-
 /// Longest statement text kept from one command; past it the text is
 /// truncated before it is summarised.
 pub const MAX_QUERY_BYTES: usize = 64 * 1024;
-
-/// Answer of a MySQL detector: `Match` names the `db.system.name`
-/// ([`crate::protocol::db::system::MYSQL`] or `MARIADB`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DetectResult {
-    Match(&'static str),
-    /// Too few bytes to tell.
-    NeedMore,
-    NoMatch,
-}

@@ -3,8 +3,8 @@
 //! OK, ERR, EOF, COM_STMT_PREPARE_OK, column count) and detection. Bytes
 //! in, values out; no I/O, no clock, no panic, no allocation sized by the
 //! peer.
-use super::DetectResult;
 use crate::protocol::db::system;
+use crate::protocol::framing::Start;
 
 /// Bytes of a packet header: 3-byte little-endian payload length, sequence id.
 pub const HEADER_LEN: usize = 4;
@@ -307,20 +307,19 @@ fn printable(c: u8) -> bool {
 }
 
 /// Whether a server's first bytes are a Handshake v10: sequence 0, protocol
-/// 10, a NUL-terminated version starting with a digit. Names MariaDB when
-/// the version says so, else MySQL.
-pub fn detect_server_greeting(b: &[u8]) -> DetectResult {
+/// 10, a NUL-terminated version starting with a digit.
+pub fn detect_server_greeting(b: &[u8]) -> Start {
     if let Some(h) = b.get(..3) {
         let len = u32::from_le_bytes([h[0], h[1], h[2], 0]);
         if !GREETING_LEN.contains(&len) {
-            return DetectResult::NoMatch;
+            return Start::No;
         }
     }
     match (b.get(3), b.get(4), b.get(5)) {
-        (Some(s), _, _) if *s != 0 => return DetectResult::NoMatch,
-        (_, Some(p), _) if *p != 0x0a => return DetectResult::NoMatch,
-        (_, _, Some(d)) if !d.is_ascii_digit() => return DetectResult::NoMatch,
-        (_, _, None) => return DetectResult::NeedMore,
+        (Some(s), _, _) if *s != 0 => return Start::No,
+        (_, Some(p), _) if *p != 0x0a => return Start::No,
+        (_, _, Some(d)) if !d.is_ascii_digit() => return Start::No,
+        (_, _, None) => return Start::NeedMore,
         _ => {}
     }
     let len = u32::from_le_bytes([b[0], b[1], b[2], 0]) as usize;
@@ -329,26 +328,32 @@ pub fn detect_server_greeting(b: &[u8]) -> DetectResult {
     let end = version.iter().position(|&c| c == 0);
     let text = &version[..end.unwrap_or(version.len())];
     if text.len() > MAX_VERSION || !text.iter().all(|c| c.is_ascii_graphic()) {
-        return DetectResult::NoMatch;
+        return Start::No;
     }
     match end {
-        Some(_) => DetectResult::Match(system_for(text)),
-        None if payload.len() == len => DetectResult::NoMatch,
-        None => DetectResult::NeedMore,
+        Some(_) => Start::Yes,
+        None if payload.len() == len => Start::No,
+        None => Start::NeedMore,
     }
+}
+
+/// `db.system.name` of the server whose greeting [`detect_server_greeting`]
+/// found at the start of `b`: MariaDB when its version says so, else MySQL.
+pub(super) fn greeting_system(b: &[u8]) -> &'static str {
+    let version = b.get(HEADER_LEN + 1..).unwrap_or_default();
+    system_for(version.split(|&c| c == 0).next().unwrap_or_default())
 }
 
 /// Whether a client's bytes start with a command packet (sequence 0, a
 /// known command byte, a length that command can have); used to pick up a
-/// connection mid-stream and to resynchronise. Names MySQL: the greeting,
-/// which tells MariaDB apart, was not seen.
-pub fn detect_command(b: &[u8]) -> DetectResult {
-    use DetectResult::{Match, NeedMore, NoMatch};
+/// connection mid-stream and to resynchronise.
+pub fn detect_command(b: &[u8]) -> Start {
+    use Start::{NeedMore, No, Yes};
     if b.len() >= 3 && u32::from_le_bytes([b[0], b[1], b[2], 0]) == 0 {
-        return NoMatch;
+        return No;
     }
     if b.get(3).is_some_and(|&s| s != 0) {
-        return NoMatch;
+        return No;
     }
     let (Some(h), Some(&cmd)) = (parse_header(b), b.get(HEADER_LEN)) else {
         return NeedMore;
@@ -373,7 +378,7 @@ pub fn detect_command(b: &[u8]) -> DetectResult {
             let text = match (cmd, args) {
                 (command::QUERY, [0, rest @ ..]) => match rest.first() {
                     Some(1) => &rest[1..],
-                    Some(_) => return NoMatch,
+                    Some(_) => return No,
                     None => return NeedMore,
                 },
                 _ => args,
@@ -381,7 +386,7 @@ pub fn detect_command(b: &[u8]) -> DetectResult {
             let prefix = args.len() - text.len();
             let want = (len as usize - 1).saturating_sub(prefix).min(TEXT_CHECK);
             if !text.iter().take(want).all(|&c| printable(c)) {
-                return NoMatch;
+                return No;
             }
             if text.len() < want {
                 return NeedMore;
@@ -390,7 +395,7 @@ pub fn detect_command(b: &[u8]) -> DetectResult {
         }
         _ => false,
     };
-    if ok { Match(system::MYSQL) } else { NoMatch }
+    if ok { Yes } else { No }
 }
 
 #[cfg(test)]

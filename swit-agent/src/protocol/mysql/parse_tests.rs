@@ -1,7 +1,7 @@
 //! Tests of parse.rs: greeting and command detection, length-encoded
 //! integers, payloads, and the handshake response without its auth.
 use super::*;
-use DetectResult::{Match, NeedMore, NoMatch};
+use Start::{NeedMore, No, Yes};
 
 fn pkt(seq: u8, payload: &[u8]) -> Vec<u8> {
     let n = payload.len() as u32;
@@ -31,25 +31,23 @@ fn greeting(version: &str) -> Vec<u8> {
 fn detect_server_greeting_table() {
     let maria = pkt(0, &greeting("5.5.5-10.11.6-MariaDB-0+deb12u1"));
     let mysql = pkt(0, &greeting("8.0.36"));
-    for (bytes, want) in [
-        (&maria, Match(system::MARIADB)),
-        (&mysql, Match(system::MYSQL)),
-    ] {
-        assert_eq!(detect_server_greeting(bytes), want);
+    for (bytes, system) in [(&maria, system::MARIADB), (&mysql, system::MYSQL)] {
+        assert_eq!(detect_server_greeting(bytes), Yes);
+        assert_eq!(greeting_system(bytes), system);
         let end = 5 + bytes[5..].iter().position(|&c| c == 0).unwrap();
         for cut in 0..end {
             assert_eq!(detect_server_greeting(&bytes[..cut]), NeedMore, "cut {cut}");
         }
     }
-    let cases: &[(&[u8], DetectResult)] = &[
-        (b"\x4a\x00\x00\x01\x0a8.0", NoMatch),
-        (b"\x4a\x00\x00\x00\x098.0", NoMatch),
-        (b"\x4a\x00\x00\x00\x0ax.0", NoMatch),
-        (b"\x4a\x00\x10\x00\x0a8.0", NoMatch),
-        (b"\x05\x00\x00\x00\x0a8.0", NoMatch),
-        (b"\x12\x00\x00\x00\x0a8.0\x01", NoMatch),
-        (b"HTTP/1.1 200 OK\r\n", NoMatch),
-        (b"\x16\x03\x01\x02\x00", NoMatch),
+    let cases: &[(&[u8], Start)] = &[
+        (b"\x4a\x00\x00\x01\x0a8.0", No),
+        (b"\x4a\x00\x00\x00\x098.0", No),
+        (b"\x4a\x00\x00\x00\x0ax.0", No),
+        (b"\x4a\x00\x10\x00\x0a8.0", No),
+        (b"\x05\x00\x00\x00\x0a8.0", No),
+        (b"\x12\x00\x00\x00\x0a8.0\x01", No),
+        (b"HTTP/1.1 200 OK\r\n", No),
+        (b"\x16\x03\x01\x02\x00", No),
     ];
     for (input, want) in cases {
         assert_eq!(detect_server_greeting(input), *want, "{input:?}");
@@ -63,32 +61,29 @@ fn detect_command_table() {
         p.extend_from_slice(&1u32.to_le_bytes());
         pkt(0, &p)
     };
-    let cases: Vec<(Vec<u8>, DetectResult)> = vec![
-        (pkt(0, b"\x03SELECT 1"), Match(system::MYSQL)),
-        (pkt(0, b"\x03\x00\x01SELECT 1"), Match(system::MYSQL)),
-        (pkt(0, b"\x03\x00\x02SELECT 1"), NoMatch),
-        (
-            pkt(0, b"\x16INSERT INTO t VALUES (?)"),
-            Match(system::MYSQL),
-        ),
-        (exec.clone(), Match(system::MYSQL)),
-        (pkt(0, b"\x0e"), Match(system::MYSQL)),
-        (pkt(0, b"\x01"), Match(system::MYSQL)),
-        (pkt(0, b"\x02shop"), Match(system::MYSQL)),
-        (pkt(0, b"\x19\x01\x00\x00\x00"), Match(system::MYSQL)),
-        (pkt(0, b"\x1a\x01\x00\x00\x00"), Match(system::MYSQL)),
-        (pkt(1, b"\x03SELECT 1"), NoMatch),
-        (pkt(0, b"\x03"), NoMatch),
-        (pkt(0, b"\x03\x01\x02binary"), NoMatch),
-        (pkt(0, b"\x0e\x00"), NoMatch),
-        (pkt(0, b"\x19\x01\x00\x00"), NoMatch),
-        (pkt(0, b"\x99hello"), NoMatch),
-        (b"\x00\x00\x00\x00".to_vec(), NoMatch),
-        (b"GET / HTTP/1.1\r\n".to_vec(), NoMatch),
+    let cases: Vec<(Vec<u8>, Start)> = vec![
+        (pkt(0, b"\x03SELECT 1"), Yes),
+        (pkt(0, b"\x03\x00\x01SELECT 1"), Yes),
+        (pkt(0, b"\x03\x00\x02SELECT 1"), No),
+        (pkt(0, b"\x16INSERT INTO t VALUES (?)"), Yes),
+        (exec.clone(), Yes),
+        (pkt(0, b"\x0e"), Yes),
+        (pkt(0, b"\x01"), Yes),
+        (pkt(0, b"\x02shop"), Yes),
+        (pkt(0, b"\x19\x01\x00\x00\x00"), Yes),
+        (pkt(0, b"\x1a\x01\x00\x00\x00"), Yes),
+        (pkt(1, b"\x03SELECT 1"), No),
+        (pkt(0, b"\x03"), No),
+        (pkt(0, b"\x03\x01\x02binary"), No),
+        (pkt(0, b"\x0e\x00"), No),
+        (pkt(0, b"\x19\x01\x00\x00"), No),
+        (pkt(0, b"\x99hello"), No),
+        (b"\x00\x00\x00\x00".to_vec(), No),
+        (b"GET / HTTP/1.1\r\n".to_vec(), No),
     ];
     for (input, want) in &cases {
         assert_eq!(detect_command(input), *want, "{input:?}");
-        if let Match(_) = want {
+        if *want == Yes {
             for cut in 0..input.len().min(5 + 16) {
                 let d = detect_command(&input[..cut]);
                 assert!(

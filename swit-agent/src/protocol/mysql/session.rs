@@ -24,9 +24,9 @@
 //! EOF is recognised by its sequence id (the next answer starts at 1).
 use std::collections::{HashMap, VecDeque};
 
+use super::MAX_QUERY_BYTES;
 use super::parse::{self, MAX_PACKET, caps, command, status};
 use super::reader::{Msg, RState, Reader};
-use super::{DetectResult, MAX_QUERY_BYTES};
 use crate::protocol::db::{DbCall, DbEvent, system};
 use crate::protocol::framing::{self, CARRY_MAX, Candidates, Driver, GapFit, Rescan, Start};
 use crate::protocol::{Moment, ProtocolKind, Side, Timing, sql};
@@ -209,11 +209,11 @@ impl framing::Protocol for Mysql {
             }
             Side::Response if !self.greeting_open => return Start::No,
             Side::Response => match parse::detect_server_greeting(bytes) {
-                DetectResult::NeedMore => DetectResult::NeedMore,
+                Start::NeedMore => Start::NeedMore,
                 found => {
                     self.greeting_open = false;
-                    if let DetectResult::Match(sys) = found {
-                        self.system = sys;
+                    if found == Start::Yes {
+                        self.system = parse::greeting_system(bytes);
                         self.phase = Phase::Greeting;
                     }
                     found
@@ -221,9 +221,8 @@ impl framing::Protocol for Mysql {
             },
         };
         match found {
-            DetectResult::Match(_) => Start::Yes,
-            DetectResult::NeedMore if bytes.len() < CARRY_MAX => Start::NeedMore,
-            _ => Start::No,
+            Start::NeedMore if bytes.len() >= CARRY_MAX => Start::No,
+            found => found,
         }
     }
 

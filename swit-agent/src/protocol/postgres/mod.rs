@@ -38,19 +38,15 @@ mod parse;
 mod session;
 
 pub use parse::{
-    CANCEL_REQUEST, CommandTag, DetectResult, ErrorFields, FrameError, GSSENC_REQUEST, Header,
-    PROTOCOL_3_0, SSL_REQUEST, StartupHeader, StartupKind, StartupParams, command_tag, detect,
-    error_fields, parse_header, parse_startup_header, startup_params,
+    CANCEL_REQUEST, CommandTag, ErrorFields, FrameError, GSSENC_REQUEST, Header, PROTOCOL_3_0,
+    SSL_REQUEST, StartupHeader, StartupKind, StartupParams, command_tag, detect, error_fields,
+    parse_header, parse_startup_header, startup_params,
 };
 pub use session::{MAX_PENDING, MAX_STATEMENTS, Postgres, Session};
 
 impl super::Detector for Postgres {
     fn client_first(request_side: &[u8]) -> super::Evidence {
-        match detect(request_side) {
-            DetectResult::Match => super::Evidence::Likely,
-            DetectResult::NeedMore => super::Evidence::NeedMore,
-            DetectResult::NoMatch => super::Evidence::No,
-        }
+        detect(request_side).into()
     }
 }
 

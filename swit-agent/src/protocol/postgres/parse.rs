@@ -9,7 +9,7 @@
 use thiserror::Error;
 
 use super::{MAX_NAME_BYTES, MAX_QUERY_BYTES};
-use crate::protocol::Side;
+use crate::protocol::{Side, framing};
 
 /// Longest message accepted (PostgreSQL refuses larger ones too).
 pub const MAX_MESSAGE_LEN: u32 = 1 << 30;
@@ -34,15 +34,6 @@ pub const LOOKAHEAD: usize = 32;
 pub const FRONTEND_TAGS: &[u8] = b"QPBEDCSHFdcfpX";
 /// Message types a backend (server) sends.
 pub const BACKEND_TAGS: &[u8] = b"RKSZTDCIENA123ntsGHWdcVv";
-
-/// Answer of [`detect`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DetectResult {
-    Match,
-    /// Too few bytes to tell.
-    NeedMore,
-    NoMatch,
-}
 
 /// Why a message header was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
@@ -202,16 +193,16 @@ pub fn parse_startup_header(buf: &[u8]) -> Result<Option<StartupHeader>, FrameEr
 /// StartupMessage (protocol 3), SSLRequest, GSSENCRequest or CancelRequest;
 /// or, for a connection already under way, a Query, Parse, Bind, Execute or
 /// Sync message with a plausible length and content.
-pub fn detect(request_side: &[u8]) -> DetectResult {
+pub fn detect(request_side: &[u8]) -> framing::Start {
     if request_side.len() >= 5 && request_side[0] != 0 && be32(&request_side[1..5]) > DETECT_MAX_LEN
     {
-        return DetectResult::NoMatch;
+        return framing::Start::No;
     }
     match start(Side::Request, request_side) {
-        Start::NoMatch => DetectResult::NoMatch,
-        Start::NeedMore => DetectResult::NeedMore,
-        Start::Typed(len) | Start::Untyped(len) if len > DETECT_MAX_LEN => DetectResult::NoMatch,
-        Start::Typed(_) | Start::Untyped(_) => DetectResult::Match,
+        Start::NoMatch => framing::Start::No,
+        Start::NeedMore => framing::Start::NeedMore,
+        Start::Typed(len) | Start::Untyped(len) if len > DETECT_MAX_LEN => framing::Start::No,
+        Start::Typed(_) | Start::Untyped(_) => framing::Start::Yes,
     }
 }
 

@@ -18,51 +18,51 @@ fn untyped(code: u32, body: &[u8]) -> Vec<u8> {
 
 #[test]
 fn detect_table() {
-    use DetectResult::*;
+    use framing::Start::{self, NeedMore, No, Yes};
     let startup = untyped(PROTOCOL_3_0, b"user\0alice\0database\0shop\0\0");
-    let cases: Vec<(&str, Vec<u8>, DetectResult)> = vec![
-        ("startup", startup.clone(), Match),
+    let cases: Vec<(&str, Vec<u8>, Start)> = vec![
+        ("startup", startup.clone(), Yes),
         (
             "startup 3.2",
             untyped(PROTOCOL_3_0 + 2, b"user\0a\0\0"),
-            Match,
+            Yes,
         ),
-        ("ssl", untyped(SSL_REQUEST, b""), Match),
-        ("gssenc", untyped(GSSENC_REQUEST, b""), Match),
-        ("cancel", untyped(CANCEL_REQUEST, &[0; 8]), Match),
-        ("ssl with body", untyped(SSL_REQUEST, b"xx"), NoMatch),
-        ("protocol 2", untyped(0x0002_0000, b"x\0"), NoMatch),
-        ("query", msg(b'Q', b"SELECT 1\0"), Match),
+        ("ssl", untyped(SSL_REQUEST, b""), Yes),
+        ("gssenc", untyped(GSSENC_REQUEST, b""), Yes),
+        ("cancel", untyped(CANCEL_REQUEST, &[0; 8]), Yes),
+        ("ssl with body", untyped(SSL_REQUEST, b"xx"), No),
+        ("protocol 2", untyped(0x0002_0000, b"x\0"), No),
+        ("query", msg(b'Q', b"SELECT 1\0"), Yes),
         ("query prefix", b"Q\0\0\0\x0dSEL".to_vec(), NeedMore),
-        ("query blank", msg(b'Q', b"  \n select 1\0"), Match),
-        ("query binary", msg(b'Q', b"\x01\x02\x03\0"), NoMatch),
-        ("query no nul", msg(b'Q', b"SELECT 1"), NoMatch),
-        ("parse", msg(b'P', b"s1\0SELECT $1\0\0\0"), Match),
-        ("parse unnamed", msg(b'P', b"\0SELECT 1\0\0\0"), Match),
-        ("bind", msg(b'B', b"\0s1\0\0\0\0\0\0\0"), Match),
-        ("execute", msg(b'E', b"\0\0\0\0\0"), Match),
-        ("execute bad len", msg(b'E', b"\0\0\0\0\0\0"), NoMatch),
-        ("sync", msg(b'S', b""), Match),
-        ("sync bad len", msg(b'S', b"x"), NoMatch),
-        ("http get", b"GET / HTTP/1.1\r\n".to_vec(), NoMatch),
-        ("http post", b"POST /x HTTP/1.1\r\n".to_vec(), NoMatch),
-        ("http put", b"PUT /x HTTP/1.1\r\n".to_vec(), NoMatch),
-        ("tls", b"\x16\x03\x01\x02\x00\x01".to_vec(), NoMatch),
-        ("redis", b"*1\r\n$4\r\nPING\r\n".to_vec(), NoMatch),
+        ("query blank", msg(b'Q', b"  \n select 1\0"), Yes),
+        ("query binary", msg(b'Q', b"\x01\x02\x03\0"), No),
+        ("query no nul", msg(b'Q', b"SELECT 1"), No),
+        ("parse", msg(b'P', b"s1\0SELECT $1\0\0\0"), Yes),
+        ("parse unnamed", msg(b'P', b"\0SELECT 1\0\0\0"), Yes),
+        ("bind", msg(b'B', b"\0s1\0\0\0\0\0\0\0"), Yes),
+        ("execute", msg(b'E', b"\0\0\0\0\0"), Yes),
+        ("execute bad len", msg(b'E', b"\0\0\0\0\0\0"), No),
+        ("sync", msg(b'S', b""), Yes),
+        ("sync bad len", msg(b'S', b"x"), No),
+        ("http get", b"GET / HTTP/1.1\r\n".to_vec(), No),
+        ("http post", b"POST /x HTTP/1.1\r\n".to_vec(), No),
+        ("http put", b"PUT /x HTTP/1.1\r\n".to_vec(), No),
+        ("tls", b"\x16\x03\x01\x02\x00\x01".to_vec(), No),
+        ("redis", b"*1\r\n$4\r\nPING\r\n".to_vec(), No),
         ("empty", vec![], NeedMore),
-        ("huge query", b"Q\x10\0\0\0SELECT".to_vec(), NoMatch),
+        ("huge query", b"Q\x10\0\0\0SELECT".to_vec(), No),
     ];
     for (name, input, want) in &cases {
         assert_eq!(detect(input), *want, "{name}");
     }
-    // Every strict prefix of a match is NeedMore (or already Match).
+    // Every strict prefix of a match is NeedMore (or already Yes).
     for (name, input, want) in &cases {
-        if *want != Match {
+        if *want != Yes {
             continue;
         }
         for cut in 0..input.len() {
             let got = detect(&input[..cut]);
-            assert_ne!(got, NoMatch, "{name} cut at {cut}");
+            assert_ne!(got, No, "{name} cut at {cut}");
         }
     }
 }

@@ -14,18 +14,14 @@ mod parse;
 mod session;
 
 pub use parse::{
-    DetectResult, Frame, Kind, MAX_BULK, MAX_DEPTH, MAX_ELEMENTS, MAX_LINE, MAX_TEXT, MAX_WORDS,
-    Outcome, Parsed, Parser, Step, detect, keep_word, parse,
+    Frame, Kind, MAX_BULK, MAX_DEPTH, MAX_ELEMENTS, MAX_LINE, MAX_TEXT, MAX_WORDS, Outcome, Parsed,
+    Parser, Step, detect, keep_word, parse,
 };
 pub use session::Redis;
 pub use session::{MAX_KEY, MAX_PENDING, MAX_PLACEHOLDERS, Session, describe};
 
 impl super::Detector for Redis {
     fn client_first(request_side: &[u8]) -> super::Evidence {
-        match detect(request_side) {
-            DetectResult::Match => super::Evidence::Likely,
-            DetectResult::NeedMore => super::Evidence::NeedMore,
-            DetectResult::NoMatch => super::Evidence::No,
-        }
+        detect(request_side).into()
     }
 }

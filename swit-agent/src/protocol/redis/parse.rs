@@ -16,6 +16,7 @@
 //! decorates. Streamed strings and aggregates (`$?`, `*?`) are refused as
 //! invalid: servers do not send them in practice.
 use super::commands::{is_container, is_known};
+use crate::protocol::framing::Start;
 
 /// Deepest aggregate nesting accepted.
 pub const MAX_DEPTH: usize = 16;
@@ -43,15 +44,6 @@ pub enum Parsed<T> {
     NeedMore,
     /// Not RESP.
     Invalid(&'static str),
-}
-
-/// Answer of [`detect`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DetectResult {
-    Match,
-    /// Too few bytes to tell.
-    NeedMore,
-    NoMatch,
 }
 
 /// The type of a frame (of the reply, for an attribute-decorated one).
@@ -129,8 +121,8 @@ pub fn parse(buf: &[u8], commands: bool) -> Parsed<Frame> {
 /// Does a connection's first request bytes look like Redis? A RESP array
 /// whose first element is a known command name, or an inline known
 /// command (not an HTTP request line).
-pub fn detect(buf: &[u8]) -> DetectResult {
-    use DetectResult::*;
+pub fn detect(buf: &[u8]) -> Start {
+    use Start::{NeedMore, No, Yes};
     let Some(&first) = buf.first() else {
         return NeedMore;
     };
@@ -139,31 +131,31 @@ pub fn detect(buf: &[u8]) -> DetectResult {
             return line_prefix(&buf[1..]);
         };
         if !(1..=MAX_ELEMENTS as i64).contains(&n) {
-            return NoMatch;
+            return No;
         }
         if rest.is_empty() {
             return NeedMore;
         }
         if rest[0] != b'$' {
-            return NoMatch;
+            return No;
         }
         let Some((len, rest)) = header(&rest[1..]) else {
             return line_prefix(&rest[1..]);
         };
         if !(1..=32).contains(&len) {
-            return NoMatch;
+            return No;
         }
         let len = len as usize;
         if rest.len() < len {
             // A prefix of a known name?
             return match rest.is_empty() || super::commands::is_prefix(rest) {
                 true => NeedMore,
-                false => NoMatch,
+                false => No,
             };
         }
         return match is_known(&rest[..len]) {
-            true => Match,
-            false => NoMatch,
+            true => Yes,
+            false => No,
         };
     }
     let word_len = buf.iter().take_while(|b| b.is_ascii_alphabetic()).count();
@@ -173,13 +165,13 @@ pub fn detect(buf: &[u8]) -> DetectResult {
         Some(b' ' | b'\r' | b'\n') if is_known(word) => {
             let line = buf.iter().position(|&b| b == b'\n');
             match line {
-                Some(end) if buf[..end].windows(6).any(|w| w == b" HTTP/") => NoMatch,
-                Some(_) => Match,
+                Some(end) if buf[..end].windows(6).any(|w| w == b" HTTP/") => No,
+                Some(_) => Yes,
                 None if buf.len() < LINE_KEEP => NeedMore,
-                None => NoMatch,
+                None => No,
             }
         }
-        _ => NoMatch,
+        _ => No,
     }
 }
 
@@ -191,11 +183,11 @@ fn header(b: &[u8]) -> Option<(i64, &[u8])> {
 }
 
 /// A header line not yet ended: still plausible while short and numeric.
-fn line_prefix(b: &[u8]) -> DetectResult {
+fn line_prefix(b: &[u8]) -> Start {
     let digits = b.iter().take_while(|c| c.is_ascii_digit()).count();
     match &b[digits..] {
-        [] | [b'\r'] if digits <= 7 => DetectResult::NeedMore,
-        _ => DetectResult::NoMatch,
+        [] | [b'\r'] if digits <= 7 => Start::NeedMore,
+        _ => Start::No,
     }
 }
 

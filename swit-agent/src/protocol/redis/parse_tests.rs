@@ -247,8 +247,8 @@ fn gap_inside_a_bulk_payload_is_skipped() {
 
 #[test]
 fn detect_table() {
-    use DetectResult::*;
-    let cases: &[(&[u8], DetectResult)] = &[
+    use Start::{NeedMore, No, Yes};
+    let cases: &[(&[u8], Start)] = &[
         (b"", NeedMore),
         (b"*", NeedMore),
         (b"*1", NeedMore),
@@ -257,24 +257,24 @@ fn detect_table() {
         (b"*1\r\n$", NeedMore),
         (b"*1\r\n$4\r\n", NeedMore),
         (b"*1\r\n$4\r\nPI", NeedMore),
-        (b"*1\r\n$4\r\nPING", Match),
-        (b"*1\r\n$4\r\nping\r\n", Match),
-        (b"*3\r\n$3\r\nset\r\n$1\r\nk\r\n", Match),
-        (b"*1\r\n$4\r\nPONG\r\n", NoMatch),
-        (b"*1\r\n$4\r\nQQ", NoMatch),
-        (b"*0\r\n", NoMatch),
-        (b"*1\r\n:4\r\n", NoMatch),
-        (b"*x", NoMatch),
-        (b"*99999999\r\n", NoMatch),
-        (b"PING\r\n", Match),
-        (b"get k\r\n", Match),
+        (b"*1\r\n$4\r\nPING", Yes),
+        (b"*1\r\n$4\r\nping\r\n", Yes),
+        (b"*3\r\n$3\r\nset\r\n$1\r\nk\r\n", Yes),
+        (b"*1\r\n$4\r\nPONG\r\n", No),
+        (b"*1\r\n$4\r\nQQ", No),
+        (b"*0\r\n", No),
+        (b"*1\r\n:4\r\n", No),
+        (b"*x", No),
+        (b"*99999999\r\n", No),
+        (b"PING\r\n", Yes),
+        (b"get k\r\n", Yes),
         (b"GET k", NeedMore),
         (b"GE", NeedMore),
-        (b"GET / HTTP/1.1\r\nHost: x\r\n", NoMatch),
-        (b"POST / HTTP/1.1\r\n", NoMatch),
-        (b"HELLOX\r\n", NoMatch),
-        (b"\x16\x03\x01\x02", NoMatch),
-        (b"+OK\r\n", NoMatch),
+        (b"GET / HTTP/1.1\r\nHost: x\r\n", No),
+        (b"POST / HTTP/1.1\r\n", No),
+        (b"HELLOX\r\n", No),
+        (b"\x16\x03\x01\x02", No),
+        (b"+OK\r\n", No),
     ];
     for (input, want) in cases {
         assert_eq!(detect(input), *want, "{:?}", String::from_utf8_lossy(input));

@@ -36,7 +36,7 @@
 use std::collections::VecDeque;
 
 use super::commands::{PUSH_MODE, is_container};
-use super::parse::{DetectResult, Frame, Kind, Outcome, Parser, detect};
+use super::parse::{Frame, Kind, Outcome, Parser, detect};
 use crate::protocol::db::{DbCall, DbEvent, system};
 use crate::protocol::framing::{self, Candidates, Driver, GapFit, Rescan, Start};
 use crate::protocol::{Moment, ProtocolKind, Side, Timing};
@@ -113,9 +113,9 @@ impl framing::Protocol for Redis {
             Side::Response => chunk_start && b"+-:$*_#,(!=%~|>".contains(&bytes[0]),
             Side::Request => {
                 let found = match detect(bytes) {
-                    DetectResult::Match => true,
-                    DetectResult::NeedMore => bytes[0] == b'*',
-                    DetectResult::NoMatch => false,
+                    Start::Yes => true,
+                    Start::NeedMore => bytes[0] == b'*',
+                    Start::No => false,
                 };
                 found && (bytes[0] == b'*' || chunk_start)
             }
