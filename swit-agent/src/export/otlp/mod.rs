@@ -52,6 +52,34 @@ use self::{
 use super::{SpanSink, otlp_json::to_request};
 use crate::trace::span::Span;
 
+/// gzip level of gRPC message compression (tonic's, which compresses the
+/// gRPC messages).
+const GRPC_GZIP_LEVEL: u32 = 6;
+
+/// The bytes of one OTLP/gRPC trace export message as they go on the wire:
+/// the 5-byte gRPC frame header (compressed flag, big-endian length) and
+/// the protobuf `ExportTraceServiceRequest`, gzipped when `gzip`. Appended
+/// to `out`. The transport does the same through tonic; this function is
+/// what the export thread's encoding costs, without a server.
+pub fn grpc_message(spans: &[Span], gzip: bool, out: &mut Vec<u8>) {
+    use std::io::Write;
+
+    use prost::Message;
+    let req = to_request(spans).encode_to_vec();
+    let at = out.len();
+    out.extend_from_slice(&[u8::from(gzip), 0, 0, 0, 0]);
+    if gzip {
+        let mut enc =
+            flate2::write::GzEncoder::new(&mut *out, flate2::Compression::new(GRPC_GZIP_LEVEL));
+        enc.write_all(&req).expect("writing to a Vec");
+        enc.finish().expect("writing to a Vec");
+    } else {
+        out.extend_from_slice(&req);
+    }
+    let len = (out.len() - at - 5) as u32;
+    out[at + 1..at + 5].copy_from_slice(&len.to_be_bytes());
+}
+
 /// First wait after a failed attempt; doubles up to `max_backoff`.
 pub const INITIAL_BACKOFF: Duration = Duration::from_millis(500);
 /// Most spans sent in one retry request, as the pipeline's batches.
