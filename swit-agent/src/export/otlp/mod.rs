@@ -142,7 +142,7 @@ impl Default for OtlpOptions {
             protocol: OtlpProtocol::Grpc,
             headers: Vec::new(),
             timeout: Duration::from_secs(10),
-            gzip: true,
+            gzip: false,
             tls: OtlpTls::default(),
             retry_buffer_spans: 65_536,
             retry_buffer_bytes: 32 << 20,

@@ -94,7 +94,12 @@ fn received_ids(rx: &OtlpReceiver) -> Vec<u16> {
 fn delivers_spans_with_resources_attributes_headers_and_gzip() {
     for protocol in BOTH {
         let rx = start(protocol);
-        let mut sink = sink(&rx, protocol);
+        let mut sink = OtlpSink::new(OtlpOptions {
+            gzip: true,
+            ..options(&rx, protocol)
+        })
+        .unwrap();
+        sink.tick(T0).unwrap();
         let (a, b) = (resource("frontend", 10), resource("backend", 20));
         sink.export(vec![span(&a, 1), span(&b, 2), span(&a, 3)])
             .unwrap();
@@ -103,7 +108,7 @@ fn delivers_spans_with_resources_attributes_headers_and_gzip() {
         assert_eq!(reqs.len(), 1, "{protocol:?}: one request for all services");
         let req = &reqs[0];
         assert_eq!(req.request.resource_spans.len(), 2, "{protocol:?}");
-        assert!(req.gzip, "{protocol:?}: gzip by default");
+        assert!(req.gzip, "{protocol:?}: gzip when asked");
         assert_eq!(req.header("x-tenant"), Some("team-a"), "{protocol:?}");
         assert!(req.header("user-agent").unwrap().contains("swit-agent"));
         if protocol == OtlpProtocol::HttpProtobuf {
@@ -141,14 +146,10 @@ fn delivers_spans_with_resources_attributes_headers_and_gzip() {
 }
 
 #[test]
-fn gzip_can_be_turned_off() {
+fn no_compression_by_default() {
     for protocol in BOTH {
         let rx = start(protocol);
-        let mut sink = OtlpSink::new(OtlpOptions {
-            gzip: false,
-            ..options(&rx, protocol)
-        })
-        .unwrap();
+        let mut sink = OtlpSink::new(options(&rx, protocol)).unwrap();
         sink.export(spans(1..3)).unwrap();
         let req = &rx.requests()[0];
         assert!(!req.gzip, "{protocol:?}");
