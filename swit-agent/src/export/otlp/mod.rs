@@ -6,7 +6,7 @@
 //! request is bounded by [`OtlpOptions::timeout`]. One channel (gRPC) or one
 //! connection pool (HTTP) carries the spans of every traced process: a batch
 //! with spans of several services becomes one request with one
-//! `ResourceSpans` per service (see [`super::otlp_json::to_request`]).
+//! `ResourceSpans` per service (see [`encode::encode_request`]).
 //!
 //! Delivery, in order:
 //! - `export` sends the batch at once, unless spans are already waiting
@@ -25,6 +25,7 @@
 //!   and reports, and counts as dropped, what could not be sent.
 //!
 //! The collector going down and coming back is logged once each.
+pub mod encode;
 mod grpc;
 mod http;
 pub mod metrics;
@@ -42,14 +43,12 @@ use std::{
     time::{Duration, Instant},
 };
 
-use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
-
 use self::{
     grpc::GrpcTransport,
     http::HttpTransport,
     retry::{Accepted, Backoff, RetryBuffer, SendError},
 };
-use super::{SpanSink, otlp_json::to_request};
+use super::SpanSink;
 use crate::trace::span::Span;
 
 /// gzip level of gRPC message compression (tonic's, which compresses the
@@ -64,8 +63,8 @@ const GRPC_GZIP_LEVEL: u32 = 6;
 pub fn grpc_message(spans: &[Span], gzip: bool, out: &mut Vec<u8>) {
     use std::io::Write;
 
-    use prost::Message;
-    let req = to_request(spans).encode_to_vec();
+    let mut req = Vec::new();
+    encode::encode_request(spans, &mut req);
     let at = out.len();
     out.extend_from_slice(&[u8::from(gzip), 0, 0, 0, 0]);
     if gzip {
@@ -261,7 +260,8 @@ impl OtlpSink {
 
     /// One request, bounded by `limit`.
     fn send(&mut self, spans: &[Span], limit: Duration) -> Result<Accepted, SendError> {
-        let req: ExportTraceServiceRequest = to_request(spans);
+        let mut req = Vec::new();
+        encode::encode_request(spans, &mut req);
         let fut = async {
             match &mut self.transport {
                 Transport::Grpc(t) => t.send(req).await,
