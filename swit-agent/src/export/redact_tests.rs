@@ -52,12 +52,9 @@ fn every_span_of_every_batch_is_redacted_before_the_inner_sink() {
         assert_eq!(
             s.attributes,
             vec![
-                ("url.path".to_string(), "/k/REDACTED".into()),
-                (
-                    "url.full".to_string(),
-                    "http://u:REDACTED@h/a?b=REDACTED".into()
-                ),
-                ("http.response.status_code".to_string(), AttrValue::Int(200)),
+                ("url.path".into(), "/k/REDACTED".into()),
+                ("url.full".into(), "http://u:REDACTED@h/a?b=REDACTED".into()),
+                ("http.response.status_code".into(), AttrValue::Int(200)),
             ]
         );
     }

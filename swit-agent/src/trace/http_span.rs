@@ -69,7 +69,7 @@ pub fn captured_headers(
                 .collect();
             if !values.is_empty() {
                 a.push((
-                    format!("http.{side}.header.{name}"),
+                    format!("http.{side}.header.{name}").into(),
                     values.join(", ").into(),
                 ));
             }

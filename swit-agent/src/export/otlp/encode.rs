@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use crate::{
     export::otlp_json::SCOPE_NAME,
-    trace::span::{AttrValue, Resource, Span, SpanKind, StatusCode},
+    trace::span::{AttrKey, AttrValue, Resource, Span, SpanKind, StatusCode},
 };
 
 /// Wire types.
@@ -108,14 +108,14 @@ fn put_key_value(out: &mut Vec<u8>, field: u8, k: &str, v: &AttrValue) {
     put_any_value(out, v);
 }
 
-fn attributes_len(attrs: &[(String, AttrValue)]) -> usize {
+fn attributes_len(attrs: &[(AttrKey, AttrValue)]) -> usize {
     attrs
         .iter()
         .map(|(k, v)| field_len(key_value_len(k, v)))
         .sum()
 }
 
-fn put_attributes(out: &mut Vec<u8>, field: u8, attrs: &[(String, AttrValue)]) {
+fn put_attributes(out: &mut Vec<u8>, field: u8, attrs: &[(AttrKey, AttrValue)]) {
     for (k, v) in attrs {
         put_key_value(out, field, k, v);
     }

@@ -13,11 +13,11 @@ use crate::{
 
 fn resource(name: &str, with_service_name: bool) -> Arc<Resource> {
     let mut attributes = vec![
-        ("process.pid".to_string(), AttrValue::Int(42)),
-        ("host.name".to_string(), "h".into()),
+        ("process.pid".into(), AttrValue::Int(42)),
+        ("host.name".into(), "h".into()),
     ];
     if with_service_name {
-        attributes.insert(0, ("service.name".to_string(), name.into()));
+        attributes.insert(0, ("service.name".into(), name.into()));
     }
     Arc::new(Resource {
         service_name: name.to_string(),
@@ -37,8 +37,8 @@ fn span(r: &Arc<Resource>, i: u8) -> Span {
         start_unix_ns: 1_700_000_000_000_000_000,
         end_unix_ns: 1_700_000_000_000_050_000,
         attributes: vec![
-            ("http.request.method".to_string(), "GET".into()),
-            ("http.response.status_code".to_string(), AttrValue::Int(200)),
+            ("http.request.method".into(), "GET".into()),
+            ("http.response.status_code".into(), AttrValue::Int(200)),
         ],
         status: StatusCode::Unset,
         status_message: String::new(),
@@ -80,16 +80,16 @@ fn every_field_and_value_kind() {
     s.status_message = "boom".into();
     s.flags = 0xff;
     s.attributes.extend([
-        ("neg".to_string(), AttrValue::Int(-1)),
-        ("zero".to_string(), AttrValue::Int(0)),
-        ("big".to_string(), AttrValue::Int(i64::MAX)),
-        ("t".to_string(), AttrValue::Bool(true)),
-        ("f".to_string(), AttrValue::Bool(false)),
-        ("d".to_string(), AttrValue::Double(1.5)),
-        ("d0".to_string(), AttrValue::Double(0.0)),
-        ("empty".to_string(), "".into()),
-        (String::new(), "no key".into()),
-        ("long".to_string(), "x".repeat(70_000).into()),
+        ("neg".into(), AttrValue::Int(-1)),
+        ("zero".into(), AttrValue::Int(0)),
+        ("big".into(), AttrValue::Int(i64::MAX)),
+        ("t".into(), AttrValue::Bool(true)),
+        ("f".into(), AttrValue::Bool(false)),
+        ("d".into(), AttrValue::Double(1.5)),
+        ("d0".into(), AttrValue::Double(0.0)),
+        ("empty".into(), "".into()),
+        ("".into(), "no key".into()),
+        ("long".into(), "x".repeat(70_000).into()),
     ]);
     let mut internal = span(&r, 8);
     internal.kind = SpanKind::Internal;

@@ -20,8 +20,8 @@ fn resource(name: &str, pid: i64) -> Arc<Resource> {
     Arc::new(Resource {
         service_name: name.to_string(),
         attributes: vec![
-            ("service.name".to_string(), name.into()),
-            ("process.pid".to_string(), AttrValue::Int(pid)),
+            ("service.name".into(), name.into()),
+            ("process.pid".into(), AttrValue::Int(pid)),
         ],
     })
 }
@@ -39,8 +39,8 @@ fn span(r: &Arc<Resource>, id: u16) -> Span {
         start_unix_ns: T0,
         end_unix_ns: T0 + 1000,
         attributes: vec![
-            ("http.request.method".to_string(), "GET".into()),
-            ("http.response.status_code".to_string(), AttrValue::Int(200)),
+            ("http.request.method".into(), "GET".into()),
+            ("http.response.status_code".into(), AttrValue::Int(200)),
         ],
         status: StatusCode::Unset,
         status_message: String::new(),
@@ -64,7 +64,7 @@ fn options(rx: &OtlpReceiver, protocol: OtlpProtocol) -> OtlpOptions {
     OtlpOptions {
         endpoint: rx.endpoint(),
         protocol,
-        headers: vec![("X-Tenant".to_string(), "team-a".to_string())],
+        headers: vec![("X-Tenant".into(), "team-a".to_string())],
         timeout: Duration::from_secs(5),
         ..OtlpOptions::default()
     }
