@@ -121,7 +121,7 @@ fn env_variables_send_spans_over_otlp_http_protobuf() {
     assert_eq!(spans[0].attr_str("url.path"), Some("/hello"));
     assert_eq!(spans[0].resource["deployment.environment.name"], "test");
     let reqs = rx.requests();
-    assert!(reqs.iter().all(|r| r.gzip), "gzip by default");
+    assert!(reqs.iter().all(|r| !r.gzip), "no compression by default");
     assert!(reqs.iter().all(|r| r.header("x-tenant") == Some("blue")));
 }
 

@@ -145,7 +145,8 @@ pub struct Exporter {
     pub protocol: Protocol,
     pub headers: BTreeMap<String, String>,
     pub timeout: Duration,
-    /// gzip request bodies (`compression: gzip`, the default) or not.
+    /// gzip request bodies (`compression: gzip`) or not (`none`, the
+    /// default: see docs/configuration.md).
     pub gzip: bool,
     pub tls: Tls,
 }

@@ -628,7 +628,8 @@ fn compression_from_file_and_variables() {
             .exporter
             .gzip
     };
-    assert!(gzip("tracing: {}", &[]), "gzip by default");
+    assert!(!gzip("tracing: {}", &[]), "no compression by default");
+    assert!(gzip("tracing: { exporter: { compression: gzip } }", &[]));
     assert!(!gzip("tracing: { exporter: { compression: none } }", &[]));
     assert!(!gzip(
         "tracing: {}",

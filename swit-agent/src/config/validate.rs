@@ -174,7 +174,7 @@ fn exporter(c: &mut Check) -> Exporter {
             Protocol::Grpc
         }
     };
-    let gzip = match e.compression.as_deref().unwrap_or("gzip") {
+    let gzip = match e.compression.as_deref().unwrap_or("none") {
         "gzip" => true,
         "none" => false,
         other => {
@@ -182,7 +182,7 @@ fn exporter(c: &mut Check) -> Exporter {
                 "tracing.exporter.compression",
                 format!("unknown compression {other:?} (expected gzip or none)"),
             );
-            true
+            false
         }
     };
     let endpoint = endpoint(c, protocol);

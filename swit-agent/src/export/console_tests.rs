@@ -39,7 +39,7 @@ fn span(
         kind,
         start_unix_ns: T0 + start_ms * MS,
         end_unix_ns: T0 + start_ms * MS + dur_ns,
-        attributes: vec![("http.response.status_code".to_string(), 200i64.into())],
+        attributes: vec![("http.response.status_code".into(), 200i64.into())],
         status: StatusCode::Unset,
         status_message: String::new(),
         resource: service.clone(),
@@ -65,10 +65,10 @@ fn prints_three_level_trace_once_after_quiet_time() {
         12_400_000,
     );
     root.attributes.extend([
-        ("server.address".to_string(), "127.0.0.1".into()),
-        ("server.port".to_string(), 8080i64.into()),
-        ("client.address".to_string(), "127.0.0.1".into()),
-        ("client.port".to_string(), 51234i64.into()),
+        ("server.address".into(), "127.0.0.1".into()),
+        ("server.port".into(), 8080i64.into()),
+        ("client.address".into(), "127.0.0.1".into()),
+        ("client.port".into(), 51234i64.into()),
     ]);
     let client = span(
         1,
@@ -81,9 +81,7 @@ fn prints_three_level_trace_once_after_quiet_time() {
         3_100_000,
     );
     let mut server = span(1, 3, Some(2), SpanKind::Server, &be, "GET", 3, 900_000);
-    server
-        .attributes
-        .push(("url.path".to_string(), "/price".into()));
+    server.attributes.push(("url.path".into(), "/price".into()));
     // A later sibling of the client call, delivered before it.
     let mut db = span(1, 4, Some(1), SpanKind::Client, &fe, "SELECT", 8, 450);
     db.status = StatusCode::Error;

@@ -18,7 +18,7 @@ use opentelemetry_proto::tonic::{
 };
 
 use super::SpanSink;
-use crate::trace::span::{AttrValue, Resource, Span, SpanKind, StatusCode};
+use crate::trace::span::{AttrKey, AttrValue, Resource, Span, SpanKind, StatusCode};
 
 /// Instrumentation scope name on every exported span.
 pub const SCOPE_NAME: &str = "swit";
@@ -124,7 +124,7 @@ fn to_proto_span(s: &Span) -> ProtoSpan {
     }
 }
 
-fn to_key_values(attrs: &[(String, AttrValue)]) -> Vec<KeyValue> {
+fn to_key_values(attrs: &[(AttrKey, AttrValue)]) -> Vec<KeyValue> {
     attrs.iter().map(|(k, v)| key_value(k, v)).collect()
 }
 

@@ -7,7 +7,7 @@ use crate::trace::span::{SpanId, TraceId};
 fn resource(name: &str) -> Arc<Resource> {
     Arc::new(Resource {
         service_name: name.to_string(),
-        attributes: vec![("service.name".to_string(), name.into())],
+        attributes: vec![("service.name".into(), name.into())],
     })
 }
 
@@ -26,10 +26,10 @@ fn span(resource: &Arc<Resource>, id: u8, parent: Option<u8>) -> Span {
         start_unix_ns: 1_700_000_000_000_000_000,
         end_unix_ns: 1_700_000_000_012_400_000,
         attributes: vec![
-            ("url.path".to_string(), "/checkout".into()),
-            ("http.response.status_code".to_string(), 123i64.into()),
-            ("tls".to_string(), AttrValue::Bool(true)),
-            ("ratio".to_string(), AttrValue::Double(0.5)),
+            ("url.path".into(), "/checkout".into()),
+            ("http.response.status_code".into(), 123i64.into()),
+            ("tls".into(), AttrValue::Bool(true)),
+            ("ratio".into(), AttrValue::Double(0.5)),
         ],
         status: StatusCode::Error,
         status_message: "boom".to_string(),

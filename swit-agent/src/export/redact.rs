@@ -3,7 +3,9 @@
 //! collectors all receive the same redacted spans.
 //!
 //! The span name, the status message, the trace state and every string
-//! attribute are scrubbed; resource attributes are the process's identity
+//! attribute that can hold free text are scrubbed: all but the
+//! [`plain`] ones, whose values the agent picks from a closed set or
+//! parses as an address. Resource attributes are the process's identity
 //! and the operator's own and are left alone.
 use std::borrow::Cow;
 
@@ -42,12 +44,35 @@ impl RedactingSink {
         // Carried from the traffic's `tracestate` header: vendors' data,
         // which a service may have filled with anything.
         scrub(&mut span.trace_state);
-        for (_, v) in &mut span.attributes {
-            if let AttrValue::Str(s) = v {
+        for (k, v) in &mut span.attributes {
+            if let AttrValue::Str(s) = v
+                && !plain(k)
+            {
                 scrub(s);
             }
         }
     }
+}
+
+/// Attributes with no free text, not scanned: methods (an unknown one is
+/// kept whole in `http.request.method_original`, which is scanned),
+/// schemes, protocol versions and names, system names, and the addresses:
+/// IPs, or a host name the parser took from `Host` or `:authority` without
+/// its userinfo. Any other attribute, including one added later, is
+/// scanned; so are error types and codes, which a Redis server words.
+pub fn plain(key: &str) -> bool {
+    matches!(
+        key,
+        "http.request.method"
+            | "url.scheme"
+            | "server.address"
+            | "client.address"
+            | "network.peer.address"
+            | "network.protocol.name"
+            | "network.protocol.version"
+            | "db.system.name"
+            | "rpc.system"
+    )
 }
 
 impl SpanSink for RedactingSink {

@@ -52,13 +52,56 @@ fn every_span_of_every_batch_is_redacted_before_the_inner_sink() {
         assert_eq!(
             s.attributes,
             vec![
-                ("url.path".to_string(), "/k/REDACTED".into()),
-                (
-                    "url.full".to_string(),
-                    "http://u:REDACTED@h/a?b=REDACTED".into()
-                ),
-                ("http.response.status_code".to_string(), AttrValue::Int(200)),
+                ("url.path".into(), "/k/REDACTED".into()),
+                ("url.full".into(), "http://u:REDACTED@h/a?b=REDACTED".into()),
+                ("http.response.status_code".into(), AttrValue::Int(200)),
             ]
         );
     }
+}
+
+#[test]
+fn plain_attributes_are_not_scanned_free_text_is() {
+    let mem = MemorySink::default();
+    let mut sink = RedactingSink::new(&RedactionSettings::default(), Box::new(mem.clone()));
+    let jwt = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2ln";
+    let span = Span {
+        trace_id: TraceId::random(),
+        span_id: SpanId::random(),
+        parent_span_id: None,
+        flags: 1,
+        trace_state: String::new(),
+        name: "GET".into(),
+        kind: SpanKind::Server,
+        start_unix_ns: 1,
+        end_unix_ns: 2,
+        attributes: vec![
+            ("server.address".into(), jwt.into()),
+            ("user_agent.original".into(), jwt.into()),
+            ("error.type".into(), jwt.into()),
+            ("some.future.attribute".into(), jwt.into()),
+        ],
+        status: StatusCode::Unset,
+        status_message: String::new(),
+        resource: Arc::new(Resource {
+            service_name: "s".into(),
+            attributes: vec![],
+        }),
+    };
+    sink.export(vec![span]).unwrap();
+    let got = mem.spans.lock().unwrap();
+    let values: Vec<String> = got[0]
+        .attributes
+        .iter()
+        .map(|(_, v)| v.to_string())
+        .collect();
+    assert_eq!(
+        values,
+        [
+            format!("{jwt:?}"),
+            "\"REDACTED\"".to_string(),
+            "\"REDACTED\"".to_string(),
+            "\"REDACTED\"".to_string()
+        ]
+    );
 }

@@ -98,6 +98,9 @@ impl Redactor {
     /// `text` with every secret found replaced by [`REDACTED`]; borrowed
     /// when nothing was found.
     pub fn scrub<'a>(&self, text: &'a str) -> Cow<'a, str> {
+        if text.is_empty() {
+            return Cow::Borrowed(text);
+        }
         let mut cut = text.len().min(MAX_SCAN_BYTES);
         while !text.is_char_boundary(cut) {
             cut -= 1;
@@ -129,14 +132,44 @@ pub fn compile(p: &str) -> Result<regex::Regex, String> {
 }
 
 /// Ranges of `t` that the built-in finders say are secrets.
+///
+/// One pass over the bytes first tells which finders could match at all
+/// (each needs a byte most attribute values lack); only those run.
 pub fn builtin_secrets(t: &str) -> Vec<Range<usize>> {
     let mut out = Vec::new();
-    jwts(t, &mut out);
-    auth_credentials(t, &mut out);
-    url_passwords(t, &mut out);
-    secret_values(t, &mut out);
+    let found = t
+        .as_bytes()
+        .iter()
+        .fold(0u8, |m, &c| m | TRIGGERS[usize::from(c)]);
+    if found & JWT != 0 {
+        jwts(t, &mut out);
+    }
+    if found & AUTH != 0 {
+        auth_credentials(t, &mut out);
+    }
+    if found & URL != 0 {
+        url_passwords(t, &mut out);
+    }
+    if found & KEY_VALUE != 0 {
+        secret_values(t, &mut out);
+    }
     out
 }
+
+/// The finder each byte may start: `J` of a JWT's `eyJ`, the space after
+/// an authentication scheme, `:` of `://`, `=` of `key=value`.
+const JWT: u8 = 1;
+const AUTH: u8 = 2;
+const URL: u8 = 4;
+const KEY_VALUE: u8 = 8;
+const TRIGGERS: [u8; 256] = {
+    let mut t = [0u8; 256];
+    t[b'J' as usize] = JWT;
+    t[b' ' as usize] = AUTH;
+    t[b':' as usize] = URL;
+    t[b'=' as usize] = KEY_VALUE;
+    t
+};
 
 fn pattern_secrets(re: &regex::Regex, t: &str, out: &mut Vec<Range<usize>>) {
     if re.captures_len() == 1 {

@@ -69,7 +69,7 @@ pub fn captured_headers(
                 .collect();
             if !values.is_empty() {
                 a.push((
-                    format!("http.{side}.header.{name}"),
+                    format!("http.{side}.header.{name}").into(),
                     values.join(", ").into(),
                 ));
             }
@@ -184,11 +184,13 @@ pub fn http_span(
     };
     let scheme = x.scheme.unwrap_or("http");
     let host = x.authority.map(parse_host);
+    // Formatted once: `client.address` and `network.peer.address` share it.
+    let peer = remote.ip().to_string();
     match kind {
         SpanKind::Client => {
             let (addr, port) = match &host {
                 Some((h, p)) => (h.clone(), p.unwrap_or(remote.port())),
-                None => (remote.ip().to_string(), remote.port()),
+                None => (peer.clone(), remote.port()),
             };
             let host = if addr.contains(':') {
                 format!("[{addr}]")
@@ -227,14 +229,11 @@ pub fn http_span(
             };
             a.push(("server.address".into(), addr.into()));
             a.push(("server.port".into(), AttrValue::Int(port as i64)));
-            a.push(("client.address".into(), remote.ip().to_string().into()));
+            a.push(("client.address".into(), peer.clone().into()));
             a.push(("client.port".into(), AttrValue::Int(remote.port() as i64)));
         }
     }
-    a.push((
-        "network.peer.address".into(),
-        remote.ip().to_string().into(),
-    ));
+    a.push(("network.peer.address".into(), peer.into()));
     a.push((
         "network.peer.port".into(),
         AttrValue::Int(remote.port() as i64),

@@ -1,7 +1,7 @@
 //! What /proc says about a traced process: its resource attributes.
 use std::{collections::HashMap, fs, sync::Arc};
 
-use super::span::{AttrValue, Resource};
+use super::span::{AttrValue, Attributes, Resource};
 
 /// Interpreters whose service is better named by the script they run.
 const INTERPRETERS: [&str; 7] = ["python", "node", "ruby", "perl", "php", "java", "bash"];
@@ -151,12 +151,12 @@ pub fn resource_with_hint(
         .or_else(|| policy.service_name.clone())
         .unwrap_or_else(|| derived.clone());
 
-    let mut attributes: Vec<(String, AttrValue)> = Vec::new();
+    let mut attributes: Attributes = Vec::new();
     let mut set = |k: &str, v: AttrValue| {
         if let Some(slot) = attributes.iter_mut().find(|(n, _)| n == k) {
             slot.1 = v;
         } else {
-            attributes.push((k.to_string(), v));
+            attributes.push((k.to_string().into(), v));
         }
     };
     // Lowest precedence first: configured attributes, then the process's own.

@@ -1,6 +1,6 @@
 //! The agent's own span type: what flows from the correlator to export.
 //! OpenTelemetry types appear only inside `export/`.
-use std::{fmt, sync::Arc};
+use std::{borrow::Cow, fmt, sync::Arc};
 
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub struct TraceId(pub [u8; 16]);
@@ -132,7 +132,12 @@ impl From<i64> for AttrValue {
     }
 }
 
-pub type Attributes = Vec<(String, AttrValue)>;
+/// An attribute's name. The conventions' names are static and cost no
+/// allocation; captured headers' names and the operator's resource
+/// attributes are built at run time.
+pub type AttrKey = Cow<'static, str>;
+
+pub type Attributes = Vec<(AttrKey, AttrValue)>;
 
 /// What produced a set of spans: one traced process.
 #[derive(Debug, Clone, PartialEq)]
@@ -168,7 +173,7 @@ impl Span {
     /// counted): what the spans waiting for export are bounded by, since a
     /// span can carry a 64 KiB URL or query.
     pub fn approx_bytes(&self) -> usize {
-        let attr = std::mem::size_of::<(String, AttrValue)>();
+        let attr = std::mem::size_of::<(AttrKey, AttrValue)>();
         std::mem::size_of::<Span>()
             + self.trace_state.len()
             + self.name.len()
@@ -177,11 +182,13 @@ impl Span {
                 .attributes
                 .iter()
                 .map(|(k, v)| {
-                    attr + k.len()
-                        + match v {
-                            AttrValue::Str(s) => s.len(),
-                            _ => 0,
-                        }
+                    attr + match k {
+                        Cow::Borrowed(_) => 0,
+                        Cow::Owned(k) => k.len(),
+                    } + match v {
+                        AttrValue::Str(s) => s.len(),
+                        _ => 0,
+                    }
                 })
                 .sum::<usize>()
     }

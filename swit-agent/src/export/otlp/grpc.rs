@@ -1,13 +1,19 @@
-//! OTLP/gRPC through opentelemetry-proto's generated tonic client.
+//! OTLP/gRPC through tonic: spans go as the bytes [`super::encode`] wrote
+//! (a codec that copies them into the frame), answers are decoded by prost;
+//! the agent's metrics go through opentelemetry-proto's generated client.
 //!
 //! One lazily connected channel carries the spans of every traced service:
 //! tonic reconnects it on the next request after the collector comes back.
+use bytes::BufMut;
+use hyper::http::uri::PathAndQuery;
 use opentelemetry_proto::tonic::collector::{
     metrics::v1::{ExportMetricsServiceRequest, metrics_service_client::MetricsServiceClient},
-    trace::v1::{ExportTraceServiceRequest, trace_service_client::TraceServiceClient},
+    trace::v1::ExportTraceServiceResponse,
 };
+use prost::Message;
 use tonic::{
-    codec::CompressionEncoding,
+    Status,
+    codec::{Codec, CompressionEncoding, DecodeBuf, Decoder, EncodeBuf, Encoder},
     metadata::{AsciiMetadataKey, AsciiMetadataValue, MetadataMap},
     transport::{Channel, Endpoint},
 };
@@ -18,16 +24,54 @@ use super::{
     tls::{self, Alpn},
 };
 
+const EXPORT_PATH: &str = "/opentelemetry.proto.collector.trace.v1.TraceService/Export";
+
 pub struct GrpcTransport {
-    client: TraceServiceClient<Channel>,
+    client: tonic::client::Grpc<Channel>,
     metadata: MetadataMap,
+}
+
+/// Requests are protobuf bytes already; answers are decoded by prost.
+#[derive(Default)]
+struct PreEncoded;
+
+impl Codec for PreEncoded {
+    type Encode = Vec<u8>;
+    type Decode = ExportTraceServiceResponse;
+    type Encoder = PreEncoded;
+    type Decoder = PreEncoded;
+    fn encoder(&mut self) -> Self::Encoder {
+        PreEncoded
+    }
+    fn decoder(&mut self) -> Self::Decoder {
+        PreEncoded
+    }
+}
+
+impl Encoder for PreEncoded {
+    type Item = Vec<u8>;
+    type Error = Status;
+    fn encode(&mut self, item: Vec<u8>, dst: &mut EncodeBuf<'_>) -> Result<(), Status> {
+        dst.put_slice(&item);
+        Ok(())
+    }
+}
+
+impl Decoder for PreEncoded {
+    type Item = ExportTraceServiceResponse;
+    type Error = Status;
+    fn decode(&mut self, src: &mut DecodeBuf<'_>) -> Result<Option<Self::Item>, Status> {
+        Message::decode(src)
+            .map(Some)
+            .map_err(|e| Status::internal(e.to_string()))
+    }
 }
 
 impl GrpcTransport {
     /// Must run inside the sink's runtime (`Runtime::enter`): the channel
     /// spawns its worker task there.
     pub fn new(uri: hyper::Uri, opts: &OtlpOptions) -> Result<Self, OtlpError> {
-        let mut client = TraceServiceClient::new(channel(uri, opts)?);
+        let mut client = tonic::client::Grpc::new(channel(uri, opts)?);
         if opts.gzip {
             client = client
                 .send_compressed(CompressionEncoding::Gzip)
@@ -39,10 +83,20 @@ impl GrpcTransport {
         })
     }
 
-    pub async fn send(&mut self, req: ExportTraceServiceRequest) -> Result<Accepted, SendError> {
+    /// Sends one encoded `ExportTraceServiceRequest`.
+    pub async fn send(&mut self, req: Vec<u8>) -> Result<Accepted, SendError> {
         let mut request = tonic::Request::new(req);
         *request.metadata_mut() = self.metadata.clone();
-        match self.client.export(request).await {
+        let sent = async {
+            self.client
+                .ready()
+                .await
+                .map_err(|e| Status::unknown(format!("Service was not ready: {e}")))?;
+            self.client
+                .unary(request, PathAndQuery::from_static(EXPORT_PATH), PreEncoded)
+                .await
+        };
+        match sent.await {
             Ok(resp) => Ok(resp
                 .into_inner()
                 .partial_success

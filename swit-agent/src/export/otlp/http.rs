@@ -19,8 +19,7 @@ use hyper_util::{
     rt::TokioExecutor,
 };
 use opentelemetry_proto::tonic::collector::{
-    metrics::v1::ExportMetricsServiceRequest,
-    trace::v1::{ExportTraceServiceRequest, ExportTraceServiceResponse},
+    metrics::v1::ExportMetricsServiceRequest, trace::v1::ExportTraceServiceResponse,
 };
 use prost::Message;
 
@@ -59,8 +58,9 @@ impl HttpTransport {
         })
     }
 
-    pub async fn send(&mut self, req: ExportTraceServiceRequest) -> Result<Accepted, SendError> {
-        let body = self.post(req.encode_to_vec()).await?;
+    /// Sends one encoded `ExportTraceServiceRequest`.
+    pub async fn send(&mut self, req: Vec<u8>) -> Result<Accepted, SendError> {
+        let body = self.post(req).await?;
         // An undecodable body (a JSON reply from a proxy) is not a failure:
         // the status already said the spans were taken.
         let partial = ExportTraceServiceResponse::decode(body)

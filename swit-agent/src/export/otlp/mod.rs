@@ -6,7 +6,7 @@
 //! request is bounded by [`OtlpOptions::timeout`]. One channel (gRPC) or one
 //! connection pool (HTTP) carries the spans of every traced process: a batch
 //! with spans of several services becomes one request with one
-//! `ResourceSpans` per service (see [`super::otlp_json::to_request`]).
+//! `ResourceSpans` per service (see [`encode::encode_request`]).
 //!
 //! Delivery, in order:
 //! - `export` sends the batch at once, unless spans are already waiting
@@ -25,6 +25,7 @@
 //!   and reports, and counts as dropped, what could not be sent.
 //!
 //! The collector going down and coming back is logged once each.
+pub mod encode;
 mod grpc;
 mod http;
 pub mod metrics;
@@ -42,15 +43,41 @@ use std::{
     time::{Duration, Instant},
 };
 
-use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
-
 use self::{
     grpc::GrpcTransport,
     http::HttpTransport,
     retry::{Accepted, Backoff, RetryBuffer, SendError},
 };
-use super::{SpanSink, otlp_json::to_request};
+use super::SpanSink;
 use crate::trace::span::Span;
+
+/// gzip level of gRPC message compression (tonic's, which compresses the
+/// gRPC messages).
+const GRPC_GZIP_LEVEL: u32 = 6;
+
+/// The bytes of one OTLP/gRPC trace export message as they go on the wire:
+/// the 5-byte gRPC frame header (compressed flag, big-endian length) and
+/// the protobuf `ExportTraceServiceRequest`, gzipped when `gzip`. Appended
+/// to `out`. The transport does the same through tonic; this function is
+/// what the export thread's encoding costs, without a server.
+pub fn grpc_message(spans: &[Span], gzip: bool, out: &mut Vec<u8>) {
+    use std::io::Write;
+
+    let mut req = Vec::new();
+    encode::encode_request(spans, &mut req);
+    let at = out.len();
+    out.extend_from_slice(&[u8::from(gzip), 0, 0, 0, 0]);
+    if gzip {
+        let mut enc =
+            flate2::write::GzEncoder::new(&mut *out, flate2::Compression::new(GRPC_GZIP_LEVEL));
+        enc.write_all(&req).expect("writing to a Vec");
+        enc.finish().expect("writing to a Vec");
+    } else {
+        out.extend_from_slice(&req);
+    }
+    let len = (out.len() - at - 5) as u32;
+    out[at + 1..at + 5].copy_from_slice(&len.to_be_bytes());
+}
 
 /// First wait after a failed attempt; doubles up to `max_backoff`.
 pub const INITIAL_BACKOFF: Duration = Duration::from_millis(500);
@@ -114,7 +141,7 @@ impl Default for OtlpOptions {
             protocol: OtlpProtocol::Grpc,
             headers: Vec::new(),
             timeout: Duration::from_secs(10),
-            gzip: true,
+            gzip: false,
             tls: OtlpTls::default(),
             retry_buffer_spans: 65_536,
             retry_buffer_bytes: 32 << 20,
@@ -233,7 +260,8 @@ impl OtlpSink {
 
     /// One request, bounded by `limit`.
     fn send(&mut self, spans: &[Span], limit: Duration) -> Result<Accepted, SendError> {
-        let req: ExportTraceServiceRequest = to_request(spans);
+        let mut req = Vec::new();
+        encode::encode_request(spans, &mut req);
         let fut = async {
             match &mut self.transport {
                 Transport::Grpc(t) => t.send(req).await,

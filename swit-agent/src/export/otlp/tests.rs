@@ -20,8 +20,8 @@ fn resource(name: &str, pid: i64) -> Arc<Resource> {
     Arc::new(Resource {
         service_name: name.to_string(),
         attributes: vec![
-            ("service.name".to_string(), name.into()),
-            ("process.pid".to_string(), AttrValue::Int(pid)),
+            ("service.name".into(), name.into()),
+            ("process.pid".into(), AttrValue::Int(pid)),
         ],
     })
 }
@@ -39,8 +39,8 @@ fn span(r: &Arc<Resource>, id: u16) -> Span {
         start_unix_ns: T0,
         end_unix_ns: T0 + 1000,
         attributes: vec![
-            ("http.request.method".to_string(), "GET".into()),
-            ("http.response.status_code".to_string(), AttrValue::Int(200)),
+            ("http.request.method".into(), "GET".into()),
+            ("http.response.status_code".into(), AttrValue::Int(200)),
         ],
         status: StatusCode::Unset,
         status_message: String::new(),
@@ -64,7 +64,7 @@ fn options(rx: &OtlpReceiver, protocol: OtlpProtocol) -> OtlpOptions {
     OtlpOptions {
         endpoint: rx.endpoint(),
         protocol,
-        headers: vec![("X-Tenant".to_string(), "team-a".to_string())],
+        headers: vec![("X-Tenant".into(), "team-a".to_string())],
         timeout: Duration::from_secs(5),
         ..OtlpOptions::default()
     }
@@ -94,7 +94,12 @@ fn received_ids(rx: &OtlpReceiver) -> Vec<u16> {
 fn delivers_spans_with_resources_attributes_headers_and_gzip() {
     for protocol in BOTH {
         let rx = start(protocol);
-        let mut sink = sink(&rx, protocol);
+        let mut sink = OtlpSink::new(OtlpOptions {
+            gzip: true,
+            ..options(&rx, protocol)
+        })
+        .unwrap();
+        sink.tick(T0).unwrap();
         let (a, b) = (resource("frontend", 10), resource("backend", 20));
         sink.export(vec![span(&a, 1), span(&b, 2), span(&a, 3)])
             .unwrap();
@@ -103,7 +108,7 @@ fn delivers_spans_with_resources_attributes_headers_and_gzip() {
         assert_eq!(reqs.len(), 1, "{protocol:?}: one request for all services");
         let req = &reqs[0];
         assert_eq!(req.request.resource_spans.len(), 2, "{protocol:?}");
-        assert!(req.gzip, "{protocol:?}: gzip by default");
+        assert!(req.gzip, "{protocol:?}: gzip when asked");
         assert_eq!(req.header("x-tenant"), Some("team-a"), "{protocol:?}");
         assert!(req.header("user-agent").unwrap().contains("swit-agent"));
         if protocol == OtlpProtocol::HttpProtobuf {
@@ -141,14 +146,10 @@ fn delivers_spans_with_resources_attributes_headers_and_gzip() {
 }
 
 #[test]
-fn gzip_can_be_turned_off() {
+fn no_compression_by_default() {
     for protocol in BOTH {
         let rx = start(protocol);
-        let mut sink = OtlpSink::new(OtlpOptions {
-            gzip: false,
-            ..options(&rx, protocol)
-        })
-        .unwrap();
+        let mut sink = OtlpSink::new(options(&rx, protocol)).unwrap();
         sink.export(spans(1..3)).unwrap();
         let req = &rx.requests()[0];
         assert!(!req.gzip, "{protocol:?}");
