@@ -397,3 +397,7 @@ impl<P: Protocol> Driver<P> {
         }
     }
 }
+
+#[cfg(test)]
+#[path = "framing_tests.rs"]
+mod tests;
