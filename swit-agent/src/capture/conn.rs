@@ -162,6 +162,9 @@ pub struct ConnTable {
     /// Sockets forgotten without a close (idle, evicted, shed), for the
     /// correlator to forget too: see [`ConnTable::take_forgotten`].
     forgotten: Vec<u64>,
+    /// The protocol events of one call, kept for its capacity: a fresh
+    /// vector per chunk grows through sizes that cost more than the parse.
+    produced: Vec<ProtoEvent>,
 }
 
 impl std::fmt::Debug for ConnTable {
@@ -315,7 +318,7 @@ impl ConnTable {
         };
         let before = stream.stats.gap_bytes;
         let stale_before = stream.stats.stale_chunks;
-        let mut produced = Vec::new();
+        let mut produced = std::mem::take(&mut self.produced);
         let mut counts = RouteCounts::default();
         stream.push(chunk.seq, chunk.len, chunk.bytes, at, &mut |input| {
             route(parse, side, input, &mut produced, &mut counts);
@@ -327,7 +330,7 @@ impl ConnTable {
         self.stats.gap_bytes += gaps;
         self.stats.undetected += counts.undetected;
         self.stats.ciphertext += counts.ciphertext;
-        out.extend(produced.into_iter().map(|event| ConnEvent {
+        out.extend(produced.drain(..).map(|event| ConnEvent {
             sock: info.sock,
             pid,
             tuple,
@@ -335,6 +338,7 @@ impl ConnTable {
             tls,
             event,
         }));
+        self.produced = produced;
     }
 
     /// The connection closed: flush held chunks, end messages that end at
@@ -343,7 +347,7 @@ impl ConnTable {
         let Some(mut c) = self.conns.remove(&info.sock) else {
             return;
         };
-        let mut produced = Vec::new();
+        let mut produced = std::mem::take(&mut self.produced);
         flush_streams(&mut c, &mut produced, &mut self.stats);
         if let Parse::Active(s) = &mut c.parse {
             let at = Moment {
@@ -353,7 +357,7 @@ impl ConnTable {
             };
             s.close(at, &mut produced);
         }
-        out.extend(produced.into_iter().map(|event| ConnEvent {
+        out.extend(produced.drain(..).map(|event| ConnEvent {
             sock: info.sock,
             pid: c.pid,
             tuple: c.tuple,
@@ -361,19 +365,19 @@ impl ConnTable {
             tls: c.tls,
             event,
         }));
+        self.produced = produced;
     }
 
     /// Periodic upkeep: streams quiet with held chunks give up on their
     /// holes; idle connections are forgotten.
     pub fn tick(&mut self, now_ns: u64, out: &mut Vec<ConnEvent>) {
-        let mut produced = Vec::new();
+        let mut evs = std::mem::take(&mut self.produced);
         for (&sock, c) in self.conns.iter_mut() {
             if !c.ingress.has_pending() && !c.egress.has_pending() {
                 continue;
             }
-            let mut evs = Vec::new();
             flush_streams(c, &mut evs, &mut self.stats);
-            produced.extend(evs.into_iter().map(|event| ConnEvent {
+            out.extend(evs.drain(..).map(|event| ConnEvent {
                 sock,
                 pid: c.pid,
                 tuple: c.tuple,
@@ -382,7 +386,7 @@ impl ConnTable {
                 event,
             }));
         }
-        out.extend(produced);
+        self.produced = evs;
         let idle = if self.idle_ns == 0 {
             IDLE_NS
         } else {
