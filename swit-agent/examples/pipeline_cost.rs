@@ -150,13 +150,29 @@ fn records(n: usize, pid: u32) -> Vec<Vec<u8>> {
         let conn = &mut conns[c];
         timed.push((
             t,
-            data(c, pid, t - 4_000, t, conn.ingress, direction::INGRESS, REQUEST),
+            data(
+                c,
+                pid,
+                t - 4_000,
+                t,
+                conn.ingress,
+                direction::INGRESS,
+                REQUEST,
+            ),
         ));
         conn.ingress = conn.ingress.wrapping_add(REQUEST.len() as u32);
         let (enter, exit) = (t + 20_000, t + 27_000);
         timed.push((
             exit,
-            data(c, pid, enter, exit, conn.egress, direction::EGRESS, RESPONSE),
+            data(
+                c,
+                pid,
+                enter,
+                exit,
+                conn.egress,
+                direction::EGRESS,
+                RESPONSE,
+            ),
         ));
         conn.egress = conn.egress.wrapping_add(RESPONSE.len() as u32);
     }
@@ -198,8 +214,8 @@ fn main() {
         .nth(1)
         .map(|a| a.parse().expect("a request count"))
         .unwrap_or(20_000);
-    let settings = Settings::load_with(None, &|_| None, &Overrides::default())
-        .expect("default settings");
+    let settings =
+        Settings::load_with(None, &|_| None, &Overrides::default()).expect("default settings");
     let counters = Arc::new(ExportCounters::default());
     let spans = Arc::new(AtomicU64::new(0));
     let (sender, pipeline) = ExportPipeline::start(

@@ -1,9 +1,8 @@
 //! The agent's view of every traced connection: its two ordered streams,
 //! its role, and the protocol session that parses it.
-use std::collections::HashMap;
-
 use super::{
     event::{ConnInfo, DataChunk, Direction, Role, Tuple},
+    hash::FxHashMap,
     stream::Stream,
     tls,
 };
@@ -154,7 +153,7 @@ pub type RoleHint = Box<dyn FnMut(u32, &Tuple) -> Role + Send>;
 /// Every traced connection, keyed by kernel socket address.
 #[derive(Default)]
 pub struct ConnTable {
-    conns: HashMap<u64, Connection>,
+    conns: FxHashMap<u64, Connection>,
     pub stats: ConnStats,
     role_hint: Option<RoleHint>,
     /// 0 means [`IDLE_NS`].

@@ -11,10 +11,7 @@
 //!
 //! Ids are assigned when a request *starts*, because the work done while
 //! serving it (its children) finishes, and is exported, before it does.
-use std::{
-    collections::{HashMap, VecDeque},
-    sync::Arc,
-};
+use std::{collections::VecDeque, sync::Arc};
 
 use super::{
     context::{Incoming, extract},
@@ -28,6 +25,7 @@ use crate::{
     capture::{
         conn::ConnEvent,
         event::{Role, Tuple},
+        hash::FxHashMap,
     },
     config::{Propagator, Sampler, redaction::CaptureHeaders},
     protocol::{
@@ -222,20 +220,20 @@ pub struct Correlator {
     opts: TraceOptions,
     resource: ResourceFn,
     /// Requests started, by (socket, request id).
-    open: HashMap<ReqKey, SpanCtx>,
+    open: FxHashMap<ReqKey, SpanCtx>,
     /// The server request each worker is serving.
-    serving: HashMap<WorkerKey, Serving>,
+    serving: FxHashMap<WorkerKey, Serving>,
     /// Requests a reader goroutine read and has not yet handed to a
     /// goroutine it started, oldest first.
-    handoff: HashMap<WorkerKey, VecDeque<Serving>>,
+    handoff: FxHashMap<WorkerKey, VecDeque<Serving>>,
     /// The worker that read each open server request's head.
-    read_by: HashMap<ReqKey, u64>,
+    read_by: FxHashMap<ReqKey, u64>,
     /// The goroutines serving each request besides its reader, so they
     /// stop when it is answered.
-    inherited: HashMap<ReqKey, Vec<WorkerKey>>,
+    inherited: FxHashMap<ReqKey, Vec<WorkerKey>>,
     /// Client calls by the client's tuple (and HTTP/2 stream), waiting
     /// for the server side.
-    calls: HashMap<Tuple, VecDeque<(Option<u32>, SpanCtx)>>,
+    calls: FxHashMap<Tuple, VecDeque<(Option<u32>, SpanCtx)>>,
     pub stats: CorrelatorStats,
 }
 
@@ -245,12 +243,12 @@ impl Correlator {
             clock,
             opts,
             resource,
-            open: HashMap::new(),
-            serving: HashMap::new(),
-            handoff: HashMap::new(),
-            inherited: HashMap::new(),
-            read_by: HashMap::new(),
-            calls: HashMap::new(),
+            open: FxHashMap::default(),
+            serving: FxHashMap::default(),
+            handoff: FxHashMap::default(),
+            inherited: FxHashMap::default(),
+            read_by: FxHashMap::default(),
+            calls: FxHashMap::default(),
             stats: CorrelatorStats::default(),
         }
     }
