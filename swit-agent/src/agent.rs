@@ -8,7 +8,7 @@
 //! started again when `signals` switch tracing off and on.
 mod session;
 mod signals;
-mod stage;
+pub mod stage;
 mod totals;
 
 use std::{

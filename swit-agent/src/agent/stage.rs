@@ -35,6 +35,10 @@ pub struct Stage {
     /// Processes found gone without their exit record released yet, with
     /// when: see [`Stage::reaped`].
     reaped: Vec<(u32, u64)>,
+    /// Events released by `reorder` and closes come due, kept for their
+    /// capacity between calls.
+    released: Vec<Event>,
+    due: Vec<ConnInfo>,
 }
 
 /// How long a process found gone waits for its exit record before its
@@ -71,6 +75,8 @@ impl Stage {
             changes: Vec::new(),
             shedding: None,
             reaped: Vec::new(),
+            released: Vec::new(),
+            due: Vec::new(),
         }
     }
 
@@ -140,16 +146,18 @@ impl Stage {
     }
 
     pub fn release(&mut self, now: u64, sender: &SpanSender) {
-        let mut out = Vec::new();
+        let mut out = std::mem::take(&mut self.released);
         self.reorder.release(now, &mut |e| out.push(e));
-        for e in out {
+        for e in out.drain(..) {
             self.handle(e, sender);
         }
-        let mut due = Vec::new();
+        self.released = out;
+        let mut due = std::mem::take(&mut self.due);
         self.closing.due(now, &mut |c| due.push(c));
-        for c in due {
+        for c in due.drain(..) {
             self.close_now(&c, sender);
         }
+        self.due = due;
         self.forget_reaped(now, sender);
     }
 

@@ -8,9 +8,9 @@
 //! record's bytes, and with them an exchange. So a close takes effect
 //! [`GRACE_NS`] later; a new connection on the same socket ends the wait
 //! at once.
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 
-use super::event::ConnInfo;
+use super::{event::ConnInfo, hash::FxHashMap};
 
 /// How long a closed connection still takes late records.
 pub const GRACE_NS: u64 = 250_000_000;
@@ -18,7 +18,7 @@ pub const GRACE_NS: u64 = 250_000_000;
 #[derive(Default)]
 pub struct Closing {
     /// Closes by socket, with when they take effect.
-    held: HashMap<u64, (u64, ConnInfo)>,
+    held: FxHashMap<u64, (u64, ConnInfo)>,
     /// (when, socket), oldest first; entries no longer in `held` are stale.
     order: VecDeque<(u64, u64)>,
 }

@@ -1,9 +1,10 @@
 //! The agent's view of every traced connection: its two ordered streams,
 //! its role, and the protocol session that parses it.
-use std::collections::HashMap;
+use std::collections::BTreeSet;
 
 use super::{
     event::{ConnInfo, DataChunk, Direction, Role, Tuple},
+    hash::FxHashMap,
     stream::Stream,
     tls,
 };
@@ -154,7 +155,10 @@ pub type RoleHint = Box<dyn FnMut(u32, &Tuple) -> Role + Send>;
 /// Every traced connection, keyed by kernel socket address.
 #[derive(Default)]
 pub struct ConnTable {
-    conns: HashMap<u64, Connection>,
+    conns: FxHashMap<u64, Connection>,
+    /// (pid, socket) of every connection: what a process's exit closes is
+    /// a range, not a scan of every connection (quadratic under churn).
+    by_pid: BTreeSet<(u32, u64)>,
     pub stats: ConnStats,
     role_hint: Option<RoleHint>,
     /// 0 means [`IDLE_NS`].
@@ -162,6 +166,12 @@ pub struct ConnTable {
     /// Sockets forgotten without a close (idle, evicted, shed), for the
     /// correlator to forget too: see [`ConnTable::take_forgotten`].
     forgotten: Vec<u64>,
+    /// The protocol events of one call, kept for its capacity: a fresh
+    /// vector per chunk grows through sizes that cost more than the parse.
+    produced: Vec<ProtoEvent>,
+    /// Connections looked at by `of_pid`, for tests.
+    #[cfg(test)]
+    pub(crate) visited: std::cell::Cell<usize>,
 }
 
 impl std::fmt::Debug for ConnTable {
@@ -198,7 +208,7 @@ impl ConnTable {
         let mut by_age: Vec<(u64, u64)> = self.conns.iter().map(|(&k, c)| (c.last_ns, k)).collect();
         by_age.select_nth_unstable(n - 1);
         for &(_, sock) in &by_age[..n] {
-            self.conns.remove(&sock);
+            self.remove(sock);
             self.forgotten.push(sock);
         }
         self.stats.shed += n as u64;
@@ -232,17 +242,25 @@ impl ConnTable {
             .get(&info.sock)
             .is_some_and(|c| c.tuple != info.tuple)
         {
-            self.conns.remove(&info.sock);
+            self.remove(info.sock);
         }
         if !self.conns.contains_key(&info.sock) {
             if self.conns.len() >= MAX_CONNECTIONS {
                 self.evict_oldest();
             }
             self.stats.opened += 1;
+            self.by_pid.insert((info.pid, info.sock));
         }
         self.conns
             .entry(info.sock)
             .or_insert_with(|| Connection::new(info, role))
+    }
+
+    /// Forgets one connection, and its place in the pid index.
+    fn remove(&mut self, sock: u64) -> Option<Connection> {
+        let c = self.conns.remove(&sock)?;
+        self.by_pid.remove(&(c.pid, sock));
+        Some(c)
     }
 
     /// The table is full: the least recently active sixteenth goes at
@@ -256,7 +274,7 @@ impl ConnTable {
 
     /// A traced process accepted or connected: a fresh connection.
     pub fn open(&mut self, info: &ConnInfo, role: Role) {
-        self.conns.remove(&info.sock);
+        self.remove(info.sock);
         let c = self.entry(info, role);
         c.role = role;
     }
@@ -315,7 +333,7 @@ impl ConnTable {
         };
         let before = stream.stats.gap_bytes;
         let stale_before = stream.stats.stale_chunks;
-        let mut produced = Vec::new();
+        let mut produced = std::mem::take(&mut self.produced);
         let mut counts = RouteCounts::default();
         stream.push(chunk.seq, chunk.len, chunk.bytes, at, &mut |input| {
             route(parse, side, input, &mut produced, &mut counts);
@@ -327,7 +345,7 @@ impl ConnTable {
         self.stats.gap_bytes += gaps;
         self.stats.undetected += counts.undetected;
         self.stats.ciphertext += counts.ciphertext;
-        out.extend(produced.into_iter().map(|event| ConnEvent {
+        out.extend(produced.drain(..).map(|event| ConnEvent {
             sock: info.sock,
             pid,
             tuple,
@@ -335,15 +353,16 @@ impl ConnTable {
             tls,
             event,
         }));
+        self.produced = produced;
     }
 
     /// The connection closed: flush held chunks, end messages that end at
     /// close, forget it.
     pub fn close(&mut self, info: &ConnInfo, out: &mut Vec<ConnEvent>) {
-        let Some(mut c) = self.conns.remove(&info.sock) else {
+        let Some(mut c) = self.remove(info.sock) else {
             return;
         };
-        let mut produced = Vec::new();
+        let mut produced = std::mem::take(&mut self.produced);
         flush_streams(&mut c, &mut produced, &mut self.stats);
         if let Parse::Active(s) = &mut c.parse {
             let at = Moment {
@@ -353,7 +372,7 @@ impl ConnTable {
             };
             s.close(at, &mut produced);
         }
-        out.extend(produced.into_iter().map(|event| ConnEvent {
+        out.extend(produced.drain(..).map(|event| ConnEvent {
             sock: info.sock,
             pid: c.pid,
             tuple: c.tuple,
@@ -361,19 +380,19 @@ impl ConnTable {
             tls: c.tls,
             event,
         }));
+        self.produced = produced;
     }
 
     /// Periodic upkeep: streams quiet with held chunks give up on their
     /// holes; idle connections are forgotten.
     pub fn tick(&mut self, now_ns: u64, out: &mut Vec<ConnEvent>) {
-        let mut produced = Vec::new();
+        let mut evs = std::mem::take(&mut self.produced);
         for (&sock, c) in self.conns.iter_mut() {
             if !c.ingress.has_pending() && !c.egress.has_pending() {
                 continue;
             }
-            let mut evs = Vec::new();
             flush_streams(c, &mut evs, &mut self.stats);
-            produced.extend(evs.into_iter().map(|event| ConnEvent {
+            out.extend(evs.drain(..).map(|event| ConnEvent {
                 sock,
                 pid: c.pid,
                 tuple: c.tuple,
@@ -382,18 +401,20 @@ impl ConnTable {
                 event,
             }));
         }
-        out.extend(produced);
+        self.produced = evs;
         let idle = if self.idle_ns == 0 {
             IDLE_NS
         } else {
             self.idle_ns
         };
         let forgotten = &mut self.forgotten;
+        let by_pid = &mut self.by_pid;
         let before = self.conns.len();
         self.conns.retain(|&sock, c| {
             let keep = now_ns.saturating_sub(c.last_ns) < idle;
             if !keep {
                 forgotten.push(sock);
+                by_pid.remove(&(c.pid, sock));
             }
             keep
         });
@@ -405,17 +426,31 @@ impl ConnTable {
     /// silent since `ts_ns`: a later one belongs to a new process that got
     /// the PID.
     pub fn of_pid(&self, pid: u32, ts_ns: u64) -> Vec<ConnInfo> {
-        self.conns
-            .iter()
-            .filter(|(_, c)| c.pid == pid && c.last_ns <= ts_ns)
-            .map(|(&sock, c)| ConnInfo {
-                sock,
-                pid,
-                tid: pid,
-                ts_ns,
-                tuple: c.tuple,
+        self.by_pid
+            .range((pid, 0)..=(pid, u64::MAX))
+            .filter_map(|&(_, sock)| {
+                #[cfg(test)]
+                self.visited.set(self.visited.get() + 1);
+                let c = self.conns.get(&sock)?;
+                (c.last_ns <= ts_ns).then_some(ConnInfo {
+                    sock,
+                    pid,
+                    tid: pid,
+                    ts_ns,
+                    tuple: c.tuple,
+                })
             })
             .collect()
+    }
+
+    /// Panics unless the pid index names exactly the connections held
+    /// (for tests and the fuzzer).
+    #[doc(hidden)]
+    pub fn check_index(&self) {
+        assert_eq!(self.by_pid.len(), self.conns.len(), "pid index size");
+        for &(pid, sock) in &self.by_pid {
+            assert_eq!(self.conns.get(&sock).map(|c| c.pid), Some(pid));
+        }
     }
 }
 

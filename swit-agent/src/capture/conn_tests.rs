@@ -241,3 +241,54 @@ fn ciphertext_never_reaches_a_parser() {
     assert!(out.is_empty(), "{out:?}");
     assert_eq!((t.stats.ciphertext, t.stats.undetected), (1, 0));
 }
+
+#[test]
+fn an_exit_looks_only_at_its_process_connections() {
+    let mut t = ConnTable::new();
+    let mut out = vec![];
+    let conn = |sock: u64, pid: u32| ConnInfo {
+        sock,
+        pid,
+        tuple: Tuple {
+            local: "127.0.0.1:8080".parse().unwrap(),
+            remote: format!("127.0.0.1:{}", 1000 + sock).parse().unwrap(),
+        },
+        ..info(1)
+    };
+    for sock in 0..2000 {
+        t.open(&conn(sock, 10), Role::Server);
+    }
+    t.open(&conn(5000, 99), Role::Server);
+    t.data(
+        DataChunk {
+            conn: conn(5001, 99),
+            ..chunk(2, Direction::Ingress, 0, REQ)
+        },
+        &mut out,
+    );
+    t.check_index();
+    t.visited.set(0);
+    let gone: Vec<u64> = t.of_pid(99, 10).iter().map(|c| c.sock).collect();
+    assert_eq!(gone, vec![5000, 5001]);
+    assert_eq!(t.visited.get(), 2, "among 2002 connections");
+    // Every way out keeps the index whole.
+    t.close(&conn(5000, 99), &mut out);
+    t.open(&conn(7, 11), Role::Client);
+    t.data(
+        DataChunk {
+            conn: ConnInfo {
+                tuple: conn(9000, 10).tuple,
+                ..conn(8, 10)
+            },
+            ..chunk(3, Direction::Ingress, 0, REQ)
+        },
+        &mut out,
+    );
+    t.check_index();
+    assert_eq!(t.shed(100), 100);
+    t.check_index();
+    t.tick(IDLE_NS + 2, &mut out);
+    t.check_index();
+    assert!(t.is_empty());
+    assert!(t.of_pid(10, u64::MAX).is_empty());
+}

@@ -2,6 +2,7 @@
 pub mod closing;
 pub mod conn;
 pub mod event;
+pub mod hash;
 pub mod listening;
 pub mod reader;
 pub mod reorder;

@@ -22,31 +22,16 @@ pub const MAX_WINDOW_NS: u64 = 500_000_000;
 /// Events held at most; past it the oldest are released early.
 pub const MAX_HELD: usize = 100_000;
 
-struct Held {
-    key: u64,
-    seq: u64,
-    event: Event,
-}
-
-impl PartialEq for Held {
-    fn eq(&self, o: &Self) -> bool {
-        (self.key, self.seq) == (o.key, o.seq)
-    }
-}
-impl Eq for Held {}
-impl PartialOrd for Held {
-    fn partial_cmp(&self, o: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(o))
-    }
-}
-impl Ord for Held {
-    fn cmp(&self, o: &Self) -> std::cmp::Ordering {
-        (self.key, self.seq).cmp(&(o.key, o.seq))
-    }
-}
+/// A held event's place in the order: (causal time, arrival), and its
+/// slot. The heap moves these 24 bytes, not the events.
+type Key = Reverse<(u64, u64, u32)>;
 
 pub struct Reorder {
-    heap: BinaryHeap<Reverse<Held>>,
+    heap: BinaryHeap<Key>,
+    /// The held events, where their keys point; `None` is free.
+    slots: Vec<Option<Event>>,
+    /// Free slots.
+    free: Vec<u32>,
     seq: u64,
     newest: u64,
     /// The latest key released so far: an event pushed behind it is late.
@@ -60,6 +45,8 @@ impl Default for Reorder {
     fn default() -> Self {
         Reorder {
             heap: BinaryHeap::new(),
+            slots: Vec::new(),
+            free: Vec::new(),
             seq: 0,
             newest: 0,
             released: 0,
@@ -96,11 +83,22 @@ impl Reorder {
             }
         }
         self.seq += 1;
-        self.heap.push(Reverse(Held {
-            key,
-            seq: self.seq,
-            event,
-        }));
+        let slot = match self.free.pop() {
+            Some(i) => {
+                self.slots[i as usize] = Some(event);
+                i
+            }
+            None => {
+                self.slots.push(Some(event));
+                (self.slots.len() - 1) as u32
+            }
+        };
+        self.heap.push(Reverse((key, self.seq, slot)));
+    }
+
+    fn take(&mut self, slot: u32) -> Event {
+        self.free.push(slot);
+        self.slots[slot as usize].take().expect("a held slot")
     }
 
     /// Releases, in causal order, every event older than the window (by the
@@ -108,20 +106,20 @@ impl Reorder {
     pub fn release(&mut self, now_ns: u64, out: &mut impl FnMut(Event)) {
         self.newest = self.newest.max(now_ns);
         let horizon = self.newest.saturating_sub(self.window);
-        while let Some(Reverse(top)) = self.heap.peek() {
-            if top.key > horizon && self.heap.len() <= MAX_HELD {
+        while let Some(&Reverse((key, _, slot))) = self.heap.peek() {
+            if key > horizon && self.heap.len() <= MAX_HELD {
                 break;
             }
-            let Reverse(h) = self.heap.pop().expect("peeked");
-            self.released = self.released.max(h.key);
-            out(h.event);
+            self.heap.pop();
+            self.released = self.released.max(key);
+            out(self.take(slot));
         }
     }
 
     /// Releases everything (shutdown).
     pub fn drain(&mut self, out: &mut impl FnMut(Event)) {
-        while let Some(Reverse(h)) = self.heap.pop() {
-            out(h.event);
+        while let Some(Reverse((_, _, slot))) = self.heap.pop() {
+            out(self.take(slot));
         }
     }
 }

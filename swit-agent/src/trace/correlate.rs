@@ -12,7 +12,7 @@
 //! Ids are assigned when a request *starts*, because the work done while
 //! serving it (its children) finishes, and is exported, before it does.
 use std::{
-    collections::{HashMap, VecDeque},
+    collections::{BTreeMap, VecDeque},
     sync::Arc,
 };
 
@@ -28,6 +28,7 @@ use crate::{
     capture::{
         conn::ConnEvent,
         event::{Role, Tuple},
+        hash::FxHashMap,
     },
     config::{Propagator, Sampler, redaction::CaptureHeaders},
     protocol::{
@@ -221,22 +222,30 @@ pub struct Correlator {
     clock: Clock,
     opts: TraceOptions,
     resource: ResourceFn,
+    // Ordered maps where a close or an exit forgets a range: by socket
+    // for requests, by process for workers. A scan of everything per close
+    // (or exit) would be quadratic under connection (or process) churn.
     /// Requests started, by (socket, request id).
-    open: HashMap<ReqKey, SpanCtx>,
+    open: BTreeMap<ReqKey, SpanCtx>,
     /// The server request each worker is serving.
-    serving: HashMap<WorkerKey, Serving>,
+    serving: BTreeMap<WorkerKey, Serving>,
     /// Requests a reader goroutine read and has not yet handed to a
     /// goroutine it started, oldest first.
-    handoff: HashMap<WorkerKey, VecDeque<Serving>>,
-    /// The worker that read each open server request's head.
-    read_by: HashMap<ReqKey, u64>,
+    handoff: BTreeMap<WorkerKey, VecDeque<Serving>>,
+    /// The worker that read each open server request's head. With
+    /// `inherited`, every worker whose `serving` or `handoff` may name a
+    /// request: what [`Correlator::forget_sock`] looks at.
+    read_by: BTreeMap<ReqKey, WorkerKey>,
     /// The goroutines serving each request besides its reader, so they
     /// stop when it is answered.
-    inherited: HashMap<ReqKey, Vec<WorkerKey>>,
+    inherited: BTreeMap<ReqKey, Vec<WorkerKey>>,
     /// Client calls by the client's tuple (and HTTP/2 stream), waiting
     /// for the server side.
-    calls: HashMap<Tuple, VecDeque<(Option<u32>, SpanCtx)>>,
+    calls: FxHashMap<Tuple, VecDeque<(Option<u32>, SpanCtx)>>,
     pub stats: CorrelatorStats,
+    /// Entries looked at by `forget_sock` and `forget_pid`, for tests.
+    #[cfg(test)]
+    visited: usize,
 }
 
 impl Correlator {
@@ -245,13 +254,15 @@ impl Correlator {
             clock,
             opts,
             resource,
-            open: HashMap::new(),
-            serving: HashMap::new(),
-            handoff: HashMap::new(),
-            inherited: HashMap::new(),
-            read_by: HashMap::new(),
-            calls: HashMap::new(),
+            open: BTreeMap::new(),
+            serving: BTreeMap::new(),
+            handoff: BTreeMap::new(),
+            inherited: BTreeMap::new(),
+            read_by: BTreeMap::new(),
+            calls: FxHashMap::default(),
             stats: CorrelatorStats::default(),
+            #[cfg(test)]
+            visited: 0,
         }
     }
 
@@ -446,7 +457,7 @@ impl Correlator {
                     q.push_back(entry.clone());
                 }
                 self.serving.insert((at.pid, worker), entry);
-                self.read_by.insert(key, worker);
+                self.read_by.insert(key, (at.pid, worker));
                 ctx
             }
         };
@@ -486,7 +497,7 @@ impl Correlator {
             SpanKind::Server
         };
         if kind == SpanKind::Server {
-            let w = (at.pid, self.read_by.remove(&key).unwrap_or(0));
+            let w = self.read_by.remove(&key).unwrap_or((at.pid, 0));
             if self.serving.get(&w).is_some_and(|s| s.key == key) {
                 self.serving.remove(&w);
             }
@@ -694,24 +705,59 @@ impl Correlator {
         }
     }
 
-    /// Forgets the requests a closed connection left unanswered.
+    /// Forgets the requests a closed connection left unanswered: the
+    /// socket's range of each request map, and what the workers those
+    /// name serve or hold for it.
     pub fn forget_sock(&mut self, sock: u64) {
-        self.open.retain(|(s, _), _| *s != sock);
-        self.serving.retain(|_, v| v.key.0 != sock);
-        self.handoff.retain(|_, q| {
-            q.retain(|v| v.key.0 != sock);
-            !q.is_empty()
-        });
-        self.inherited.retain(|(s, _), _| *s != sock);
-        self.read_by.retain(|(s, _), _| *s != sock);
+        let range = (sock, 0)..=(sock, u64::MAX);
+        let mut workers: Vec<WorkerKey> = take_range(&mut self.read_by, range.clone())
+            .into_iter()
+            .map(|(_, w)| w)
+            .collect();
+        let readers = workers.len();
+        for (_, heirs) in take_range(&mut self.inherited, range.clone()) {
+            workers.extend(heirs);
+        }
+        let open = take_range(&mut self.open, range);
+        #[cfg(test)]
+        {
+            self.visited += open.len() + workers.len();
+        }
+        drop(open);
+        for (i, w) in workers.iter().enumerate() {
+            if self.serving.get(w).is_some_and(|v| v.key.0 == sock) {
+                self.serving.remove(w);
+            }
+            if i < readers
+                && let Some(q) = self.handoff.get_mut(w)
+            {
+                q.retain(|v| v.key.0 != sock);
+                if q.is_empty() {
+                    self.handoff.remove(w);
+                }
+            }
+        }
     }
 
-    /// Forgets what a process that exited left open.
+    /// Forgets what a process that exited left open: its range of the
+    /// worker maps, and the heirs of what its workers served.
     pub fn forget_pid(&mut self, pid: u32) {
-        self.serving.retain(|(p, _), _| *p != pid);
-        self.handoff.retain(|(p, _), _| *p != pid);
-        self.inherited
-            .retain(|_, heirs| heirs.first().is_none_or(|(p, _)| *p != pid));
+        let range = (pid, 0)..=(pid, u64::MAX);
+        let serving = take_range(&mut self.serving, range.clone());
+        let _handoff = take_range(&mut self.handoff, range).len();
+        #[cfg(test)]
+        {
+            self.visited += serving.len() + _handoff;
+        }
+        for (_, s) in serving {
+            if self
+                .inherited
+                .get(&s.key)
+                .is_some_and(|heirs| heirs.first().is_some_and(|(p, _)| *p == pid))
+            {
+                self.inherited.remove(&s.key);
+            }
+        }
         self.resource.forget(pid);
     }
 
@@ -735,6 +781,18 @@ impl Correlator {
             self.resource.held(),
         )
     }
+}
+
+/// Removes and returns the entries of `m` in `range`: the cost is theirs,
+/// not the map's.
+fn take_range<K: Ord + Copy, V>(
+    m: &mut BTreeMap<K, V>,
+    range: std::ops::RangeInclusive<K>,
+) -> Vec<(K, V)> {
+    let keys: Vec<K> = m.range(range).map(|(k, _)| *k).collect();
+    keys.into_iter()
+        .filter_map(|k| m.remove_entry(&k))
+        .collect()
 }
 
 #[cfg(test)]

@@ -356,3 +356,77 @@ fn a_request_cut_by_close_still_parents_the_calls_made_for_it() {
         "it ends at the close"
     );
 }
+
+/// A request started (not answered) on `sock` by process `pid`, read by
+/// `worker`.
+fn started(c: &mut Correlator, sock: u64, pid: u32, worker: u64) {
+    let remote = format!("127.0.0.1:{}", 1000 + sock % 60000);
+    c.on_event(
+        ConnEvent {
+            sock,
+            pid,
+            tuple: tuple("127.0.0.1:80", &remote),
+            role: Role::Server,
+            tls: false,
+            event: ProtoEvent::Http1(Http1Event::RequestStarted(req(0, worker, &[]))),
+        },
+        &mut |_| {},
+    );
+}
+
+#[test]
+fn a_close_forgets_its_connection_without_looking_at_the_others() {
+    let mut c = correlator(Sampler::AlwaysOn);
+    // 2000 connections with a request in flight each, read by goroutines
+    // (which also hold them for hand-off) and threads.
+    for sock in 1..=2000u64 {
+        let worker = if sock % 2 == 0 { READER + sock } else { sock };
+        started(&mut c, sock, 7, worker);
+    }
+    c.go_spawn(7, READER + 2, H1);
+    let before = c.held();
+    c.visited = 0;
+    c.forget_sock(2);
+    c.forget_sock(3);
+    assert!(
+        c.visited <= 6,
+        "{} entries looked at for two closes among 2000 connections",
+        c.visited
+    );
+    let after = c.held();
+    assert_eq!(after.0, before.0 - 2, "both requests forgotten");
+    // Socket 2's reader and heir (the hand-off went to the heir) with who
+    // read it and the heirs list; socket 3's thread and who read it.
+    assert_eq!(after.1, before.1 - 6, "{before:?} -> {after:?}");
+    assert_eq!(call_parent(&mut c, H1), None, "the heir serves nothing");
+    for sock in 1..=2000u64 {
+        c.forget_sock(sock);
+    }
+    assert_eq!(c.held(), (0, 0, 0, 0), "nothing left once all closed");
+}
+
+#[test]
+fn an_exit_forgets_its_process_without_looking_at_the_others() {
+    let mut c = correlator(Sampler::AlwaysOn);
+    for pid in 1..=2000u32 {
+        started(&mut c, pid as u64, pid, READER + pid as u64);
+    }
+    c.go_spawn(5, READER + 5, H1);
+    let before = c.held();
+    c.visited = 0;
+    c.forget_pid(5);
+    assert!(
+        c.visited <= 3,
+        "{} entries looked at for one exit among 2000 processes",
+        c.visited
+    );
+    let after = c.held();
+    // What its reader and heir serve, and the heirs list (the hand-off
+    // went to the heir; who read the request goes with the connection).
+    assert_eq!(after.1, before.1 - 3, "{before:?} -> {after:?}");
+    // Process 7 (the one `call_parent` calls from) still serves.
+    assert!(
+        call_parent(&mut c, READER + 7).is_some(),
+        "others still serve"
+    );
+}
