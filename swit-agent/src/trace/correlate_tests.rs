@@ -82,7 +82,7 @@ fn exchange(c: &mut Correlator, sock: u64, role: Role, t: Tuple, r: Request) -> 
         tls: false,
         event: ProtoEvent::Http1(e),
     };
-    c.on_event(ev(Http1Event::RequestStarted(r.clone())), &mut |s| {
+    c.on_event(ev(Http1Event::RequestStarted(r.clone().into())), &mut |s| {
         out.push(s)
     });
     c.on_event(
@@ -146,7 +146,7 @@ fn a_client_call_made_while_serving_is_the_requests_child() {
             tuple: srv,
             role: Role::Server,
             tls: false,
-            event: ProtoEvent::Http1(Http1Event::RequestStarted(r.clone())),
+            event: ProtoEvent::Http1(Http1Event::RequestStarted(r.clone().into())),
         },
         &mut |s| out.push(s),
     );
@@ -198,7 +198,7 @@ fn server_event(id: u64, worker: u64, done: bool) -> ConnEvent {
                 response: resp(),
             }
         } else {
-            Http1Event::RequestStarted(r)
+            Http1Event::RequestStarted(r.into())
         }),
     }
 }
@@ -317,7 +317,7 @@ fn a_request_cut_by_close_still_parents_the_calls_made_for_it() {
     };
     let r = req(0, 42, &[]);
     let mut out = vec![];
-    c.on_event(ev(Http1Event::RequestStarted(r.clone())), &mut |s| {
+    c.on_event(ev(Http1Event::RequestStarted(r.clone().into())), &mut |s| {
         out.push(s)
     });
     let call = exchange(
@@ -368,7 +368,7 @@ fn started(c: &mut Correlator, sock: u64, pid: u32, worker: u64) {
             tuple: tuple("127.0.0.1:80", &remote),
             role: Role::Server,
             tls: false,
-            event: ProtoEvent::Http1(Http1Event::RequestStarted(req(0, worker, &[]))),
+            event: ProtoEvent::Http1(Http1Event::RequestStarted(req(0, worker, &[]).into())),
         },
         &mut |_| {},
     );

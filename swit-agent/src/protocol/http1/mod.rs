@@ -23,6 +23,8 @@ impl super::Detector for Http1 {
     }
 }
 
+use std::sync::Arc;
+
 use super::{Moment, Timing};
 
 /// Most header fields kept per message; past it the message is still parsed
@@ -67,7 +69,9 @@ pub enum Http1Event {
     /// A request head is complete. Sent before its body and response so that
     /// work done while serving it (outgoing calls) can name it as parent.
     /// `body_size` is 0 and `timing.last` is the chunk that completed the head.
-    RequestStarted(Request),
+    /// Shared with the session, which keeps the request until it is
+    /// answered: no copy of its head is made for this event.
+    RequestStarted(Arc<Request>),
     /// A request and its final (non-1xx) response are complete.
     Exchange {
         request: Request,

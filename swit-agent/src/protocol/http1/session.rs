@@ -30,7 +30,7 @@
 //!
 //! After `101 Switching Protocols` or a 2xx answer to CONNECT the connection
 //! no longer speaks HTTP/1 and the session ignores both directions.
-use std::collections::VecDeque;
+use std::{collections::VecDeque, sync::Arc};
 
 use super::parse::{self, BodyFraming, ChunkedDecoder, Head, HeadError, Parsed, StartLine};
 use super::{Http1Event, MAX_HEAD_BYTES, Request, Response};
@@ -50,7 +50,10 @@ pub struct Http1 {
     req: Direction,
     resp: Direction,
     /// Requests waiting for their final response, oldest first.
-    pending: VecDeque<Request>,
+    /// Shared with the [`Http1Event::RequestStarted`] sent for each: the
+    /// event is usually handled (and dropped) before the request changes
+    /// or leaves the queue, so neither is copied.
+    pending: VecDeque<Arc<Request>>,
     /// Id of the request whose body the request side is reading.
     body_of: Option<u64>,
     /// The response whose body the response side is reading.
@@ -341,7 +344,7 @@ impl framing::Protocol for Http1 {
             let mut response = self.response.take();
             for request in self.pending.drain(..) {
                 out(Http1Event::CutByClose {
-                    request,
+                    request: Arc::unwrap_or_clone(request),
                     response: response.take(),
                     at,
                 });
@@ -407,7 +410,8 @@ impl Http1 {
                     body_size: 0,
                     timing,
                 };
-                out(Http1Event::RequestStarted(request.clone()));
+                let request = Arc::new(request);
+                out(Http1Event::RequestStarted(Arc::clone(&request)));
                 if self.pending.len() >= MAX_PENDING {
                     self.pending.pop_front();
                     out(Http1Event::RequestsDropped { count: 1 });
@@ -436,7 +440,7 @@ impl Http1 {
                     self.tunnel = true;
                     self.body_of = None;
                     self.h2c = Some(H2cUpgrade {
-                        request,
+                        request: Arc::unwrap_or_clone(request),
                         rest: after,
                         at: timing.last,
                     });
@@ -470,6 +474,7 @@ impl Http1 {
                 // The request may already be answered (early response) or
                 // dropped from a full queue: then there is nothing to update.
                 if let Some(r) = self.pending.iter_mut().rev().find(|r| r.id == id) {
+                    let r = Arc::make_mut(r);
                     r.body_size += payload;
                     r.timing.last = at;
                 }
@@ -512,7 +517,10 @@ impl Http1 {
                     // Answered before its body ended: stop counting it.
                     self.body_of = None;
                 }
-                emit(Http1Event::Exchange { request, response });
+                emit(Http1Event::Exchange {
+                    request: Arc::unwrap_or_clone(request),
+                    response,
+                });
             }
             None => emit(Http1Event::OrphanResponse(response)),
         }
