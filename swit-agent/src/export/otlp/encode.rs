@@ -8,7 +8,7 @@
 //! written): the tests compare the two on every kind of span.
 //! The OTLP/JSON sink still goes through that tree (its serde derives
 //! follow the JSON mapping).
-use std::sync::Arc;
+use std::{mem::MaybeUninit, sync::Arc};
 
 use crate::{
     export::otlp_json::SCOPE_NAME,
@@ -39,29 +39,31 @@ fn varint_len(v: u64) -> usize {
     (64 - v.leading_zeros() as usize).div_ceil(7)
 }
 
-/// Writes into a buffer already sized to the request: no capacity check
-/// nor growth per byte, only the slice's bounds checks.
+/// Writes into a buffer's spare capacity, reserved once for the whole
+/// request: no capacity check nor growth per byte, only the slice's bounds
+/// checks, and no zeroing first. Writes are in order, so the first `pos`
+/// bytes are the initialized ones.
 struct Cursor<'a> {
-    buf: &'a mut [u8],
+    buf: &'a mut [MaybeUninit<u8>],
     pos: usize,
 }
 
 impl Cursor<'_> {
     #[inline]
     fn byte(&mut self, b: u8) {
-        self.buf[self.pos] = b;
+        self.buf[self.pos].write(b);
         self.pos += 1;
     }
 
     #[inline]
     fn two(&mut self, a: u8, b: u8) {
-        self.buf[self.pos..self.pos + 2].copy_from_slice(&[a, b]);
+        self.buf[self.pos..self.pos + 2].write_copy_of_slice(&[a, b]);
         self.pos += 2;
     }
 
     #[inline]
     fn bytes(&mut self, b: &[u8]) {
-        self.buf[self.pos..self.pos + b.len()].copy_from_slice(b);
+        self.buf[self.pos..self.pos + b.len()].write_copy_of_slice(b);
         self.pos += b.len();
     }
 
@@ -137,6 +139,25 @@ impl Cursor<'_> {
     /// parent.
     #[inline]
     fn key_value(&mut self, field: u8, k: &str, v: &AttrValue) {
+        // The usual attribute: a named string whose every length fits one
+        // byte (the `KeyValue`'s is the largest), written in two runs.
+        if let AttrValue::Str(s) = v
+            && !k.is_empty()
+            && k.len() + s.len() < 0x80 - 6
+        {
+            let (k, s) = (k.as_bytes(), s.as_bytes());
+            let kv_len = 2 + k.len() + 4 + s.len();
+            let dst = &mut self.buf[self.pos..self.pos + 2 + kv_len];
+            let (head, rest) = dst.split_at_mut(4);
+            head.write_copy_of_slice(&[key(field, LEN), kv_len as u8, key(1, LEN), k.len() as u8]);
+            let (kd, rest) = rest.split_at_mut(k.len());
+            kd.write_copy_of_slice(k);
+            let (mid, sd) = rest.split_at_mut(4);
+            mid.write_copy_of_slice(&[key(2, LEN), 2 + s.len() as u8, key(1, LEN), s.len() as u8]);
+            sd.write_copy_of_slice(s);
+            self.pos += 2 + kv_len;
+            return;
+        }
         let value_len = any_value_len(v);
         self.len(field, opt_bytes_len(k.as_bytes()) + field_len(value_len));
         self.opt_bytes(1, k.as_bytes());
@@ -311,10 +332,9 @@ pub fn encode_request(spans: &[Span], out: &mut Vec<u8>) {
         .iter()
         .map(|g| field_len(g.resource_spans_len()))
         .sum();
-    let at = out.len();
-    out.resize(at + total, 0);
+    out.reserve(total);
     let mut w = Cursor {
-        buf: &mut out[at..],
+        buf: &mut out.spare_capacity_mut()[..total],
         pos: 0,
     };
     for g in &groups {
@@ -337,7 +357,13 @@ pub fn encode_request(spans: &[Span], out: &mut Vec<u8>) {
             w.span(&spans[i], len);
         }
     }
-    debug_assert_eq!(w.pos, total, "lengths computed and written differ");
+    // A length computed wrong would have panicked on the bounds above if
+    // too short; too long would leave bytes unwritten.
+    assert_eq!(w.pos, total, "lengths computed and written differ");
+    let len = out.len() + total;
+    // SAFETY: `total` bytes of spare capacity were reserved, and the cursor
+    // wrote every one of them, in order, from the first (`pos == total`).
+    unsafe { out.set_len(len) };
 }
 
 #[cfg(test)]
