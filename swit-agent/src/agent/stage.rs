@@ -89,8 +89,12 @@ impl Stage {
         self.reorder.late = old.reorder.late;
     }
 
-    pub fn push(&mut self, batch: Vec<Event>) {
-        for e in batch {
+    /// Takes a batch's events, leaving it empty (a reader's [`Batch`]
+    /// then goes back to the reader).
+    ///
+    /// [`Batch`]: crate::capture::reader::Batch
+    pub fn push(&mut self, mut batch: impl std::ops::DerefMut<Target = Vec<Event>>) {
+        for e in batch.drain(..) {
             self.reorder.push(e);
         }
     }
