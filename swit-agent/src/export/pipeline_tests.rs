@@ -86,6 +86,16 @@ impl SpanSink for BlockingSink {
     }
 }
 
+/// The ids of the spans `mem` got, in order.
+fn ids(mem: &MemorySink) -> Vec<SpanId> {
+    mem.spans
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|s| s.span_id)
+        .collect()
+}
+
 #[test]
 fn sent_spans_reach_the_sink_by_shutdown() {
     let mem = MemorySink::default();
@@ -127,14 +137,7 @@ fn full_queue_drops_and_counts_without_blocking() {
 
     release.add();
     pipeline.shutdown().unwrap();
-    let ids: Vec<SpanId> = mem
-        .spans
-        .lock()
-        .unwrap()
-        .iter()
-        .map(|s| s.span_id)
-        .collect();
-    assert_eq!(ids, vec![SpanId([1; 8]), SpanId([2; 8])]);
+    assert_eq!(ids(&mem), [1, 2].map(|i| SpanId([i; 8])));
     assert_eq!(counters.exported.load(Ordering::Relaxed), 2);
 }
 
@@ -246,14 +249,7 @@ fn a_handoff_keeps_the_bounds_and_counts_its_drops() {
     assert_eq!(tx.send_all(&mut spans), 0, "nothing to hand over");
     release.add();
     pipeline.shutdown().unwrap();
-    let ids: Vec<SpanId> = mem
-        .spans
-        .lock()
-        .unwrap()
-        .iter()
-        .map(|s| s.span_id)
-        .collect();
-    assert_eq!(ids, (1..=4).map(|i| SpanId([i; 8])).collect::<Vec<_>>());
+    assert_eq!(ids(&mem), [1, 2, 3, 4].map(|i| SpanId([i; 8])));
     assert_eq!(counters.exported.load(Ordering::Relaxed), 4);
     assert_eq!(counters.queued.load(Ordering::Relaxed), 0);
     assert_eq!(counters.queued_bytes.load(Ordering::Relaxed), 0);
