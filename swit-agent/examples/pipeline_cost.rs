@@ -190,8 +190,9 @@ fn records(n: usize, pid: u32) -> Vec<Vec<u8>> {
 #[inline(never)]
 fn run(records: &[Vec<u8>], stage: &mut Stage, sender: &SpanSender) {
     let mut last_tick = 0;
+    // The reader reuses the vectors the stage empties.
+    let mut batch: Vec<Event> = Vec::with_capacity(BATCH);
     for chunk in records.chunks(BATCH) {
-        let mut batch: Vec<Event> = Vec::with_capacity(BATCH);
         let mut now = 0;
         for r in chunk {
             if let Ok(e) = decode(r) {
@@ -199,7 +200,7 @@ fn run(records: &[Vec<u8>], stage: &mut Stage, sender: &SpanSender) {
                 batch.push(e);
             }
         }
-        stage.push(batch);
+        stage.push(&mut batch);
         stage.release(now, sender);
         if now.saturating_sub(last_tick) >= 100_000_000 {
             last_tick = now;

@@ -15,7 +15,7 @@
 use std::sync::{
     Arc,
     atomic::{AtomicBool, Ordering},
-    mpsc::{Receiver, RecvTimeoutError},
+    mpsc::{Receiver, RecvTimeoutError, SyncSender},
 };
 use std::time::{Duration, Instant};
 
@@ -25,7 +25,7 @@ use super::{AgentError, stage::Stage};
 use crate::{
     capture::{
         event::{Event, ProcChange},
-        reader::{Reader, ReaderCounters},
+        reader::{Batch, Reader, ReaderCounters},
     },
     config::{AgentSettings, Targets},
     export::pipeline::SpanSender,
@@ -43,6 +43,8 @@ pub struct TracingSession {
     pub tls: TlsHooks,
     reader: Reader,
     rx: Receiver<Vec<Event>>,
+    /// Where batches hand their emptied vectors back to the reader.
+    spare: SyncSender<Vec<Event>>,
     /// The reader's own stop flag: a session ends without the agent ending.
     reader_stop: Arc<AtomicBool>,
     counters: Arc<ReaderCounters>,
@@ -51,7 +53,7 @@ pub struct TracingSession {
 /// What the main loop got from the reader.
 pub enum Received {
     Idle,
-    Batch(Vec<Event>),
+    Batch(Batch),
     /// The reader is gone.
     Closed,
 }
@@ -84,13 +86,14 @@ impl TracingSession {
         tls.scan(manager.scan_pids(), &mut probe);
         let ring = probe.take_ring().expect("ring taken once");
         let reader_stop = Arc::new(AtomicBool::new(false));
-        let (rx, reader) = Reader::start(ring, reader_stop.clone(), counters.clone());
+        let (rx, spare, reader) = Reader::start(ring, reader_stop.clone(), counters.clone());
         Ok(TracingSession {
             probe,
             manager,
             tls,
             reader,
             rx,
+            spare,
             reader_stop,
             counters,
         })
@@ -101,7 +104,7 @@ impl TracingSession {
         match self.rx.recv_timeout(wait) {
             Ok(batch) => {
                 self.counters.taken(&batch);
-                Received::Batch(batch)
+                Received::Batch(Batch::new(batch, self.spare.clone()))
             }
             Err(RecvTimeoutError::Timeout) => Received::Idle,
             Err(RecvTimeoutError::Disconnected) => Received::Closed,
@@ -205,7 +208,7 @@ impl TracingSession {
                     .dropped
                     .fetch_add((before - batch.len()) as u64, Ordering::Relaxed);
             }
-            stage.push(batch);
+            stage.push(&mut batch);
             stage.release(Clock::mono_ns(), sender);
         }
         stage.finish(sender);

@@ -17,6 +17,7 @@ use crate::{
     trace::{
         correlate::{Clock, Correlator, TraceOptions},
         resource::{ResourcePolicy, Resources},
+        span::Span,
     },
 };
 
@@ -39,6 +40,9 @@ pub struct Stage {
     /// capacity between calls.
     released: Vec<Event>,
     due: Vec<ConnInfo>,
+    /// Spans made during one call, handed to the export queue together at
+    /// its end.
+    spans: Vec<Span>,
 }
 
 /// How long a process found gone waits for its exit record before its
@@ -77,6 +81,7 @@ impl Stage {
             reaped: Vec::new(),
             released: Vec::new(),
             due: Vec::new(),
+            spans: Vec::new(),
         }
     }
 
@@ -89,13 +94,17 @@ impl Stage {
         self.reorder.late = old.reorder.late;
     }
 
-    pub fn push(&mut self, batch: Vec<Event>) {
-        for e in batch {
+    /// Takes a batch's events, leaving it empty (a reader's [`Batch`]
+    /// then goes back to the reader).
+    ///
+    /// [`Batch`]: crate::capture::reader::Batch
+    pub fn push(&mut self, mut batch: impl std::ops::DerefMut<Target = Vec<Event>>) {
+        for e in batch.drain(..) {
             self.reorder.push(e);
         }
     }
 
-    fn handle(&mut self, e: Event, sender: &SpanSender) {
+    fn handle(&mut self, e: Event) {
         if log::log_enabled!(log::Level::Trace) {
             log_event(&e);
         }
@@ -103,7 +112,7 @@ impl Stage {
             Event::Data(d) => self.conns.data(d, &mut self.scratch),
             Event::Open { conn, role } => {
                 if let Some(old) = self.closing.reopened(conn.sock) {
-                    self.close_now(&old, sender);
+                    self.close_now(&old);
                 }
                 self.conns.open(&conn, role)
             }
@@ -125,7 +134,7 @@ impl Stage {
                 // no close(2) to see: exchanges still open there end now, cut
                 // short (a client that gave up, a server that crashed).
                 if let ProcChange::Exit { pid } = change {
-                    self.close_pid(pid, ts_ns, sender);
+                    self.close_pid(pid, ts_ns);
                 }
                 self.changes.push(change);
             }
@@ -134,36 +143,41 @@ impl Stage {
             } => self.correlator.go_spawn(pid, parent, child),
             Event::GoHandoff { pid, from, to, .. } => self.correlator.go_handoff(pid, from, to),
         }
-        self.emit(sender);
+        self.emit();
     }
 
-    fn emit(&mut self, sender: &SpanSender) {
+    fn emit(&mut self) {
+        let spans = &mut self.spans;
         for ev in self.scratch.drain(..) {
-            self.correlator.on_event(ev, &mut |span| {
-                sender.send(span);
-            });
+            self.correlator.on_event(ev, &mut |span| spans.push(span));
         }
+    }
+
+    /// Hands the spans made so far to the export queue, in one handoff.
+    fn send_spans(&mut self, sender: &SpanSender) {
+        sender.send_all(&mut self.spans);
     }
 
     pub fn release(&mut self, now: u64, sender: &SpanSender) {
         let mut out = std::mem::take(&mut self.released);
         self.reorder.release(now, &mut |e| out.push(e));
         for e in out.drain(..) {
-            self.handle(e, sender);
+            self.handle(e);
         }
         self.released = out;
         let mut due = std::mem::take(&mut self.due);
         self.closing.due(now, &mut |c| due.push(c));
         for c in due.drain(..) {
-            self.close_now(&c, sender);
+            self.close_now(&c);
         }
         self.due = due;
         self.forget_reaped(now, sender);
+        self.send_spans(sender);
     }
 
-    fn close_now(&mut self, conn: &ConnInfo, sender: &SpanSender) {
+    fn close_now(&mut self, conn: &ConnInfo) {
         self.conns.close(conn, &mut self.scratch);
-        self.emit(sender);
+        self.emit();
         self.correlator.forget_sock(conn.sock);
     }
 
@@ -177,7 +191,8 @@ impl Stage {
                 self.conns.len()
             );
         }
-        self.emit(sender);
+        self.emit();
+        self.send_spans(sender);
         self.forget_forgotten();
     }
 
@@ -223,18 +238,19 @@ impl Stage {
 
     /// The connections of a process that ended close with it at `ts_ns`
     /// (one closed by close(2) just before keeps that time).
-    fn close_pid(&mut self, pid: u32, ts_ns: u64, sender: &SpanSender) {
+    fn close_pid(&mut self, pid: u32, ts_ns: u64) {
         for conn in self.conns.of_pid(pid, ts_ns) {
             let conn = self.closing.reopened(conn.sock).unwrap_or(conn);
-            self.close_now(&conn, sender);
+            self.close_now(&conn);
         }
     }
 
     /// A traced process is gone: what it still has open closes at `ts_ns`
     /// (its exit record closed it already, unless the record was lost).
     pub fn forget_pid(&mut self, pid: u32, ts_ns: u64, sender: &SpanSender) {
-        self.close_pid(pid, ts_ns, sender);
+        self.close_pid(pid, ts_ns);
         self.correlator.forget_pid(pid);
+        self.send_spans(sender);
     }
 
     /// The once-a-second check found `pid` gone. Its last records, and its
@@ -261,13 +277,14 @@ impl Stage {
         let mut out = Vec::new();
         self.reorder.drain(&mut |e| out.push(e));
         for e in out {
-            self.handle(e, sender);
+            self.handle(e);
         }
         let mut due = Vec::new();
         self.closing.drain(&mut |c| due.push(c));
         for c in due {
-            self.close_now(&c, sender);
+            self.close_now(&c);
         }
+        self.send_spans(sender);
     }
 }
 

@@ -1,11 +1,12 @@
 //! The ring-buffer reader: a thread that only copies records out and hands
 //! them on in batches, so the kernel side never waits on parsing.
 use std::{
+    ops::{Deref, DerefMut},
     os::fd::AsRawFd,
     sync::{
         Arc,
         atomic::{AtomicBool, AtomicU64, Ordering},
-        mpsc::{Receiver, SyncSender, TrySendError, sync_channel},
+        mpsc::{Receiver, SyncSender, TryRecvError, TrySendError, sync_channel},
     },
     thread::JoinHandle,
 };
@@ -20,6 +21,56 @@ pub const QUEUE_BATCHES: usize = 4096;
 const BATCH: usize = 256;
 /// How often the reader looks at the ring when the kernel did not wake it.
 const POLL_MS: i32 = 5;
+/// Emptied batch vectors handed back to the reader, at most: a new one is
+/// a large allocation (it makes malloc consolidate its free lists).
+const SPARE_BATCHES: usize = 8;
+
+/// A batch of records from the reader: dereferences to its events and,
+/// once dropped (the stage drains it), hands its emptied vector back to the
+/// reader for a later batch. Dropped vectors beyond [`SPARE_BATCHES`], or
+/// of another size (a carried backlog), are freed.
+pub struct Batch {
+    events: Vec<Event>,
+    spare: SyncSender<Vec<Event>>,
+}
+
+impl Batch {
+    pub fn new(events: Vec<Event>, spare: SyncSender<Vec<Event>>) -> Batch {
+        Batch { events, spare }
+    }
+}
+
+impl Deref for Batch {
+    type Target = Vec<Event>;
+    fn deref(&self) -> &Vec<Event> {
+        &self.events
+    }
+}
+
+impl DerefMut for Batch {
+    fn deref_mut(&mut self) -> &mut Vec<Event> {
+        &mut self.events
+    }
+}
+
+impl Drop for Batch {
+    fn drop(&mut self) {
+        let mut v = std::mem::take(&mut self.events);
+        if (BATCH..=2 * BATCH).contains(&v.capacity()) {
+            v.clear();
+            let _ = self.spare.try_send(v);
+        }
+    }
+}
+
+/// A vector for the next batch: a spare one if the pipeline handed one
+/// back.
+fn fresh(spare: &Receiver<Vec<Event>>) -> Vec<Event> {
+    match spare.try_recv() {
+        Ok(v) => v,
+        Err(TryRecvError::Empty | TryRecvError::Disconnected) => Vec::with_capacity(BATCH),
+    }
+}
 
 #[derive(Debug, Default)]
 pub struct ReaderCounters {
@@ -62,18 +113,20 @@ pub struct Reader {
 
 impl Reader {
     /// Starts the reader thread. It stops when `stop` is set, after a last
-    /// drain of the ring.
+    /// drain of the ring. Returns the batches' queue and where to hand
+    /// emptied batch vectors back (see [`Batch`]).
     pub fn start(
         ring: RingBuf<MapData>,
         stop: Arc<AtomicBool>,
         counters: Arc<ReaderCounters>,
-    ) -> (Receiver<Vec<Event>>, Reader) {
+    ) -> (Receiver<Vec<Event>>, SyncSender<Vec<Event>>, Reader) {
         let (tx, rx) = sync_channel(QUEUE_BATCHES);
+        let (spare_tx, spare) = sync_channel(SPARE_BATCHES);
         let handle = std::thread::Builder::new()
             .name("swit-ring".into())
-            .spawn(move || run(ring, stop, counters, tx))
+            .spawn(move || run(ring, stop, counters, tx, spare))
             .expect("spawn reader thread");
-        (rx, Reader { handle })
+        (rx, spare_tx, Reader { handle })
     }
 
     pub fn join(self) {
@@ -86,6 +139,7 @@ fn run(
     stop: Arc<AtomicBool>,
     counters: Arc<ReaderCounters>,
     tx: SyncSender<Vec<Event>>,
+    spare: Receiver<Vec<Event>>,
 ) {
     let fd = ring.as_raw_fd();
     let mut queue = Queue {
@@ -93,9 +147,9 @@ fn run(
         counters: counters.clone(),
         carry: Vec::new(),
     };
+    let mut batch = fresh(&spare);
     loop {
         let stopping = stop.load(Ordering::Relaxed);
-        let mut batch = Vec::with_capacity(BATCH);
         while let Some(item) = ring.next() {
             counters.records.fetch_add(1, Ordering::Relaxed);
             match decode(&item) {
@@ -105,11 +159,11 @@ fn run(
                 }
             }
             if batch.len() >= BATCH {
-                queue.send(std::mem::replace(&mut batch, Vec::with_capacity(BATCH)));
+                queue.send(std::mem::replace(&mut batch, fresh(&spare)));
             }
         }
         if !batch.is_empty() || !queue.carry.is_empty() {
-            queue.send(batch);
+            queue.send(std::mem::replace(&mut batch, fresh(&spare)));
         }
         if stopping {
             queue.finish();

@@ -1,4 +1,4 @@
-//! Tests of reader.rs: the queue's byte bound, and closes that are never dropped.
+//! Tests of reader.rs: the queue's byte bound, closes that are never dropped, and batch vectors handed back.
 use super::*;
 use crate::capture::event::{ConnInfo, DataChunk, Direction, Tuple};
 
@@ -81,4 +81,22 @@ fn a_full_queue_carries_closes_to_the_next_batch() {
     let counters = q.counters.clone();
     q.finish();
     assert_eq!(counters.dropped.load(Ordering::Relaxed), 3);
+}
+
+#[test]
+fn a_dropped_batch_hands_its_emptied_vector_back() {
+    let (tx, spare) = sync_channel(1);
+    let mut events = Vec::with_capacity(BATCH);
+    events.push(close(1));
+    let b = Batch::new(events, tx.clone());
+    assert_eq!(b.len(), 1);
+    drop(b);
+    let v = fresh(&spare);
+    assert!(v.is_empty());
+    assert_eq!(v.capacity(), BATCH);
+    // A carried backlog's vector is freed, not kept.
+    drop(Batch::new(Vec::with_capacity(8 * BATCH), tx.clone()));
+    assert!(spare.try_recv().is_err());
+    // Nothing handed back: a new one.
+    assert_eq!(fresh(&spare).capacity(), BATCH);
 }

@@ -7,7 +7,7 @@
 //! does.
 use std::{
     sync::{
-        Arc,
+        Arc, Mutex,
         atomic::{AtomicBool, AtomicU64, Ordering},
         mpsc::{Receiver, RecvTimeoutError, SyncSender, TryRecvError, TrySendError, sync_channel},
     },
@@ -26,6 +26,8 @@ pub const MAX_BATCH: usize = 512;
 pub const BATCH_TIMEOUT: Duration = Duration::from_millis(200);
 /// How often the sink's `tick` is called.
 pub const TICK_INTERVAL: Duration = Duration::from_millis(100);
+/// Emptied handoff vectors the export thread keeps for senders, at most.
+const SPARE_HANDOFFS: usize = 4;
 /// Export failures are logged at most once per this period, with a count,
 /// so a down collector does not flood the log.
 const ERROR_LOG_INTERVAL: Duration = Duration::from_secs(10);
@@ -47,6 +49,8 @@ pub struct ExportCounters {
 
 enum Msg {
     Span(Box<Span>),
+    /// Spans handed over together (see [`SpanSender::send_all`]).
+    Spans(Vec<Span>),
     Shutdown,
 }
 
@@ -56,6 +60,11 @@ pub struct SpanSender {
     tx: SyncSender<Msg>,
     counters: Arc<ExportCounters>,
     warned: Arc<AtomicBool>,
+    /// Handoff vectors the export thread emptied, for reuse (a new one
+    /// per handoff is a large allocation).
+    spare: Spare,
+    /// Most spans queued (the queue's capacity), and their bytes.
+    max_spans: u64,
     max_bytes: u64,
 }
 
@@ -63,33 +72,97 @@ impl SpanSender {
     /// Queues `span` for export. Returns `false` if it was dropped.
     pub fn send(&self, span: Span) -> bool {
         let size = span.approx_bytes() as u64;
-        // Counted before the send so the worker never counts below zero.
-        self.counters.queued.fetch_add(1, Ordering::Relaxed);
-        let before = self
-            .counters
-            .queued_bytes
-            .fetch_add(size, Ordering::Relaxed);
-        // An empty queue takes any one span, however large.
-        let sent = if before > 0 && before + size > self.max_bytes {
-            Err("export queue full")
-        } else {
-            self.tx
-                .try_send(Msg::Span(Box::new(span)))
-                .map_err(|e| match e {
-                    TrySendError::Full(_) => "export queue full",
-                    TrySendError::Disconnected(_) => "export stopped",
-                })
+        if let Err(why) = self.admit(size) {
+            self.dropped(1, why);
+            return false;
+        }
+        let Err(e) = self.tx.try_send(Msg::Span(Box::new(span))) else {
+            return true;
         };
-        let Err(why) = sent else { return true };
-        self.counters.queued.fetch_sub(1, Ordering::Relaxed);
+        self.unadmit(1, size);
+        self.dropped(1, why(&e));
+        false
+    }
+
+    /// Queues `spans`, leaving the vector empty, as one handoff to the
+    /// export thread (one message and one wake for all): each span is
+    /// taken or dropped, in order, by the same bounds as [`send`], and the
+    /// drops are counted the same way. Returns how many were dropped.
+    ///
+    /// [`send`]: SpanSender::send
+    pub fn send_all(&self, spans: &mut Vec<Span>) -> usize {
+        if spans.is_empty() {
+            return 0;
+        }
+        let n = spans.len();
+        let mut taken = self
+            .spare
+            .lock()
+            .ok()
+            .and_then(|mut s| s.pop())
+            .unwrap_or_default();
+        taken.reserve(n);
+        let mut bytes = 0;
+        let mut refused = None;
+        for s in spans.drain(..) {
+            let size = s.approx_bytes() as u64;
+            match self.admit(size) {
+                Ok(()) => {
+                    bytes += size;
+                    taken.push(s);
+                }
+                Err(why) => refused = refused.or(Some(why)),
+            }
+        }
+        let mut dropped = n - taken.len();
+        if let Some(why) = refused {
+            self.dropped(dropped as u64, why);
+        }
+        if !taken.is_empty() {
+            let k = taken.len();
+            if let Err(e) = self.tx.try_send(Msg::Spans(taken)) {
+                self.unadmit(k as u64, bytes);
+                self.dropped(k as u64, why(&e));
+                dropped += k;
+            }
+        }
+        dropped
+    }
+
+    /// Counts a span of `size` bytes as queued, if the queue has room for
+    /// it: by count, and by bytes (an empty queue takes any one span,
+    /// however large). Counted before the send so the worker never counts
+    /// below zero.
+    fn admit(&self, size: u64) -> Result<(), &'static str> {
+        let c = &self.counters;
+        let spans = c.queued.fetch_add(1, Ordering::Relaxed);
+        let before = c.queued_bytes.fetch_add(size, Ordering::Relaxed);
+        if spans >= self.max_spans || (before > 0 && before + size > self.max_bytes) {
+            self.unadmit(1, size);
+            return Err("export queue full");
+        }
+        Ok(())
+    }
+
+    fn unadmit(&self, n: u64, bytes: u64) {
+        self.counters.queued.fetch_sub(n, Ordering::Relaxed);
         self.counters
             .queued_bytes
-            .fetch_sub(size, Ordering::Relaxed);
-        self.counters.dropped.fetch_add(1, Ordering::Relaxed);
+            .fetch_sub(bytes, Ordering::Relaxed);
+    }
+
+    fn dropped(&self, n: u64, why: &str) {
+        self.counters.dropped.fetch_add(n, Ordering::Relaxed);
         if !self.warned.swap(true, Ordering::Relaxed) {
             log::warn!("{why}: dropping spans (counted in dropped spans; warning only once)");
         }
-        false
+    }
+}
+
+fn why(e: &TrySendError<Msg>) -> &'static str {
+    match e {
+        TrySendError::Full(_) => "export queue full",
+        TrySendError::Disconnected(_) => "export stopped",
     }
 }
 
@@ -112,7 +185,8 @@ impl ExportPipeline {
         metrics: Arc<ExportCounters>,
     ) -> (SpanSender, ExportPipeline) {
         let (tx, rx) = sync_channel(queue_capacity.max(1));
-        let worker = Worker::new(sink, metrics.clone());
+        let spare = Spare::default();
+        let worker = Worker::new(sink, metrics.clone(), spare.clone());
         let thread = std::thread::Builder::new()
             .name("swit-export".to_string())
             .spawn(move || worker.run(rx));
@@ -129,6 +203,8 @@ impl ExportPipeline {
             tx: tx.clone(),
             counters: metrics,
             warned: Arc::new(AtomicBool::new(false)),
+            spare,
+            max_spans: queue_capacity.max(1) as u64,
             max_bytes: queue_bytes as u64,
         };
         (
@@ -169,8 +245,11 @@ impl Drop for ExportPipeline {
     }
 }
 
+type Spare = Arc<Mutex<Vec<Vec<Span>>>>;
+
 struct Worker {
     sink: Box<dyn SpanSink>,
+    spare: Spare,
     counters: Arc<ExportCounters>,
     batch: Vec<Span>,
     /// When the first span of the current batch arrived.
@@ -179,9 +258,10 @@ struct Worker {
 }
 
 impl Worker {
-    fn new(sink: Box<dyn SpanSink>, counters: Arc<ExportCounters>) -> Self {
+    fn new(sink: Box<dyn SpanSink>, counters: Arc<ExportCounters>, spare: Spare) -> Self {
         Self {
             sink,
+            spare,
             counters,
             batch: Vec::with_capacity(MAX_BATCH),
             batch_started: Instant::now(),
@@ -199,6 +279,7 @@ impl Worker {
             let wait = deadline.saturating_duration_since(Instant::now());
             match rx.recv_timeout(wait) {
                 Ok(Msg::Span(span)) => self.push(*span),
+                Ok(Msg::Spans(spans)) => self.push_all(spans),
                 Ok(Msg::Shutdown) | Err(RecvTimeoutError::Disconnected) => break,
                 Err(RecvTimeoutError::Timeout) => {}
             }
@@ -218,6 +299,7 @@ impl Worker {
         loop {
             match rx.try_recv() {
                 Ok(Msg::Span(span)) => self.push(*span),
+                Ok(Msg::Spans(spans)) => self.push_all(spans),
                 Ok(Msg::Shutdown) => {}
                 Err(TryRecvError::Empty | TryRecvError::Disconnected) => break,
             }
@@ -228,6 +310,18 @@ impl Worker {
         self.export();
         self.errors.report_pending();
         self.sink.flush().context("flushing span sink")
+    }
+
+    /// A handoff's spans; its emptied vector goes back to the senders.
+    fn push_all(&mut self, mut spans: Vec<Span>) {
+        for s in spans.drain(..) {
+            self.push(s);
+        }
+        if let Ok(mut spare) = self.spare.lock()
+            && spare.len() < SPARE_HANDOFFS
+        {
+            spare.push(spans);
+        }
     }
 
     fn push(&mut self, span: Span) {

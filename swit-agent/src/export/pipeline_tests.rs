@@ -86,6 +86,16 @@ impl SpanSink for BlockingSink {
     }
 }
 
+/// The ids of the spans `mem` got, in order.
+fn ids(mem: &MemorySink) -> Vec<SpanId> {
+    mem.spans
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|s| s.span_id)
+        .collect()
+}
+
 #[test]
 fn sent_spans_reach_the_sink_by_shutdown() {
     let mem = MemorySink::default();
@@ -127,14 +137,7 @@ fn full_queue_drops_and_counts_without_blocking() {
 
     release.add();
     pipeline.shutdown().unwrap();
-    let ids: Vec<SpanId> = mem
-        .spans
-        .lock()
-        .unwrap()
-        .iter()
-        .map(|s| s.span_id)
-        .collect();
-    assert_eq!(ids, vec![SpanId([1; 8]), SpanId([2; 8])]);
+    assert_eq!(ids(&mem), [1, 2].map(|i| SpanId([i; 8])));
     assert_eq!(counters.exported.load(Ordering::Relaxed), 2);
 }
 
@@ -228,4 +231,31 @@ fn large_volume_is_split_into_bounded_batches() {
     assert!(sizes.iter().all(|&n| n <= MAX_BATCH), "{sizes:?}");
     assert_eq!(sizes.iter().sum::<usize>(), 1300);
     assert_eq!(counters.exported.load(Ordering::Relaxed), 1300);
+}
+
+#[test]
+fn a_handoff_keeps_the_bounds_and_counts_its_drops() {
+    let (sink, entered, release, mem) = BlockingSink::new();
+    let counters = Arc::new(ExportCounters::default());
+    // Room for three spans.
+    let (tx, pipeline) = ExportPipeline::start(Box::new(sink), 3, usize::MAX, counters.clone());
+    assert!(tx.send(span(1)));
+    assert!(entered.wait_for(1), "sink never called");
+    let mut spans: Vec<Span> = (2..=6).map(span).collect();
+    assert_eq!(tx.send_all(&mut spans), 2);
+    assert!(spans.is_empty());
+    assert_eq!(counters.dropped.load(Ordering::Relaxed), 2);
+    assert_eq!(counters.queued.load(Ordering::Relaxed), 3);
+    assert_eq!(tx.send_all(&mut spans), 0, "nothing to hand over");
+    release.add();
+    pipeline.shutdown().unwrap();
+    assert_eq!(ids(&mem), [1, 2, 3, 4].map(|i| SpanId([i; 8])));
+    assert_eq!(counters.exported.load(Ordering::Relaxed), 4);
+    assert_eq!(counters.queued.load(Ordering::Relaxed), 0);
+    assert_eq!(counters.queued_bytes.load(Ordering::Relaxed), 0);
+
+    // After shutdown a handoff drops and counts it all.
+    let mut late = vec![span(7), span(8)];
+    assert_eq!(tx.send_all(&mut late), 2);
+    assert_eq!(counters.dropped.load(Ordering::Relaxed), 4);
 }

@@ -63,17 +63,18 @@ const GRPC_GZIP_LEVEL: u32 = 6;
 pub fn grpc_message(spans: &[Span], gzip: bool, out: &mut Vec<u8>) {
     use std::io::Write;
 
-    let mut req = Vec::new();
-    encode::encode_request(spans, &mut req);
     let at = out.len();
     out.extend_from_slice(&[u8::from(gzip), 0, 0, 0, 0]);
     if gzip {
+        let mut req = Vec::new();
+        encode::encode_request(spans, &mut req);
         let mut enc =
             flate2::write::GzEncoder::new(&mut *out, flate2::Compression::new(GRPC_GZIP_LEVEL));
         enc.write_all(&req).expect("writing to a Vec");
         enc.finish().expect("writing to a Vec");
     } else {
-        out.extend_from_slice(&req);
+        // Straight after the frame header: no copy.
+        encode::encode_request(spans, out);
     }
     let len = (out.len() - at - 5) as u32;
     out[at + 1..at + 5].copy_from_slice(&len.to_be_bytes());
