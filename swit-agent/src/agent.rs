@@ -176,6 +176,9 @@ pub fn run(settings: Settings, reload: Option<Reload>) -> Result<(), AgentError>
     );
     let description = built.description;
     let mut stage = Stage::new(&settings);
+    if let Some(s) = &session {
+        s.introduce(&mut stage);
+    }
     board.publish(totals.snapshot(&stage, session.as_ref()));
     announce("", session.as_ref(), &targets, &description);
     let push = metrics_client.map(|c| {
@@ -237,6 +240,7 @@ pub fn run(settings: Settings, reload: Option<Reload>) -> Result<(), AgentError>
                 board.switching();
                 match TracingSession::start(cfg, &targets, totals.reader.clone()) {
                     Ok(s) => {
+                        s.introduce(&mut stage);
                         session = Some(s);
                         // Published before the readiness line: whoever
                         // waits on it finds /healthz saying ok.

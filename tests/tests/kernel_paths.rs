@@ -179,3 +179,41 @@ fn with_bpf_loop_twenty_four_iovecs_are_captured() {
     assert_eq!(summary_counter(&summary, "iov_overflow"), 0, "{summary}");
     assert_eq!(summary_counter(&summary, "truncated"), 0, "{summary}");
 }
+
+/// The number in the start line's "N hooks attached".
+fn hooks_attached(agent: &Agent) -> u64 {
+    let line = agent.wait_line("the start line", WAIT, |l| l.contains("hooks attached"));
+    line.split(" hooks attached")
+        .next()
+        .and_then(|head| head.rsplit(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no hook count in {line:?}"))
+}
+
+/// The benchmark's floor (`--floor`): the same hooks attached as when
+/// tracing, every syscall program returning before it reads anything, so
+/// requests leave no record at all. On 6.1 too: the verifier sees the
+/// programs with their early return taken.
+#[test]
+fn the_floor_attaches_every_hook_and_captures_nothing() {
+    require_tool("curl");
+    let nginx = Nginx::start();
+    let traced = Agent::start(&[nginx.proc.pid()], &[]);
+    let want = hooks_attached(&traced);
+    drop(traced.stop());
+    let agent = Agent::start(&[nginx.proc.pid()], &["--floor"]);
+    assert_eq!(hooks_attached(&agent), want, "the same hooks as tracing");
+    let url = format!("http://127.0.0.1:{}/ok", nginx.port);
+    for _ in 0..5 {
+        let st = Command::new("curl")
+            .args(["-s", "-o", "/dev/null", &url])
+            .status()
+            .expect("curl");
+        assert!(st.success());
+    }
+    let stopped = agent.stop();
+    let summary = summary_line(&stopped.stderr);
+    for key in ["records", "connections", "spans"] {
+        assert_eq!(summary_counter(&summary, key), 0, "{key}: {summary}");
+    }
+}

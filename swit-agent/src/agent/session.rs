@@ -125,6 +125,7 @@ impl TracingSession {
                         log::info!("tracing PID {pid} ({}): {why}", comm(pid));
                     }
                     stage.correlator.renamed(pid);
+                    stage.correlator.know(pid);
                     // A new program maps new libraries; a forked child
                     // maps its parent's.
                     if !matches!(change, ProcChange::Fork { .. }) {
@@ -140,11 +141,22 @@ impl TracingSession {
     pub fn rescan(&mut self, stage: &mut Stage) {
         for p in self.manager.rescan_cgroups(&mut self.probe) {
             log::debug!("PID {p} joined a traced cgroup");
+            stage.correlator.know(p);
         }
         // An exit whose record was lost: the PID may be reused by an
         // unrelated process, so stop tracing it.
         for p in self.manager.reap(&mut self.probe) {
             stage.reaped(p);
+        }
+    }
+
+    /// The processes traced at the start: their identities are read now,
+    /// while they run (see [`Correlator::know`]).
+    ///
+    /// [`Correlator::know`]: crate::trace::correlate::Correlator::know
+    pub fn introduce(&self, stage: &mut Stage) {
+        for pid in self.manager.scan_pids() {
+            stage.correlator.know(pid);
         }
     }
 

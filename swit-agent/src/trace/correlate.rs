@@ -766,6 +766,15 @@ impl Correlator {
         self.resource.forget(pid);
     }
 
+    /// A process is traced from now on: its identity (executable, command
+    /// line, environment) is read while it runs. Read only when its first
+    /// span is built, a client that exits right after its last answer is
+    /// a zombie by then, named by its interpreter (`python3`), not its
+    /// script.
+    pub fn know(&mut self, pid: u32) {
+        let _ = self.resource.get(pid);
+    }
+
     /// See [`ResourceSource::name_hint`].
     pub fn name_hint(&mut self, pid: u32, comm: String) {
         self.resource.name_hint(pid, comm);
