@@ -26,7 +26,7 @@ use swit_agent::{
     },
     protocol::{
         self, Detect, Input, Moment, ProtocolKind, Session, Side, http1, http2, mysql,
-        script::{self, Step},
+        script::{self, ScriptStep},
     },
 };
 
@@ -169,7 +169,11 @@ impl Sender {
 
     /// The chunks this step sends, in order. `content` makes the bytes of
     /// a chunk from its sequence number and its payload.
-    fn step(&mut self, st: &Step<'_>, content: &impl Fn(u32, &[u8]) -> Vec<u8>) -> Vec<Chunk> {
+    fn step(
+        &mut self,
+        st: &ScriptStep<'_>,
+        content: &impl Fn(u32, &[u8]) -> Vec<u8>,
+    ) -> Vec<Chunk> {
         if let Some(len) = st.gap() {
             self.cursor = self.cursor.wrapping_add(len as u32);
             return Vec::new();

@@ -17,7 +17,7 @@ use super::Side;
 
 /// One step of a script.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Step<'a> {
+pub struct ScriptStep<'a> {
     pub ctl: u8,
     pub n: u8,
     /// The data (empty for a gap).
@@ -27,7 +27,7 @@ pub struct Step<'a> {
 pub const SIDE_BIT: u8 = 0x01;
 pub const GAP_BIT: u8 = 0x02;
 
-impl Step<'_> {
+impl ScriptStep<'_> {
     pub fn side(&self) -> Side {
         if self.ctl & SIDE_BIT == 0 {
             Side::Request
@@ -44,7 +44,7 @@ impl Step<'_> {
 }
 
 /// The steps of a script, in order.
-pub fn steps(mut script: &[u8]) -> impl Iterator<Item = Step<'_>> {
+pub fn steps(mut script: &[u8]) -> impl Iterator<Item = ScriptStep<'_>> {
     std::iter::from_fn(move || {
         let (&ctl, rest) = script.split_first()?;
         let (&n, rest) = rest.split_first().unwrap_or((&0, &[]));
@@ -55,7 +55,7 @@ pub fn steps(mut script: &[u8]) -> impl Iterator<Item = Step<'_>> {
         };
         let (payload, rest) = rest.split_at(take);
         script = rest;
-        Some(Step { ctl, n, payload })
+        Some(ScriptStep { ctl, n, payload })
     })
 }
 

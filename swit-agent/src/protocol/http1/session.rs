@@ -47,8 +47,8 @@ pub type Session = Driver<Http1>;
 /// HTTP/1 state of one connection.
 #[derive(Debug, Default)]
 pub struct Http1 {
-    req: Direction,
-    resp: Direction,
+    req: SideState,
+    resp: SideState,
     /// Requests waiting for their final response, oldest first.
     /// Shared with the [`Http1Event::RequestStarted`] sent for each: the
     /// event is usually handled (and dropped) before the request changes
@@ -86,7 +86,7 @@ pub enum Frame {
 }
 
 #[derive(Debug, Default)]
-struct Direction {
+struct SideState {
     state: State,
     /// Head bytes received so far, at most [`MAX_HEAD_BYTES`].
     buf: Vec<u8>,
@@ -114,7 +114,7 @@ enum Body {
     UntilClose,
 }
 
-impl Direction {
+impl SideState {
     /// One step of a head: skips empty lines before it, buffers it until
     /// its end (searching each byte once), then parses it.
     fn head(&mut self, side: Side, bytes: &[u8], method: Option<&str>) -> framing::Step<Frame> {
@@ -315,7 +315,7 @@ impl framing::Protocol for Http1 {
         }
         let d = self.dir_mut(side);
         let line_start = d.buf.last() == Some(&b'\n');
-        *d = Direction::default();
+        *d = SideState::default();
         match line_start {
             true => Rescan::LineStart,
             false => Rescan::Here,
@@ -350,8 +350,8 @@ impl framing::Protocol for Http1 {
                 });
             }
         }
-        self.req = Direction::default();
-        self.resp = Direction::default();
+        self.req = SideState::default();
+        self.resp = SideState::default();
         self.pending.clear();
         self.body_of = None;
         self.response = None;
@@ -369,14 +369,14 @@ impl Http1 {
         self.pending.len()
     }
 
-    fn dir(&self, side: Side) -> &Direction {
+    fn dir(&self, side: Side) -> &SideState {
         match side {
             Side::Request => &self.req,
             Side::Response => &self.resp,
         }
     }
 
-    fn dir_mut(&mut self, side: Side) -> &mut Direction {
+    fn dir_mut(&mut self, side: Side) -> &mut SideState {
         match side {
             Side::Request => &mut self.req,
             Side::Response => &mut self.resp,

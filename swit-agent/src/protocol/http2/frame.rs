@@ -467,10 +467,10 @@ pub fn detect(b: &[u8]) -> H2Detect {
     let mut at = 0;
     while let Some(rest) = b.get(at..).filter(|r| !r.is_empty()) {
         match scan.frame(rest) {
-            Step::Next(n) => at += n,
-            Step::Last => break,
-            Step::Short => return H2Detect::NeedMore,
-            Step::Bad => return H2Detect::NoMatch,
+            Seen::Next(n) => at += n,
+            Seen::Last => break,
+            Seen::Short => return H2Detect::NeedMore,
+            Seen::Bad => return H2Detect::NoMatch,
         }
     }
     H2Detect::Frames {
@@ -479,7 +479,7 @@ pub fn detect(b: &[u8]) -> H2Detect {
 }
 
 /// What [`Scan::frame`] found at the start of the rest of the input.
-enum Step {
+enum Seen {
     /// A plausible complete frame of this many bytes.
     Next(usize),
     /// A plausible frame that the input cuts short.
@@ -500,18 +500,18 @@ struct Scan {
 }
 
 impl Scan {
-    fn frame(&mut self, rest: &[u8]) -> Step {
+    fn frame(&mut self, rest: &[u8]) -> Seen {
         let Some(h) = parse_header(rest) else {
             return match (header_prefix_plausible(rest), self.frames) {
-                (false, _) => Step::Bad,
-                (true, 0) => Step::Short,
-                (true, _) if rest.get(3).is_some_and(|&k| !self.kind_in_order(k)) => Step::Bad,
-                (true, _) => Step::Last,
+                (false, _) => Seen::Bad,
+                (true, 0) => Seen::Short,
+                (true, _) if rest.get(3).is_some_and(|&k| !self.kind_in_order(k)) => Seen::Bad,
+                (true, _) => Seen::Last,
             };
         };
         let reserved = rest.get(5).is_some_and(|&s| s & 0x80 != 0);
         if !header_plausible(&h, reserved) || !self.in_order(&h) {
-            return Step::Bad;
+            return Seen::Bad;
         }
         self.frames += 1;
         self.open_block = match h.kind {
@@ -524,10 +524,10 @@ impl Scan {
         };
         let avail = rest.get(FRAME_HEADER_LEN..).unwrap_or_default();
         match avail.get(..h.len as usize) {
-            Some(p) if self.complete(&h, p) => Step::Next(frame_len(&h)),
-            Some(_) => Step::Bad,
-            None if self.partial(&h, avail) => Step::Last,
-            None => Step::Bad,
+            Some(p) if self.complete(&h, p) => Seen::Next(frame_len(&h)),
+            Some(_) => Seen::Bad,
+            None if self.partial(&h, avail) => Seen::Last,
+            None => Seen::Bad,
         }
     }
 

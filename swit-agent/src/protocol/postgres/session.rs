@@ -93,7 +93,7 @@ pub struct Frame {
 
 /// One side. Its buffer may hold message bytes: `Debug` shows only its
 /// length.
-struct Direction {
+struct SideState {
     /// In sync (as the driver sees it): `state` is meaningful.
     synced: bool,
     state: State,
@@ -114,9 +114,9 @@ struct Direction {
     fresh: bool,
 }
 
-impl std::fmt::Debug for Direction {
+impl std::fmt::Debug for SideState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Direction")
+        f.debug_struct("SideState")
             .field("synced", &self.synced)
             .field("state", &self.state)
             .field("kept", &self.buf.len())
@@ -124,9 +124,9 @@ impl std::fmt::Debug for Direction {
     }
 }
 
-impl Direction {
+impl SideState {
     fn new() -> Self {
-        Direction {
+        SideState {
             synced: false,
             state: State::Header,
             resume: None,
@@ -243,8 +243,8 @@ impl Direction {
 /// PostgreSQL state of one connection.
 #[derive(Debug)]
 pub struct Postgres {
-    req: Direction,
-    resp: Direction,
+    req: SideState,
+    resp: SideState,
     queue: VecDeque<Expect>,
     statements: Names<Arc<Prepared>>,
     /// Portal name -> its statement (`None`: prepared before capture).
@@ -263,8 +263,8 @@ pub struct Postgres {
 impl Default for Postgres {
     fn default() -> Self {
         Postgres {
-            req: Direction::new(),
-            resp: Direction::new(),
+            req: SideState::new(),
+            resp: SideState::new(),
             queue: VecDeque::new(),
             statements: Names::new(),
             portals: Names::new(),
@@ -418,15 +418,15 @@ impl framing::Protocol for Postgres {
             _ => {}
         }
         self.queue.clear();
-        self.req = Direction::new();
-        self.resp = Direction::new();
+        self.req = SideState::new();
+        self.resp = SideState::new();
         self.group_first = None;
         self.skip_to_sync = false;
     }
 }
 
 impl Postgres {
-    fn dir(&mut self, side: Side) -> &mut Direction {
+    fn dir(&mut self, side: Side) -> &mut SideState {
         match side {
             Side::Request => &mut self.req,
             Side::Response => &mut self.resp,

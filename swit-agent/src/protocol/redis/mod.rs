@@ -14,8 +14,8 @@ mod parse;
 mod session;
 
 pub use parse::{
-    Frame, Kind, MAX_BULK, MAX_DEPTH, MAX_ELEMENTS, MAX_LINE, MAX_TEXT, MAX_WORDS, Outcome, Parsed,
-    Parser, Step, detect, keep_word, parse,
+    Fed, Frame, Kind, MAX_BULK, MAX_DEPTH, MAX_ELEMENTS, MAX_LINE, MAX_TEXT, MAX_WORDS, Outcome,
+    Parsed, Parser, detect, keep_word, parse,
 };
 pub use session::Redis;
 pub use session::{MAX_KEY, MAX_PENDING, MAX_PLACEHOLDERS, Session, describe};

@@ -201,7 +201,7 @@ fn parse_int(b: &[u8]) -> Option<i64> {
 
 /// What one [`Parser::feed`] call did.
 #[derive(Debug)]
-pub struct Step {
+pub struct Fed {
     /// Bytes used from the input: up to the end of a frame, through an
     /// invalid byte, or all of them.
     pub consumed: usize,
@@ -314,7 +314,7 @@ impl Parser {
 
     /// Reads bytes until a frame ends, the bytes prove invalid, or they run
     /// out.
-    pub fn feed(&mut self, bytes: &[u8]) -> Step {
+    pub fn feed(&mut self, bytes: &[u8]) -> Fed {
         let mut i = 0;
         while i < bytes.len() {
             let res = match self.state {
@@ -370,20 +370,20 @@ impl Parser {
             match res {
                 Ok(None) => {}
                 Ok(Some(frame)) => {
-                    return Step {
+                    return Fed {
                         consumed: i,
                         outcome: Outcome::Frame(frame),
                     };
                 }
                 Err(r) => {
-                    return Step {
+                    return Fed {
                         consumed: i.max(1),
                         outcome: Outcome::Invalid(r),
                     };
                 }
             }
         }
-        Step {
+        Fed {
             consumed: bytes.len(),
             outcome: Outcome::More,
         }
