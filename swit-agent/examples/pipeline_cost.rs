@@ -145,8 +145,7 @@ fn data(
     w: &Workload,
     conn: usize,
     pid: u32,
-    enter_ns: u64,
-    ts_ns: u64,
+    (enter_ns, ts_ns): (u64, u64),
     seq: u32,
     dir: u32,
     payload: &[u8],
@@ -202,12 +201,15 @@ fn records(w: &Workload, n: usize, pid: u32) -> Vec<Vec<u8>> {
         } else {
             (&mut conn.egress, &mut conn.ingress)
         };
-        timed.push((t, data(w, c, pid, t - 4_000, t, *seq_ask, asks, w.request)));
+        timed.push((
+            t,
+            data(w, c, pid, (t - 4_000, t), *seq_ask, asks, w.request),
+        ));
         *seq_ask = seq_ask.wrapping_add(w.request.len() as u32);
         let (enter, exit) = (t + 20_000, t + 27_000);
         timed.push((
             exit,
-            data(w, c, pid, enter, exit, *seq_answer, answers, w.response),
+            data(w, c, pid, (enter, exit), *seq_answer, answers, w.response),
         ));
         *seq_answer = seq_answer.wrapping_add(w.response.len() as u32);
     }
