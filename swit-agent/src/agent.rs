@@ -200,7 +200,10 @@ pub fn run(settings: Settings, reload: Option<Reload>) -> Result<(), AgentError>
         match session.as_ref().map(|s| s.recv(wait)) {
             // --capture-only: read and decoded, then dropped.
             Some(Received::Batch(_)) if cfg.capture_only => {}
-            Some(Received::Batch(batch)) => stage.push(batch),
+            Some(Received::Batch(batch)) => {
+                stage.drained(batch.drained_ns);
+                stage.push(batch);
+            }
             Some(Received::Idle) => {}
             Some(Received::Closed) => break,
             None => std::thread::park_timeout(wait),

@@ -25,7 +25,7 @@ use super::{AgentError, stage::Stage};
 use crate::{
     capture::{
         event::{Event, ProcChange},
-        reader::{Batch, Reader, ReaderCounters},
+        reader::{Batch, Reader, ReaderCounters, Sent},
     },
     config::{AgentSettings, Targets},
     export::pipeline::SpanSender,
@@ -42,7 +42,7 @@ pub struct TracingSession {
     pub manager: TargetManager,
     pub tls: TlsHooks,
     reader: Reader,
-    rx: Receiver<Vec<Event>>,
+    rx: Receiver<Sent>,
     /// Where batches hand their emptied vectors back to the reader.
     spare: SyncSender<Vec<Event>>,
     /// The reader's own stop flag: a session ends without the agent ending.
@@ -103,7 +103,7 @@ impl TracingSession {
     pub fn recv(&self, wait: Duration) -> Received {
         match self.rx.recv_timeout(wait) {
             Ok(batch) => {
-                self.counters.taken(&batch);
+                self.counters.taken(&batch.events);
                 Received::Batch(Batch::new(batch, self.spare.clone()))
             }
             Err(RecvTimeoutError::Timeout) => Received::Idle,
@@ -208,7 +208,8 @@ impl TracingSession {
         // not take minutes, and only opens, closes and process changes are
         // still taken in (cheap, and they settle what is held).
         let drain_until = Instant::now() + STOP_DRAIN;
-        while let Ok(mut batch) = self.rx.try_recv() {
+        while let Ok(sent) = self.rx.try_recv() {
+            let (mut batch, mark) = (sent.events, sent.drained_ns);
             self.counters.taken(&batch);
             if capture_only {
                 continue;
@@ -221,7 +222,7 @@ impl TracingSession {
                     .fetch_add((before - batch.len()) as u64, Ordering::Relaxed);
             }
             stage.push(&mut batch);
-            stage.release(Clock::mono_ns(), sender);
+            stage.release(mark, sender);
         }
         stage.finish(sender);
         let ended = Ended {

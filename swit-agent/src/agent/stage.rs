@@ -43,6 +43,9 @@ pub struct Stage {
     /// Spans made during one call, handed to the export queue together at
     /// its end.
     spans: Vec<Span>,
+    /// The reader's drain mark; `u64::MAX` until one came (a stage fed
+    /// directly, as in the harnesses, releases by the clock alone).
+    drained_ns: u64,
 }
 
 /// How long a process found gone waits for its exit record before its
@@ -51,9 +54,8 @@ const REAP_GRACE_NS: u64 = 1_000_000_000;
 
 /// Spans that make a handoff to the export thread on their own; fewer wait
 /// for the next tick (100 ms). Each handoff wakes that thread: at a few
-/// thousand requests a second, handing over every ring batch (5 ms) cost
-/// more in wake-ups than the spans' encoding, and export batches for
-/// 200 ms anyway.
+/// thousand requests a second, handing over every ring batch cost more in
+/// wake-ups than the spans' encoding, and export batches for 200 ms anyway.
 const HANDOFF_SPANS: usize = 256;
 
 impl Stage {
@@ -89,7 +91,18 @@ impl Stage {
             released: Vec::new(),
             due: Vec::new(),
             spans: Vec::new(),
+            drained_ns: u64::MAX,
         }
+    }
+
+    /// The reader's latest drain mark (see
+    /// [`crate::capture::reader::Batch::drained_ns`]): records
+    /// are released for order up to it, not up to the clock.
+    pub fn drained(&mut self, mark: u64) {
+        self.drained_ns = match self.drained_ns {
+            u64::MAX => mark,
+            held => held.max(mark),
+        };
     }
 
     /// Forgets every connection and request (tracing switched off: what
@@ -167,7 +180,8 @@ impl Stage {
 
     pub fn release(&mut self, now: u64, sender: &SpanSender) {
         let mut out = std::mem::take(&mut self.released);
-        self.reorder.release(now, &mut |e| out.push(e));
+        self.reorder
+            .release(now.min(self.drained_ns), &mut |e| out.push(e));
         for e in out.drain(..) {
             self.handle(e);
         }

@@ -20,14 +20,12 @@ pub const QUEUE_BATCHES: usize = 4096;
 /// Records per batch, at most.
 const BATCH: usize = 256;
 /// How often the reader looks at the ring when the kernel did not wake it
-/// (it does at an eighth full). Each look that finds records costs three
-/// thread wake-ups down the pipeline, which at a few thousand requests a
-/// second weighed more than the records; records waiting longer are still
-/// in order, as long as this stays well inside the reordering window
-/// (`reorder::WINDOW_NS`, 20 ms): a record read after its window closed
-/// would be late.
-const POLL_MS: i32 = 10;
-const _: () = assert!(POLL_MS as u64 * 2_000_000 <= super::reorder::WINDOW_NS);
+/// (it does at an eighth full). Each look that finds records costs thread
+/// wake-ups down the pipeline, which at a few thousand requests a second
+/// weighed more than the records. Records waiting longer in the ring are
+/// not late for it: the stage releases them by the reader's drain marks
+/// (see [`Batch::drained_ns`]), not by the wall clock.
+const POLL_MS: i32 = 40;
 /// Emptied batch vectors handed back to the reader, at most: a new one is
 /// a large allocation (it makes malloc consolidate its free lists).
 const SPARE_BATCHES: usize = 8;
@@ -39,12 +37,30 @@ const SPARE_BATCHES: usize = 8;
 pub struct Batch {
     events: Vec<Event>,
     spare: SyncSender<Vec<Event>>,
+    /// CLOCK_MONOTONIC when the reader began the drain this batch ends:
+    /// every record committed before it is in this batch or an earlier one.
+    /// The stage holds records for order up to this mark, not up to now, so
+    /// a record that waited in the ring for the reader's next look is never
+    /// late for that wait.
+    pub drained_ns: u64,
 }
 
 impl Batch {
-    pub fn new(events: Vec<Event>, spare: SyncSender<Vec<Event>>) -> Batch {
-        Batch { events, spare }
+    pub fn new(sent: Sent, spare: SyncSender<Vec<Event>>) -> Batch {
+        Batch {
+            events: sent.events,
+            spare,
+            drained_ns: sent.drained_ns,
+        }
     }
+}
+
+/// What the reader sends: records, and the drain mark they complete (a
+/// mark alone, with no records, after a drain that found the ring empty
+/// lets the stage release what it held).
+pub struct Sent {
+    pub events: Vec<Event>,
+    pub drained_ns: u64,
 }
 
 impl Deref for Batch {
@@ -126,7 +142,7 @@ impl Reader {
         ring: RingBuf<MapData>,
         stop: Arc<AtomicBool>,
         counters: Arc<ReaderCounters>,
-    ) -> (Receiver<Vec<Event>>, SyncSender<Vec<Event>>, Reader) {
+    ) -> (Receiver<Sent>, SyncSender<Vec<Event>>, Reader) {
         let (tx, rx) = sync_channel(QUEUE_BATCHES);
         let (spare_tx, spare) = sync_channel(SPARE_BATCHES);
         let handle = std::thread::Builder::new()
@@ -145,7 +161,7 @@ fn run(
     mut ring: RingBuf<MapData>,
     stop: Arc<AtomicBool>,
     counters: Arc<ReaderCounters>,
-    tx: SyncSender<Vec<Event>>,
+    tx: SyncSender<Sent>,
     spare: Receiver<Vec<Event>>,
 ) {
     let fd = ring.as_raw_fd();
@@ -153,10 +169,15 @@ fn run(
         tx,
         counters: counters.clone(),
         carry: Vec::new(),
+        mark: 0,
     };
     let mut batch = fresh(&spare);
+    // Whether the stage may still hold records that a bare mark releases.
+    let mut holding = false;
     loop {
         let stopping = stop.load(Ordering::Relaxed);
+        // Taken before the drain: what was committed by then is read by it.
+        queue.mark = mono_ns();
         while let Some(item) = ring.next() {
             counters.records.fetch_add(1, Ordering::Relaxed);
             match decode(&item) {
@@ -171,6 +192,12 @@ fn run(
         }
         if !batch.is_empty() || !queue.carry.is_empty() {
             queue.send(std::mem::replace(&mut batch, fresh(&spare)));
+            holding = true;
+        } else if holding {
+            // Quiet now: one mark lets the stage release its last records
+            // (the look after it is further than the reordering window).
+            queue.mark_only();
+            holding = false;
         }
         if stopping {
             queue.finish();
@@ -197,9 +224,11 @@ const MAX_CARRY: usize = 65536;
 /// next batch if need be), since losing one leaks a connection's state or
 /// loses a process, while a lost payload is a gap the parsers resync from.
 struct Queue {
-    tx: SyncSender<Vec<Event>>,
+    tx: SyncSender<Sent>,
     counters: Arc<ReaderCounters>,
     carry: Vec<Event>,
+    /// The current drain's mark.
+    mark: u64,
 }
 
 impl Queue {
@@ -220,9 +249,13 @@ impl Queue {
         let bytes = batch_bytes(&batch);
         // Counted before the send: the pipeline may take it at once.
         c.queued_bytes.fetch_add(bytes, Ordering::Relaxed);
-        match self.tx.try_send(batch) {
+        let sent = Sent {
+            events: batch,
+            drained_ns: self.mark,
+        };
+        match self.tx.try_send(sent) {
             Ok(()) => {}
-            Err(TrySendError::Full(mut b)) => {
+            Err(TrySendError::Full(Sent { events: mut b, .. })) => {
                 c.queued_bytes.fetch_sub(bytes, Ordering::Relaxed);
                 self.drop_payloads(&mut b);
                 let room = MAX_CARRY.saturating_sub(self.carry.len());
@@ -235,9 +268,18 @@ impl Queue {
             }
             Err(TrySendError::Disconnected(b)) => {
                 c.queued_bytes.fetch_sub(bytes, Ordering::Relaxed);
-                c.dropped.fetch_add(b.len() as u64, Ordering::Relaxed);
+                c.dropped
+                    .fetch_add(b.events.len() as u64, Ordering::Relaxed);
             }
         }
+    }
+
+    /// The drain mark alone. A full queue has marks enough coming.
+    fn mark_only(&mut self) {
+        let _ = self.tx.try_send(Sent {
+            events: Vec::new(),
+            drained_ns: self.mark,
+        });
     }
 
     fn drop_payloads(&self, batch: &mut Vec<Event>) {
@@ -256,6 +298,17 @@ impl Queue {
         let left = self.carry.len() as u64;
         self.counters.dropped.fetch_add(left, Ordering::Relaxed);
     }
+}
+
+/// CLOCK_MONOTONIC, the clock of the records' times.
+fn mono_ns() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: a valid timespec to fill; CLOCK_MONOTONIC cannot fail.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
 }
 
 #[cfg(test)]
