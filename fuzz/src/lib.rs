@@ -315,21 +315,33 @@ pub fn conn_table(data: &[u8]) {
                     *senders = [Sender::new(0), Sender::new(0)];
                 }
                 2 => t.close(&info, &mut out),
-                // The socket's process exited: the agent closes what it
+                // The socket's process (or the other process that may use
+                // it, as a forked child) exited: the agent closes what it
                 // left open.
-                _ if st.n == 0 => {
-                    for c in t.of_pid(info.pid, now) {
+                _ if st.n < 2 => {
+                    for c in t.of_pid(info.pid + 4 * st.n as u32, now) {
                         t.close(&c, &mut out);
                     }
                 }
+                // A close that was not the last reference (a fork, a dup).
+                _ if st.n < 4 => t.release(&ConnInfo {
+                    pid: info.pid + 4 * (st.n & 1) as u32,
+                    ..info
+                }),
                 _ => {
                     now += st.n as u64 * 10_000_000_000;
                     t.tick(now, &mut out);
                 }
             }
             out.clear();
+            t.check_index();
             continue;
         }
+        // Bytes moved by another process holding the same socket.
+        let info = ConnInfo {
+            pid: info.pid + 4 * (st.ctl >> 6 != 0) as u32,
+            ..info
+        };
         // The request side comes in on a server's socket.
         let (direction, dir_i) = match st.side() {
             Side::Request => (Direction::Ingress, 0),
@@ -350,6 +362,7 @@ pub fn conn_table(data: &[u8]) {
             t.data(chunk, &mut out);
         }
         out.clear();
+        t.check_index();
     }
     for sock in 0..4u8 {
         let info = ConnInfo {

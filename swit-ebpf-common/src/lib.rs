@@ -13,7 +13,8 @@ pub mod kind {
     pub const DATA: u32 = 1;
     /// A traced process accepted or connected a TCP socket.
     pub const OPEN: u32 = 2;
-    /// A traced process closed a file descriptor that referred to a TCP socket.
+    /// A traced process closed the last descriptor of a TCP socket: the
+    /// connection ends.
     pub const CLOSE: u32 = 3;
     /// A traced process forked: `aux` is the child's tgid, already traced.
     pub const PROC_FORK: u32 = 4;
@@ -30,6 +31,23 @@ pub mod kind {
     /// connection goroutine that writes it (net/http's client): a
     /// [`GoSpawnRecord`] whose `parent_g` hands to `child_g`.
     pub const GO_HANDOFF: u32 = 9;
+    /// A traced process closed a descriptor of a TCP socket that other
+    /// references still hold (a dup, a forked child's copy, a descriptor
+    /// passed over a unix socket): the connection goes on without this
+    /// process. `role` is one of [`release`](super::release).
+    pub const RELEASE: u32 = 10;
+}
+
+/// What the other references of a [`kind::RELEASE`] may be, from the
+/// closer's descriptor table.
+pub mod release {
+    /// The table is the process's own: the other references are
+    /// descriptors (or a message in flight) that outlive this close.
+    pub const HELD: u32 = 0;
+    /// The table is shared with other threads, each of which holds the
+    /// file while inside a syscall on it: the other references may be
+    /// such calls only, and end with them.
+    pub const THREADS: u32 = 1;
 }
 
 /// Bits of `FILTER[0]`, set by the agent.
@@ -195,7 +213,8 @@ const _: () = assert!(core::mem::size_of::<SockTuple>() == 40);
 pub struct EventHeader {
     /// One of [`kind`].
     pub kind: u32,
-    /// For OPEN: one of [`role`]. Otherwise 0.
+    /// For OPEN: one of [`role`]; for RELEASE: one of [`release`].
+    /// Otherwise 0.
     pub role: u32,
     /// `bpf_ktime_get_ns` at the syscall's exit (CLOCK_MONOTONIC).
     pub ts_ns: u64,
@@ -270,10 +289,18 @@ pub struct KernelOffsets {
     pub tcp_write_seq: u32,
     pub task_pid: u32,
     pub task_tgid: u32,
+    /// `files_struct.count`: how many tasks share the descriptor table.
+    pub files_count: u32,
+    /// The reference count of `struct file` (a long): `f_count` (up to
+    /// 6.12), or `f_ref.refcnt` (6.13+, a `file_ref_t`).
+    pub file_ref: u32,
+    /// The value at `file_ref` of a file held once: 1 for `f_count`, 0 for
+    /// `file_ref_t`, which stores the count minus one.
+    pub file_ref_one: u32,
     /// Non-zero once the agent has filled the struct; programs do nothing until then.
     pub ready: u32,
 }
-const _: () = assert!(core::mem::size_of::<KernelOffsets>() == 88);
+const _: () = assert!(core::mem::size_of::<KernelOffsets>() == 100);
 
 /// Run-time settings the agent writes into the programs' global data.
 #[repr(C)]

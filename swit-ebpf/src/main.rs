@@ -29,7 +29,7 @@ use aya_ebpf::{
 };
 use swit_ebpf_common::{
     AF_INET, AF_INET6, CaptureConfig, DataHeader, EventHeader, KernelOffsets, MAX_CAPTURE,
-    SockTuple, counter, direction, filter, kind, role, syscall,
+    SockTuple, counter, direction, filter, kind, release, role, syscall,
 };
 
 /// Field offsets in the running kernel, written by the agent before load.
@@ -56,6 +56,9 @@ static OFFSETS: KernelOffsets = KernelOffsets {
     tcp_write_seq: 0,
     task_pid: 0,
     task_tgid: 0,
+    files_count: 0,
+    file_ref: 0,
+    file_ref_one: 0,
     ready: 0,
 };
 
@@ -614,6 +617,11 @@ conn_hooks!(sys_enter_accept4, sys_exit_accept4, syscall::ACCEPT);
 conn_hooks!(sys_enter_connect, sys_exit_connect, syscall::CONNECT);
 
 /// close(2): the fd still names its socket at entry, not at exit.
+///
+/// Only the last reference to the socket's file ends the connection: a
+/// forked child's copy, a dup, a descriptor passed over a unix socket keep
+/// it open after this close. So the close of a file still held elsewhere
+/// is a RELEASE, not a CLOSE.
 #[tracepoint]
 pub fn sys_enter_close(ctx: TracePointContext) -> u32 {
     if floor() {
@@ -625,10 +633,51 @@ pub fn sys_enter_close(ctx: TracePointContext) -> u32 {
     }
     let fd: u64 = unsafe { ctx.read_at(ARG0) }.unwrap_or(u64::MAX);
     if let Some(sk) = tcp_sock_of_fd(fd as u32) {
-        tls::on_close(sk);
-        emit_conn(kind::CLOSE, role::UNKNOWN, pid_tgid, sk);
+        match other_holders(fd as u32) {
+            Some(how) => emit_conn(kind::RELEASE, how, pid_tgid, sk),
+            None => {
+                tls::on_close(sk);
+                emit_conn(kind::CLOSE, role::UNKNOWN, pid_tgid, sk);
+            }
+        }
     }
     0
+}
+
+/// Whether anything besides descriptor `fd` of the current task holds its
+/// file, as close(2) begins (nothing has dropped a reference yet): `None`
+/// when this close is the last, else which [`release`] kind. A read that
+/// fails counts as the last, as every close did before references were
+/// counted.
+///
+/// Apart from the fd table walk, which `tcp_sock_of_fd` also does, kept
+/// here: the data path's lookup stays as it is.
+#[inline(always)]
+fn other_holders(fd: u32) -> Option<u32> {
+    // SAFETY: every read goes through bpf_probe_read_kernel.
+    let r: Result<Option<u32>, i32> = unsafe {
+        (|| {
+            let task = bpf_get_current_task();
+            let files: u64 = read_at(task, off!(task_files))?;
+            let fdt: u64 = read_at(files, off!(files_fdt))?;
+            let fd_array: u64 = read_at(fdt, off!(fdtable_fd))?;
+            let file: u64 = bpf_probe_read_kernel((fd_array + fd as u64 * 8) as *const u64)?;
+            let refs: i64 = read_at(file, off!(file_ref))?;
+            if refs == off!(file_ref_one) as i64 {
+                return Ok(None);
+            }
+            // A task whose table is shared takes a reference for each
+            // syscall on a descriptor (fdget); one that owns its table
+            // borrows the table's.
+            let sharers: i32 = read_at(files, off!(files_count))?;
+            Ok(Some(if sharers > 1 {
+                release::THREADS
+            } else {
+                release::HELD
+            }))
+        })()
+    };
+    r.unwrap_or(None)
 }
 
 #[cfg(not(test))]

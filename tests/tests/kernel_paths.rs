@@ -3,15 +3,20 @@
 //! turning the features off (`--disable-kernel-feature`): without them no
 //! test would ever load or run those programs. Real servers (nginx, and a
 //! Python server that reads and writes through many iovecs), the real
-//! kernel and agent. Needs root.
+//! kernel and agent. Also what the kernel side decides from a file's
+//! reference count: a close(2) that is not a socket's last reference (a
+//! fork, dup2, SCM_RIGHTS) does not end its connection. Needs root.
 use std::{
+    io::{BufRead, BufReader, Read, Write},
+    net::TcpStream,
     process::{Command, Stdio},
+    sync::{Arc, Mutex},
     time::Duration,
 };
 
 use swit_tests::{
-    Agent, Client, Nginx, Proc, SERVER, SpanRec, fixture, listening_port, of_kind, require_tool,
-    summary_counter, summary_line,
+    Agent, Client, Nginx, Proc, SERVER, SpanRec, announced_port, fixture, listening_port, of_kind,
+    require_tool, summary_counter, summary_line, wait_for,
 };
 
 const WAIT: Duration = Duration::from_secs(30);
@@ -216,4 +221,170 @@ fn the_floor_attaches_every_hook_and_captures_nothing() {
     for key in ["records", "connections", "spans"] {
         assert_eq!(summary_counter(&summary, key), 0, "{key}: {summary}");
     }
+}
+
+/// tests/fixtures/shared_server.py in `mode`: the connection is served by
+/// a descriptor other than the one accept() returned, which is closed.
+fn shared_server(mode: &str) -> (Proc, u16, Arc<Mutex<Vec<String>>>) {
+    require_tool("python3");
+    let mut cmd = Command::new("python3");
+    cmd.arg(fixture("shared_server.py"))
+        .arg(mode)
+        .stdout(Stdio::piped());
+    let mut proc = Proc::spawn("shared_server.py", &mut cmd);
+    let (port, lines) = announced_port(&mut proc, WAIT);
+    (proc, port, lines)
+}
+
+/// One keep-alive request: the status and the serving process (X-Pid),
+/// or None when the server closed the connection instead of answering.
+fn get(conn: &mut BufReader<TcpStream>, path: &str) -> Option<(i64, u32)> {
+    let req = format!("GET {path} HTTP/1.1\r\nHost: swit\r\nUser-Agent: swit-test\r\n\r\n");
+    conn.get_mut().write_all(req.as_bytes()).expect("send");
+    let mut status = String::new();
+    if conn.read_line(&mut status).expect("read") == 0 {
+        return None;
+    }
+    let code = status.split(' ').nth(1).and_then(|c| c.parse().ok());
+    let (mut len, mut pid) = (0usize, 0u32);
+    loop {
+        let mut line = String::new();
+        conn.read_line(&mut line).expect("read");
+        let line = line.trim_end();
+        if line.is_empty() {
+            break;
+        }
+        let (name, value) = line.split_once(": ").unwrap_or((line, ""));
+        match name.to_ascii_lowercase().as_str() {
+            "content-length" => len = value.parse().expect("a length"),
+            "x-pid" => pid = value.parse().expect("a pid"),
+            _ => {}
+        }
+    }
+    let mut body = vec![0; len];
+    conn.read_exact(&mut body).expect("body");
+    Some((code.expect("a status"), pid))
+}
+
+/// The requests of every shared-socket test, and their statuses. /slow,
+/// first, is answered 600 ms after it is read, past the 250 ms a close
+/// waits before it takes effect: an early close (the acceptor's) would
+/// cut it. The pauses between requests outlast that wait too.
+const SHARED: [(&str, i64); 4] = [
+    ("/slow", 200),
+    ("/one", 200),
+    ("/missing", 404),
+    ("/two", 200),
+];
+
+/// Sends [`SHARED`] then /hangup (the server closes without answering, as
+/// the last holder) over one connection; returns the serving process.
+fn drive_shared(port: u16) -> u32 {
+    let stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    stream.set_read_timeout(Some(WAIT)).expect("timeout");
+    let mut conn = BufReader::new(stream);
+    let mut pids = Vec::new();
+    for (path, want) in SHARED {
+        let (status, pid) = get(&mut conn, path).unwrap_or_else(|| panic!("{path}: no answer"));
+        assert_eq!(status, want, "{path}");
+        pids.push(pid);
+        std::thread::sleep(Duration::from_millis(400));
+    }
+    assert_eq!(get(&mut conn, "/hangup"), None, "the server hangs up");
+    pids.dedup();
+    assert_eq!(pids.len(), 1, "one process served the connection: {pids:?}");
+    pids[0]
+}
+
+/// Every request of [`drive_shared`] is one server span of the process
+/// that served it, with its status, /hangup cut short by the close (which
+/// only the last holder's close makes); nothing lost or misread, and one
+/// connection.
+fn assert_shared_spans(agent: Agent, server: u32) {
+    let spans = agent.wait_spans("the 5 spans of the served connection", WAIT, |s| {
+        of_kind(s, server, SERVER).len() >= 5
+    });
+    let stopped = agent.stop();
+    let summary = summary_line(&stopped.stderr);
+    let got = of_kind(&spans, server, SERVER);
+    let mut want: Vec<(String, i64)> = SHARED.iter().map(|(p, s)| (p.to_string(), *s)).collect();
+    want.push(("/hangup".into(), 0));
+    assert_eq!(paths_and_statuses(&got), want, "{summary}");
+    let cut = &got[4];
+    assert_eq!(cut.status_code, 2, "an error: {cut:?}");
+    assert_eq!(
+        cut.attr_str("error.type"),
+        Some("connection_closed"),
+        "{cut:?}"
+    );
+    assert_eq!(
+        stopped.spans.iter().filter(|s| s.kind == SERVER).count(),
+        5,
+        "no span of another process: {summary}"
+    );
+    for key in [
+        "parse_errors",
+        "uncaptured_bytes",
+        "orphan_responses",
+        "dropped_requests",
+        "stale_chunks",
+    ] {
+        assert_eq!(summary_counter(&summary, key), 0, "{key}: {summary}");
+    }
+    assert_eq!(summary_counter(&summary, "connections"), 1, "{summary}");
+}
+
+/// A pre-fork server: the parent closes its copy of each connection right
+/// after fork, the child serves it. The parent's close is not the socket's
+/// release.
+#[test]
+fn shared_socket_fork_parent_closes_child_serves() {
+    let (server, port, _lines) = shared_server("fork");
+    let agent = Agent::start(&[server.pid()], &[]);
+    let child = drive_shared(port);
+    assert_ne!(child, server.pid(), "a child served");
+    assert_shared_spans(agent, child);
+}
+
+/// The parent closes its copy and exits before the child first touches
+/// the connection: the parent's exit does not end it either.
+#[test]
+fn shared_socket_fork_parent_exits_child_serves() {
+    let (mut server, port, _lines) = shared_server("fork-exit");
+    let agent = Agent::start(&[server.pid()], &[]);
+    let child = drive_shared(port);
+    let st = server.child.wait().expect("the parent's status");
+    assert!(st.success(), "the parent exited after the fork: {st}");
+    assert_shared_spans(agent, child);
+}
+
+/// dup2() of the accepted socket, close of the original, served on the
+/// copy: one process, one connection, two descriptors in turn.
+#[test]
+fn shared_socket_dup2_then_close_the_original() {
+    let (server, port, _lines) = shared_server("dup2");
+    let agent = Agent::start(&[server.pid()], &[]);
+    let pid = drive_shared(port);
+    assert_eq!(pid, server.pid());
+    assert_shared_spans(agent, pid);
+}
+
+/// The acceptor passes each connection to a worker process over a unix
+/// socket (SCM_RIGHTS) and closes its copy; the worker serves it.
+#[test]
+fn shared_socket_passed_over_scm_rights() {
+    let (server, port, lines) = shared_server("scm");
+    let worker: u32 = wait_for("the worker's pid", WAIT, || {
+        lines
+            .lock()
+            .unwrap()
+            .iter()
+            .find_map(|l| l.strip_prefix("worker ")?.parse().ok())
+    });
+    let agent = Agent::start(&[server.pid(), worker], &[]);
+    let pid = drive_shared(port);
+    assert_eq!(pid, worker, "the worker served");
+    assert_shared_spans(agent, pid);
+    // SAFETY: kill(2) of the fixture's worker, which outlives no test.
+    unsafe { libc::kill(worker as i32, libc::SIGKILL) };
 }

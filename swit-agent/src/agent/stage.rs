@@ -129,15 +129,33 @@ impl Stage {
             log_event(&e);
         }
         match e {
-            Event::Data(d) => self.conns.data(d, &mut self.scratch),
+            Event::Data(d) => {
+                self.closing.claimed(d.conn.sock, d.enter_ns);
+                self.conns.data(d, &mut self.scratch)
+            }
             Event::Open { conn, role } => {
                 if let Some(old) = self.closing.reopened(conn.sock) {
                     self.close_now(&old);
+                } else if self.conns.holds(conn.sock) {
+                    // The kernel reused the socket of a connection whose
+                    // end was never seen (a release whose other holder
+                    // closed unseen, a lost record): it ended by now, and
+                    // what it left open must not pair with the new one's.
+                    self.close_now(&conn);
                 }
                 self.conns.open(&conn, role)
             }
             Event::Close { conn } => {
                 self.closing.push(conn);
+                return;
+            }
+            // Not the last reference: the connection goes on, held by
+            // others (see `Closing` for a closer with threads).
+            Event::Release { conn, threads } => {
+                self.conns.release(&conn);
+                if threads {
+                    self.closing.push_probation(conn);
+                }
                 return;
             }
             // In order with the process's syscalls: its exit comes after
@@ -334,6 +352,12 @@ fn log_event(e: &Event) {
         ),
         Event::Close { conn } => log::trace!(
             "close sock={:x} pid={} {:?}",
+            conn.sock,
+            conn.pid,
+            conn.tuple
+        ),
+        Event::Release { conn, threads } => log::trace!(
+            "release sock={:x} pid={} threads={threads} {:?}",
             conn.sock,
             conn.pid,
             conn.tuple

@@ -65,7 +65,13 @@ enum Parse {
 
 #[derive(Debug)]
 struct Connection {
+    /// The process that last opened or used the connection: its spans'
+    /// process.
     pid: u32,
+    /// `pid` still holds the socket, so its exit closes the connection
+    /// (it is in the pid index). False once `pid` closed its descriptor
+    /// while other references remain, until a process uses it again.
+    owned: bool,
     tuple: Tuple,
     role: Role,
     ingress: Stream,
@@ -82,6 +88,7 @@ impl Connection {
     fn new(info: &ConnInfo, role: Role) -> Self {
         Connection {
             pid: info.pid,
+            owned: true,
             tuple: info.tuple,
             role,
             ingress: Stream::new(),
@@ -156,8 +163,9 @@ pub type RoleHint = Box<dyn FnMut(u32, &Tuple) -> Role + Send>;
 #[derive(Default)]
 pub struct ConnTable {
     conns: FxHashMap<u64, Connection>,
-    /// (pid, socket) of every connection: what a process's exit closes is
-    /// a range, not a scan of every connection (quadratic under churn).
+    /// (pid, socket) of every owned connection: what a process's exit
+    /// closes is a range, not a scan of every connection (quadratic under
+    /// churn).
     by_pid: BTreeSet<(u32, u64)>,
     pub stats: ConnStats,
     role_hint: Option<RoleHint>,
@@ -234,6 +242,11 @@ impl ConnTable {
         self.conns.is_empty()
     }
 
+    /// Whether a connection on `sock` is held.
+    pub fn holds(&self, sock: u64) -> bool {
+        self.conns.contains_key(&sock)
+    }
+
     fn entry(&mut self, info: &ConnInfo, role: Role) -> &mut Connection {
         // The kernel reuses a freed `struct sock`: a different tuple at the
         // same address is a different connection.
@@ -296,6 +309,17 @@ impl ConnTable {
             self.stats.tls += 1;
         }
         let c = self.conns.get_mut(&info.sock).expect("entry made above");
+        if c.pid != info.pid || !c.owned {
+            // Another process took over (a forked child, the receiver of a
+            // passed descriptor), or the one that let go uses it again:
+            // the user's exit is what closes it now, and its spans name it.
+            if c.owned {
+                self.by_pid.remove(&(c.pid, info.sock));
+            }
+            c.pid = info.pid;
+            c.owned = true;
+            self.by_pid.insert((info.pid, info.sock));
+        }
         if c.role == Role::Unknown {
             c.infer_role(chunk.direction, &chunk.bytes);
         }
@@ -354,6 +378,19 @@ impl ConnTable {
             event,
         }));
         self.produced = produced;
+    }
+
+    /// `info.pid` closed a descriptor of the connection while other
+    /// references remain: its exit no longer closes it. Who holds it is
+    /// known again when a process uses it.
+    pub fn release(&mut self, info: &ConnInfo) {
+        if let Some(c) = self.conns.get_mut(&info.sock)
+            && c.owned
+            && c.pid == info.pid
+        {
+            c.owned = false;
+            self.by_pid.remove(&(info.pid, info.sock));
+        }
     }
 
     /// The connection closed: flush held chunks, end messages that end at
@@ -443,13 +480,17 @@ impl ConnTable {
             .collect()
     }
 
-    /// Panics unless the pid index names exactly the connections held
-    /// (for tests and the fuzzer).
+    /// Panics unless the pid index names exactly the owned connections
+    /// held (for tests and the fuzzer).
     #[doc(hidden)]
     pub fn check_index(&self) {
-        assert_eq!(self.by_pid.len(), self.conns.len(), "pid index size");
+        let owned = self.conns.values().filter(|c| c.owned).count();
+        assert_eq!(self.by_pid.len(), owned, "pid index size");
         for &(pid, sock) in &self.by_pid {
-            assert_eq!(self.conns.get(&sock).map(|c| c.pid), Some(pid));
+            assert_eq!(
+                self.conns.get(&sock).map(|c| (c.pid, c.owned)),
+                Some((pid, true))
+            );
         }
     }
 }

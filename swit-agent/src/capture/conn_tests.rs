@@ -292,3 +292,63 @@ fn an_exit_looks_only_at_its_process_connections() {
     assert!(t.is_empty());
     assert!(t.of_pid(10, u64::MAX).is_empty());
 }
+
+/// A pre-fork server: the parent accepts, lets go of its descriptor, a
+/// child serves. The parent's exit does not close the connection; the
+/// child's does, and the child's spans name it.
+#[test]
+fn a_connection_belongs_to_the_process_that_uses_it() {
+    let mut t = ConnTable::new();
+    let mut out = vec![];
+    let child = |ts| ConnInfo {
+        pid: 20,
+        tid: 21,
+        ..info(ts)
+    };
+    t.open(&info(1), Role::Server);
+    t.release(&info(2));
+    t.check_index();
+    assert!(t.of_pid(10, 100).is_empty(), "the parent let go");
+    assert!(t.holds(0xabc), "the connection goes on");
+    t.data(
+        DataChunk {
+            conn: child(3),
+            ..chunk(3, Direction::Ingress, 100, REQ)
+        },
+        &mut out,
+    );
+    let answer = DataChunk {
+        conn: child(4),
+        ..chunk(4, Direction::Egress, 5000, HEAD)
+    };
+    t.data(answer, &mut out);
+    let body = chunk(5, Direction::Egress, 5000 + HEAD.len() as u32, b"hello");
+    t.data(
+        DataChunk {
+            conn: child(5),
+            ..body
+        },
+        &mut out,
+    );
+    assert_eq!(exchanges(&out), vec![("/hello".to_string(), 200)]);
+    assert!(out.iter().all(|e| e.pid == 20), "{out:?}");
+    t.check_index();
+    assert!(t.of_pid(10, 100).is_empty());
+    assert_eq!(t.of_pid(20, 100).len(), 1);
+    // A release by a process that no longer owns it changes nothing.
+    t.release(&info(6));
+    assert_eq!(t.of_pid(20, 100).len(), 1);
+    // The owner's own release, then its use again (a dup): owned again.
+    t.release(&child(7));
+    assert!(t.of_pid(20, 100).is_empty());
+    let more = chunk(8, Direction::Ingress, 100 + REQ.len() as u32, REQ);
+    t.data(
+        DataChunk {
+            conn: child(8),
+            ..more
+        },
+        &mut out,
+    );
+    assert_eq!(t.of_pid(20, 100).len(), 1);
+    t.check_index();
+}

@@ -3,7 +3,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use swit_ebpf_common::{
     AF_INET, AF_INET6, DataHeader, EventHeader, GoSpawnRecord, ProcRecord, SockTuple, data_flags,
-    direction, kind, role,
+    direction, kind, release, role,
 };
 
 /// A process lifecycle event from the kernel.
@@ -108,6 +108,15 @@ pub enum Event {
     Close {
         conn: ConnInfo,
     },
+    /// `conn.pid` closed a descriptor of the connection that other
+    /// references still hold: the connection goes on.
+    Release {
+        conn: ConnInfo,
+        /// The closer shares its descriptor table with other threads: the
+        /// other references may be their syscalls in flight only, so the
+        /// socket may be gone when they return.
+        threads: bool,
+    },
     /// A process started, exec'd, exited or began to listen.
     /// `comm` is the calling task's command name.
     Proc {
@@ -137,7 +146,9 @@ impl Event {
     pub fn ts_ns(&self) -> u64 {
         match self {
             Event::Data(d) => d.conn.ts_ns,
-            Event::Open { conn, .. } | Event::Close { conn } => conn.ts_ns,
+            Event::Open { conn, .. } | Event::Close { conn } | Event::Release { conn, .. } => {
+                conn.ts_ns
+            }
             Event::Proc { ts_ns, .. }
             | Event::GoSpawn { ts_ns, .. }
             | Event::GoHandoff { ts_ns, .. } => *ts_ns,
@@ -247,6 +258,10 @@ pub fn decode(rec: &[u8]) -> Result<Event, DecodeError> {
             },
         }),
         kind::CLOSE => Ok(Event::Close { conn }),
+        kind::RELEASE => Ok(Event::Release {
+            conn,
+            threads: hdr.role == release::THREADS,
+        }),
         k => Err(DecodeError::Kind(k)),
     }
 }

@@ -1,4 +1,4 @@
-//! Tests of event.rs: decoding data and process records, and refusing bad ones.
+//! Tests of event.rs: decoding data, connection and process records, and refusing bad ones.
 use super::*;
 
 fn record(h: DataHeader, payload: &[u8]) -> Vec<u8> {
@@ -115,4 +115,27 @@ fn short_and_bad_records_are_errors() {
     let mut h = header();
     h.hdr.tuple.family = 1;
     assert_eq!(decode(&record(h, b"abc")), Err(DecodeError::Family(1)));
+}
+
+/// A close that is not the socket's last reference, and which kind.
+#[test]
+fn decodes_close_and_release_records() {
+    let conn_record = |k: u32, r: u32| {
+        let mut h = header().hdr;
+        h.kind = k;
+        h.role = r;
+        let mut v = vec![0u8; size_of::<EventHeader>()];
+        // SAFETY: EventHeader is plain integers.
+        unsafe { std::ptr::write_unaligned(v.as_mut_ptr().cast::<EventHeader>(), h) };
+        decode(&v).unwrap()
+    };
+    assert!(matches!(conn_record(kind::CLOSE, 0), Event::Close { conn } if conn.pid == 42));
+    assert!(matches!(
+        conn_record(kind::RELEASE, release::HELD),
+        Event::Release { threads: false, conn } if conn.pid == 42 && conn.sock == 0xdead
+    ));
+    assert!(matches!(
+        conn_record(kind::RELEASE, release::THREADS),
+        Event::Release { threads: true, .. }
+    ));
 }

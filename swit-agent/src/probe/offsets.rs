@@ -30,6 +30,7 @@ pub fn resolve(path: &str) -> Result<KernelOffsets, OffsetError> {
         source,
     })?;
     let f = |s: &str, p: &[&str]| field_offset(&btf, s, p);
+    let (file_ref, file_ref_one) = file_ref(&btf)?;
     Ok(KernelOffsets {
         task_files: f("task_struct", &["files"])?,
         files_fdt: f("files_struct", &["fdt"])?,
@@ -52,8 +53,21 @@ pub fn resolve(path: &str) -> Result<KernelOffsets, OffsetError> {
         tcp_write_seq: f("tcp_sock", &["write_seq"])?,
         task_pid: f("task_struct", &["pid"])?,
         task_tgid: f("task_struct", &["tgid"])?,
+        files_count: f("files_struct", &["count"])?,
+        file_ref,
+        file_ref_one,
         ready: 1,
     })
+}
+
+/// Where `struct file` counts its references, and the value there of a
+/// file held once. 6.13 replaced `atomic_long_t f_count` (the count) with
+/// `file_ref_t f_ref`, whose `refcnt` is the count minus one.
+fn file_ref(btf: &Btf) -> Result<(u32, u32), OffsetError> {
+    match field_offset(btf, "file", &["f_ref", "refcnt"]) {
+        Ok(off) => Ok((off, 0)),
+        Err(_) => Ok((field_offset(btf, "file", &["f_count"])?, 1)),
+    }
 }
 
 /// Byte offset of `path` (a chain of member names, each looked up through

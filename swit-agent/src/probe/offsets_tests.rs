@@ -17,6 +17,25 @@ fn resolves_every_offset_on_this_kernel() {
     assert_eq!(o.sk_dport + 2, o.sk_num, "dport and num share one u32 pair");
     assert!(o.tcp_copied_seq > 0 && o.tcp_write_seq > 0);
     assert!(o.fdtable_fd != o.fdtable_max_fds);
+    // files_struct opens with its count of sharing tasks.
+    assert_eq!(o.files_count, 0);
+    assert!(o.file_ref > o.file_inode, "{o:?}");
+}
+
+/// The reference count's encoding follows the field the kernel has: this
+/// host's `file_ref_t` (6.13+) stores the count minus one.
+#[test]
+fn file_reference_count_and_its_encoding() {
+    let btf = Btf::from_file(VMLINUX_BTF).expect("btf");
+    let (off, one) = file_ref(&btf).expect("a reference count");
+    if let Ok(f_ref) = field_offset(&btf, "file", &["f_ref"]) {
+        assert_eq!((off, one), (f_ref, 0));
+    } else {
+        assert_eq!(
+            (off, one),
+            (field_offset(&btf, "file", &["f_count"]).unwrap(), 1)
+        );
+    }
 }
 
 #[test]
