@@ -40,7 +40,7 @@ pub fn h2_span(
             .or_else(|| header(&req.headers, "host")),
         scheme: req.scheme.as_deref(),
         version: "2",
-        request_headers: &req.headers,
+        request_headers: (&req.headers).into(),
         request_body: req.body_size,
         status: resp.status,
         response_body: resp.body_size,

@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use super::span::{AttrValue, Attributes, SpanKind, StatusCode};
 use crate::{
     config::redaction::CaptureHeaders,
+    protocol::headers::HeaderFields,
     protocol::http1::{Request, Response},
     redact::redact_query,
 };
@@ -22,11 +23,8 @@ pub struct HttpSpanParts {
     pub status: StatusCode,
 }
 
-pub fn header<'a>(req_or_resp: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    req_or_resp
-        .iter()
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.as_str())
+pub fn header<'a>(req_or_resp: impl Into<HeaderFields<'a>>, name: &str) -> Option<&'a str> {
+    req_or_resp.into().get(name)
 }
 
 /// Splits a request target into path and query.
@@ -51,21 +49,21 @@ fn split_target(target: &str) -> (&str, Option<&str>) {
 /// the string array of the conventions, as every attribute here). Values of
 /// sensitive headers were replaced by `REDACTED` when parsed: asking for
 /// one shows whether it was sent, never its value.
-pub fn captured_headers(
+pub fn captured_headers<'a>(
     cap: &CaptureHeaders,
-    request: &[(String, String)],
-    response: &[(String, String)],
+    request: impl Into<HeaderFields<'a>>,
+    response: impl Into<HeaderFields<'a>>,
     a: &mut Attributes,
 ) {
     for (side, wanted, headers) in [
-        ("request", &cap.request, request),
-        ("response", &cap.response, response),
+        ("request", &cap.request, request.into()),
+        ("response", &cap.response, response.into()),
     ] {
         for name in wanted {
             let values: Vec<&str> = headers
                 .iter()
                 .filter(|(k, _)| k == name)
-                .map(|(_, v)| v.as_str())
+                .map(|(_, v)| v)
                 .collect();
             if !values.is_empty() {
                 a.push((
@@ -120,7 +118,7 @@ pub struct HttpExchange<'a> {
     pub scheme: Option<&'a str>,
     /// `network.protocol.version`: "1.0", "1.1" or "2".
     pub version: &'static str,
-    pub request_headers: &'a [(String, String)],
+    pub request_headers: HeaderFields<'a>,
     pub request_body: u64,
     pub status: Option<u16>,
     pub response_body: u64,
@@ -153,7 +151,7 @@ impl<'a> HttpExchange<'a> {
             authority: header(&req.headers, "host"),
             scheme: None,
             version: if req.minor_version == 0 { "1.0" } else { "1.1" },
-            request_headers: &req.headers,
+            request_headers: (&req.headers).into(),
             request_body: req.body_size,
             status: resp.map(|r| r.status),
             response_body: resp.map_or(0, |r| r.body_size),
