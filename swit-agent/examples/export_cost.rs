@@ -61,7 +61,7 @@ impl SpanSink for EncodeSink {
 }
 
 fn resource(pid: u32) -> Arc<Resource> {
-    let s = |v: &str| AttrValue::Str(v.to_string());
+    let s = |v: &str| AttrValue::from(v);
     Arc::new(Resource {
         service_name: "nginx".into(),
         attributes: vec![

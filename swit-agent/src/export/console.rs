@@ -259,7 +259,7 @@ fn render_span(out: &mut String, s: &Span, depth: usize) {
     );
     // A client span carries url.full; its path is what a reader wants.
     let path = match (s.attr("url.path"), s.attr("url.full")) {
-        (Some(AttrValue::Str(p)), _) => Some(p.as_str()),
+        (Some(AttrValue::Str(p)), _) => Some(&**p),
         (None, Some(AttrValue::Str(full))) => full
             .split_once("://")
             .map(|(_, rest)| rest.find('/').map_or("/", |i| &rest[i..])),

@@ -35,7 +35,7 @@ fn span(
         parent_span_id: parent.map(|p| SpanId([p; 8])),
         flags: 1,
         trace_state: String::new(),
-        name: name.to_string(),
+        name: name.to_string().into(),
         kind,
         start_unix_ns: T0 + start_ms * MS,
         end_unix_ns: T0 + start_ms * MS + dur_ns,

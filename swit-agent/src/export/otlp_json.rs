@@ -111,7 +111,7 @@ fn to_proto_span(s: &Span) -> ProtoSpan {
         // W3C trace flags live in the low 8 bits; the remote-parent bits
         // (8, 9) stay 0, meaning "unknown", which is the honest answer.
         flags: u32::from(s.flags),
-        name: s.name.clone(),
+        name: s.name.to_string(),
         kind: kind as i32,
         start_time_unix_nano: s.start_unix_ns,
         end_time_unix_nano: s.end_unix_ns,
@@ -130,7 +130,7 @@ fn to_key_values(attrs: &[(AttrKey, AttrValue)]) -> Vec<KeyValue> {
 
 fn key_value(key: &str, v: &AttrValue) -> KeyValue {
     let value = match v {
-        AttrValue::Str(s) => any_value::Value::StringValue(s.clone()),
+        AttrValue::Str(s) => any_value::Value::StringValue(s.to_string()),
         AttrValue::Int(i) => any_value::Value::IntValue(*i),
         AttrValue::Bool(b) => any_value::Value::BoolValue(*b),
         AttrValue::Double(d) => any_value::Value::DoubleValue(*d),

@@ -21,7 +21,7 @@ fn span(resource: &Arc<Resource>, id: u8, parent: Option<u8>) -> Span {
         parent_span_id: parent.map(|p| SpanId([0, 0, 0, 0, 0, 0, 0, p])),
         flags: 1,
         trace_state: "vendor=x".to_string(),
-        name: "GET /checkout".to_string(),
+        name: "GET /checkout".into(),
         kind: SpanKind::Server,
         start_unix_ns: 1_700_000_000_000_000_000,
         end_unix_ns: 1_700_000_000_012_400_000,

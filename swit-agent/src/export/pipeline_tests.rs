@@ -16,7 +16,7 @@ fn span(id: u8) -> Span {
         parent_span_id: None,
         flags: 1,
         trace_state: String::new(),
-        name: format!("span {id}"),
+        name: format!("span {id}").into(),
         kind: SpanKind::Server,
         start_unix_ns: 1,
         end_unix_ns: 2,

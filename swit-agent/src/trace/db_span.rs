@@ -12,7 +12,7 @@ use crate::protocol::db::DbCall;
 /// database's address, `peer` the other end of the connection.
 pub fn db_span(call: &DbCall, server: SocketAddr, peer: SocketAddr) -> HttpSpanParts {
     let mut a: Attributes = Vec::with_capacity(12);
-    a.push(("db.system.name".into(), call.system.into()));
+    a.push(("db.system.name".into(), AttrValue::fixed(call.system)));
     if let Some(ns) = &call.namespace {
         a.push(("db.namespace".into(), ns.clone().into()));
     }
@@ -50,9 +50,9 @@ pub fn db_span(call: &DbCall, server: SocketAddr, peer: SocketAddr) -> HttpSpanP
     // operation alone; the system name when nothing else is known.
     let target = call.collection.as_ref().or(call.namespace.as_ref());
     let name = match (&call.operation, target) {
-        (Some(op), Some(t)) => format!("{op} {t}"),
-        (Some(op), None) => op.clone(),
-        (None, _) => call.system.to_string(),
+        (Some(op), Some(t)) => format!("{op} {t}").into(),
+        (Some(op), None) => op.clone().into(),
+        (None, _) => call.system.into(),
     };
     HttpSpanParts {
         name,

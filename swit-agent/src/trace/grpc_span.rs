@@ -123,9 +123,9 @@ fn grpc_span(
         Some((svc, method)) => {
             a.push(("rpc.service".into(), svc.into()));
             a.push(("rpc.method".into(), method.into()));
-            format!("{svc}/{method}")
+            format!("{svc}/{method}").into()
         }
-        None => "grpc".to_string(),
+        None => "grpc".into(),
     };
     let server = kind != SpanKind::Client;
     let server_end = if server { local } else { remote };

@@ -2,7 +2,7 @@
 //! stable HTTP semantic conventions.
 use std::net::SocketAddr;
 
-use super::span::{AttrValue, Attributes, SpanKind, StatusCode};
+use super::span::{AttrValue, Attributes, SpanKind, StatusCode, Text};
 use crate::{
     config::redaction::CaptureHeaders,
     protocol::headers::HeaderFields,
@@ -18,7 +18,7 @@ const KNOWN_METHODS: [&str; 9] = [
 /// Name, attributes and status of one HTTP span.
 #[derive(Debug, Clone, PartialEq)]
 pub struct HttpSpanParts {
-    pub name: String,
+    pub name: Text,
     pub attributes: Attributes,
     pub status: StatusCode,
 }
@@ -93,14 +93,23 @@ pub fn parse_host(h: &str) -> (String, Option<u16>) {
     }
 }
 
-fn method_attrs(m: &str, a: &mut Attributes) -> String {
-    if KNOWN_METHODS.contains(&m) {
-        a.push(("http.request.method".into(), m.into()));
-        m.to_string()
+fn method_attrs(m: &str, a: &mut Attributes) -> Text {
+    if let Some(&known) = KNOWN_METHODS.iter().find(|k| **k == m) {
+        a.push(("http.request.method".into(), AttrValue::fixed(known)));
+        Text::Borrowed(known)
     } else {
-        a.push(("http.request.method".into(), "_OTHER".into()));
+        a.push(("http.request.method".into(), AttrValue::fixed("_OTHER")));
         a.push(("http.request.method_original".into(), m.into()));
-        "HTTP".to_string()
+        Text::Borrowed("HTTP")
+    }
+}
+
+/// `url.scheme`: one of two, almost always.
+fn scheme_value(s: &str) -> AttrValue {
+    match s {
+        "http" => AttrValue::fixed("http"),
+        "https" => AttrValue::fixed("https"),
+        s => s.into(),
     }
 }
 
@@ -171,7 +180,7 @@ pub fn http_span(
     let mut a: Attributes = Vec::with_capacity(16);
     let name = match x.method {
         Some(m) => method_attrs(m, &mut a),
-        None => "HTTP".to_string(),
+        None => Text::Borrowed("HTTP"),
     };
     let (path, query) = match x.target {
         Some(t) => {
@@ -186,43 +195,41 @@ pub fn http_span(
     let peer = ip_text(remote.ip());
     match kind {
         SpanKind::Client => {
-            let (addr, port) = match &host {
-                Some((h, p)) => (h.clone(), p.unwrap_or(remote.port())),
+            let (addr, port) = match host {
+                Some((h, p)) => (h, p.unwrap_or(remote.port())),
                 None => (peer.clone(), remote.port()),
             };
-            let host = if addr.contains(':') {
-                format!("[{addr}]")
-            } else {
-                addr.clone()
-            };
-            let default_port = if scheme == "https" { 443 } else { 80 };
-            let authority = if port == default_port {
-                host
-            } else {
-                format!("{host}:{port}")
-            };
             if let Some(path) = path {
+                let (open, close) = match addr.contains(':') {
+                    true => ("[", "]"),
+                    false => ("", ""),
+                };
+                let default_port = if scheme == "https" { 443 } else { 80 };
+                let port = match port == default_port {
+                    true => String::new(),
+                    false => format!(":{port}"),
+                };
                 let q = query
                     .map(|q| format!("?{}", redact_query(q)))
                     .unwrap_or_default();
                 a.push((
                     "url.full".into(),
-                    format!("{scheme}://{authority}{path}{q}").into(),
+                    format!("{scheme}://{open}{addr}{close}{port}{path}{q}").into(),
                 ));
             }
             a.push(("server.address".into(), addr.into()));
             a.push(("server.port".into(), AttrValue::Int(port as i64)));
         }
         _ => {
-            a.push(("url.scheme".into(), scheme.into()));
+            a.push(("url.scheme".into(), scheme_value(scheme)));
             if let Some(path) = path {
                 a.push(("url.path".into(), path.into()));
             }
             if let Some(q) = query {
                 a.push(("url.query".into(), redact_query(q).into()));
             }
-            let (addr, port) = match &host {
-                Some((h, p)) => (h.clone(), p.unwrap_or(local.port())),
+            let (addr, port) = match host {
+                Some((h, p)) => (h, p.unwrap_or(local.port())),
                 None => (ip_text(local.ip()), local.port()),
             };
             a.push(("server.address".into(), addr.into()));
@@ -236,7 +243,10 @@ pub fn http_span(
         "network.peer.port".into(),
         AttrValue::Int(remote.port() as i64),
     ));
-    a.push(("network.protocol.version".into(), x.version.into()));
+    a.push((
+        "network.protocol.version".into(),
+        AttrValue::fixed(x.version),
+    ));
     if let Some(ua) = header(x.request_headers, "user-agent") {
         a.push(("user_agent.original".into(), ua.into()));
     }
@@ -261,13 +271,13 @@ pub fn http_span(
             if error {
                 a.push(("error.type".into(), status.to_string().into()));
             } else if let Some(cut) = x.cut {
-                a.push(("error.type".into(), cut.into()));
+                a.push(("error.type".into(), AttrValue::fixed(cut)));
             }
             error || x.cut.is_some()
         }
         // No response: the exchange failed, whoever cut it.
         (None, Some(code)) => {
-            a.push(("error.type".into(), code.into()));
+            a.push(("error.type".into(), AttrValue::fixed(code)));
             true
         }
         (None, None) => false,

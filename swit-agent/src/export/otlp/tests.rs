@@ -34,7 +34,7 @@ fn span(r: &Arc<Resource>, id: u16) -> Span {
         parent_span_id: None,
         flags: 1,
         trace_state: String::new(),
-        name: "GET /x".to_string(),
+        name: "GET /x".into(),
         kind: SpanKind::Server,
         start_unix_ns: T0,
         end_unix_ns: T0 + 1000,
