@@ -47,9 +47,9 @@ struct EncodeSink {
 }
 
 impl SpanSink for EncodeSink {
-    fn export(&mut self, batch: Vec<Span>) -> anyhow::Result<()> {
+    fn export(&mut self, batch: &mut Vec<Span>) -> anyhow::Result<()> {
         self.buf.clear();
-        grpc_message(&batch, self.gzip, &mut self.buf);
+        grpc_message(batch, self.gzip, &mut self.buf);
         let mut o = self.out.lock().unwrap();
         o.0 += 1;
         o.1 += self.buf.len() as u64;
@@ -176,8 +176,11 @@ fn build_spans(
 }
 
 #[inline(never)]
-fn export_batch(sink: &mut dyn SpanSink, batch: Vec<Span>) {
+fn export_batch(sink: &mut dyn SpanSink, batch: &mut Vec<Span>) {
     sink.export(batch).expect("export");
+    // As the pipeline's worker: what the sink left is dropped, the vector
+    // is filled again.
+    batch.clear();
 }
 
 fn main() {
@@ -201,11 +204,11 @@ fn main() {
     // Two nginx workers.
     let resources = [resource(1001), resource(1002)];
     let mut done = 0;
+    let mut batch = Vec::with_capacity(MAX_BATCH);
     while done < n {
         let len = MAX_BATCH.min(n - done);
-        let mut batch = Vec::with_capacity(len);
         build_spans(&settings, &resources, done as u64, len, &mut batch);
-        export_batch(&mut sink, batch);
+        export_batch(&mut sink, &mut batch);
         done += len;
     }
     let (requests, bytes) = *totals.lock().unwrap();

@@ -51,7 +51,7 @@ Content-Length: 2\r\nConnection: keep-alive\r\n\r\nok";
 struct Count(Arc<AtomicU64>);
 
 impl SpanSink for Count {
-    fn export(&mut self, batch: Vec<Span>) -> anyhow::Result<()> {
+    fn export(&mut self, batch: &mut Vec<Span>) -> anyhow::Result<()> {
         self.0.fetch_add(batch.len() as u64, Ordering::Relaxed);
         Ok(())
     }

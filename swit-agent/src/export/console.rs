@@ -130,8 +130,8 @@ impl<W: Write + Send> PrettySink<W> {
 }
 
 impl<W: Write + Send> SpanSink for PrettySink<W> {
-    fn export(&mut self, batch: Vec<Span>) -> anyhow::Result<()> {
-        for span in batch {
+    fn export(&mut self, batch: &mut Vec<Span>) -> anyhow::Result<()> {
+        for span in batch.drain(..) {
             let rx = self.now_ns;
             let held = self.traces.entry(span.trace_id).or_insert_with(|| {
                 let seq = self.next_seq;

@@ -163,13 +163,13 @@ impl<W: Write + Send> OtlpJsonSink<W> {
 }
 
 impl<W: Write + Send> SpanSink for OtlpJsonSink<W> {
-    fn export(&mut self, batch: Vec<Span>) -> anyhow::Result<()> {
+    fn export(&mut self, batch: &mut Vec<Span>) -> anyhow::Result<()> {
         if batch.is_empty() {
             return Ok(());
         }
         // One write of line + newline, so concurrent writers to the same
         // file (stdout shared with logs) cannot split a line.
-        let mut line = encode_line(&batch)?;
+        let mut line = encode_line(batch)?;
         line.push('\n');
         self.out.write_all(line.as_bytes())?;
         self.out.flush()?;

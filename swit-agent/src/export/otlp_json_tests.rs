@@ -163,10 +163,10 @@ fn resource_without_service_name_attribute_gets_one() {
 fn sink_writes_one_line_per_batch_and_parses_back() {
     let r = resource("a");
     let mut sink = OtlpJsonSink::new(Vec::new());
-    sink.export(vec![span(&r, 1, None), span(&r, 2, Some(1))])
+    sink.export(&mut vec![span(&r, 1, None), span(&r, 2, Some(1))])
         .unwrap();
-    sink.export(vec![]).unwrap();
-    sink.export(vec![span(&r, 3, None)]).unwrap();
+    sink.export(&mut vec![]).unwrap();
+    sink.export(&mut vec![span(&r, 3, None)]).unwrap();
     sink.flush().unwrap();
     let out = String::from_utf8(sink.into_inner()).unwrap();
     let lines: Vec<&str> = out.lines().collect();

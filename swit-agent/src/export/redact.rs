@@ -82,8 +82,8 @@ pub fn plain(key: &str) -> bool {
 }
 
 impl SpanSink for RedactingSink {
-    fn export(&mut self, mut batch: Vec<Span>) -> anyhow::Result<()> {
-        for span in &mut batch {
+    fn export(&mut self, batch: &mut Vec<Span>) -> anyhow::Result<()> {
+        for span in batch.iter_mut() {
             self.apply(span);
         }
         self.inner.export(batch)
