@@ -50,3 +50,22 @@ fn pairs() {
         "V: \"=1\" has an empty key"
     );
 }
+
+/// The list, what `apply` asks for and what the docs name are one set:
+/// a variable added to `apply` alone fails here.
+#[test]
+fn every_variable_read_is_listed_and_documented() {
+    let asked = std::cell::RefCell::new(std::collections::BTreeSet::new());
+    let lookup = |k: &str| {
+        asked.borrow_mut().insert(k.to_owned());
+        None
+    };
+    apply(&mut Layered::default(), &lookup, &mut Vec::new());
+    let listed: std::collections::BTreeSet<String> =
+        VARIABLES.iter().map(|v| v.to_string()).collect();
+    assert_eq!(*asked.borrow(), listed);
+    let doc = include_str!("../../../docs/configuration.md");
+    for v in VARIABLES {
+        assert!(doc.contains(v), "{v} is not in docs/configuration.md");
+    }
+}

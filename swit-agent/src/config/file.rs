@@ -182,25 +182,83 @@ impl<'de> Deserialize<'de> for ScalarString {
 /// problems found, so that checking the values can add its own. `Err` is a
 /// YAML syntax error (the first one) or a file that cannot be read at all.
 pub fn parse(text: &str, lookup: Lookup) -> Result<(RawConfig, Vec<Problem>), Vec<Problem>> {
-    let (mut raw, mut problems) = parse_structure(text)?;
-    problems.extend(raw.expand(lookup));
-    Ok((raw, problems))
-}
-
-fn parse_structure(text: &str) -> Result<(RawConfig, Vec<Problem>), Vec<Problem>> {
     // A file of only comments is an empty mapping, not an error.
     let mut value: Value = match serde_norway::from_str(text) {
         Ok(Value::Null) => return Ok((RawConfig::default(), Vec::new())),
         Ok(v) => v,
         Err(e) => return Err(vec![syntax_problem(&e)]),
     };
+    // Expanding the tree rather than the typed config reaches every string
+    // value, including keys added later, without a list to keep in step.
+    let mut expanded = Vec::new();
+    expand_tree(&mut value, &mut Vec::new(), lookup, text, &mut expanded);
+    let (raw, mut problems) = parse_structure(text, value)?;
+    problems.extend(expanded);
+    Ok((raw, problems))
+}
+
+/// Expands `${VAR}` in every string scalar under `node`; keys stay as
+/// written. A value that fails keeps its text and adds a problem.
+fn expand_tree(
+    node: &mut Value,
+    path: &mut Vec<Seg>,
+    lookup: Lookup,
+    text: &str,
+    problems: &mut Vec<Problem>,
+) {
+    match node {
+        Value::String(s) => {
+            if !s.contains('$') {
+                return;
+            }
+            match expand(s, lookup) {
+                Ok(e) => *s = e,
+                Err(m) => {
+                    problems.push(Problem::at(path_string(path), m).with_line(locate(text, path)))
+                }
+            }
+        }
+        Value::Sequence(items) => {
+            for (i, v) in items.iter_mut().enumerate() {
+                path.push(Seg::Index(i));
+                expand_tree(v, path, lookup, text, problems);
+                path.pop();
+            }
+        }
+        Value::Mapping(m) => {
+            for (k, v) in m.iter_mut() {
+                let key = match k {
+                    Value::String(s) => s.clone(),
+                    Value::Number(n) => n.to_string(),
+                    Value::Bool(b) => b.to_string(),
+                    _ => String::from("?"),
+                };
+                path.push(Seg::Key(key));
+                expand_tree(v, path, lookup, text, problems);
+                path.pop();
+            }
+        }
+        Value::Tagged(t) => expand_tree(&mut t.value, path, lookup, text, problems),
+        Value::Null | Value::Bool(_) | Value::Number(_) => {}
+    }
+}
+
+/// Reads the expanded tree into the typed config, reporting and setting
+/// aside each key that does not fit.
+fn parse_structure(
+    text: &str,
+    mut value: Value,
+) -> Result<(RawConfig, Vec<Problem>), Vec<Problem>> {
     // The first pass reads the text itself so its error carries the exact
-    // line and column; later passes read the pruned tree.
+    // line and column; the config itself comes from the expanded tree.
     let first = serde_path_to_error::deserialize::<_, RawConfig>(
         serde_norway::Deserializer::from_str(text),
     );
     let mut err = match first {
-        Ok(raw) => return Ok((raw, Vec::new())),
+        Ok(_) => match serde_path_to_error::deserialize::<_, RawConfig>(value.clone()) {
+            Ok(raw) => return Ok((raw, Vec::new())),
+            Err(e) => e,
+        },
         Err(e) => e,
     };
     let mut problems = Vec::new();
@@ -381,77 +439,6 @@ pub(crate) fn locate_path(text: &str, path: &str) -> Option<usize> {
     }
     let segs: Vec<Seg> = path.split('.').map(|k| Seg::Key(k.to_owned())).collect();
     locate(text, &segs)
-}
-
-/// The lookup and the problems found while expanding.
-type Expander<'a> = (Lookup<'a>, Vec<Problem>);
-
-fn expand_opt(x: &mut Expander, path: &str, v: &mut Option<String>) {
-    if let Some(s) = v {
-        expand_one(x, path, s);
-    }
-}
-
-fn expand_one(x: &mut Expander, path: &str, s: &mut String) {
-    match expand(s, x.0) {
-        Ok(e) => *s = e,
-        Err(m) => x.1.push(Problem::at(path, m)),
-    }
-}
-
-impl RawConfig {
-    /// Expands `${VAR}` and `${VAR:-default}` in every string value (not in
-    /// keys). Returns the values that could not be expanded.
-    pub fn expand(&mut self, lookup: Lookup) -> Vec<Problem> {
-        let mut x: Expander = (lookup, Vec::new());
-        let t = &mut self.tracing;
-        expand_opt(&mut x, "tracing.service_name", &mut t.service_name);
-        expand_opt(&mut x, "tracing.sampling.type", &mut t.sampling.kind);
-        let e = &mut t.exporter;
-        expand_opt(&mut x, "tracing.exporter.type", &mut e.kind);
-        expand_opt(&mut x, "tracing.exporter.endpoint", &mut e.endpoint);
-        expand_opt(&mut x, "tracing.exporter.protocol", &mut e.protocol);
-        expand_opt(&mut x, "tracing.exporter.timeout", &mut e.timeout);
-        for (k, v) in e.headers.iter_mut().flatten() {
-            expand_one(&mut x, &format!("tracing.exporter.headers.{k}"), v);
-        }
-        expand_opt(&mut x, "tracing.exporter.tls.ca_file", &mut e.tls.ca_file);
-        expand_opt(
-            &mut x,
-            "tracing.exporter.tls.cert_file",
-            &mut e.tls.cert_file,
-        );
-        expand_opt(&mut x, "tracing.exporter.tls.key_file", &mut e.tls.key_file);
-        for (k, v) in t.resource_attributes.iter_mut().flatten() {
-            expand_one(
-                &mut x,
-                &format!("tracing.resource_attributes.{k}"),
-                &mut v.0,
-            );
-        }
-        for (i, p) in t.propagators.iter_mut().flatten().enumerate() {
-            expand_one(&mut x, &format!("tracing.propagators[{i}]"), p);
-        }
-        t.redaction
-            .expand_with(|path, s| expand_one(&mut x, path, s));
-        let a = &mut self.agent;
-        for (i, s) in a.services.iter_mut().flatten().enumerate() {
-            expand_one(&mut x, &format!("agent.services[{i}].name"), &mut s.name);
-            let m = &mut s.matcher;
-            expand_opt(
-                &mut x,
-                &format!("agent.services[{i}].match.exe"),
-                &mut m.exe,
-            );
-            expand_opt(
-                &mut x,
-                &format!("agent.services[{i}].match.script"),
-                &mut m.script,
-            );
-        }
-        expand_opt(&mut x, "agent.console.format", &mut a.console.format);
-        x.1
-    }
 }
 
 #[cfg(test)]

@@ -145,6 +145,31 @@ fn string_values_expand() {
     );
 }
 
+/// Every string value expands, wherever it is: a key added to the config
+/// later needs no list kept in step (this one had none before).
+#[test]
+fn strings_anywhere_expand_and_keys_do_not() {
+    let env = |k: &str| match k {
+        "ADDR" => Some("127.0.0.1:9400".to_owned()),
+        "EXE" => Some("/usr/sbin/nginx".to_owned()),
+        _ => None,
+    };
+    let text = "agent:\n  metrics_addr: \"${ADDR}\"\n  services:\n    - name: web\n      match: { exe: \"${EXE}\" }\ntracing:\n  resource_attributes: { \"${ADDR}\": x }\n";
+    let (raw, ps) = parse(text, &env).unwrap();
+    assert_eq!(ps, []);
+    assert_eq!(raw.agent.metrics_addr.as_deref(), Some("127.0.0.1:9400"));
+    let services = raw.agent.services.unwrap();
+    assert_eq!(services[0].matcher.exe.as_deref(), Some("/usr/sbin/nginx"));
+    let r = raw.tracing.resource_attributes.unwrap();
+    assert!(r.contains_key("${ADDR}"), "{r:?}");
+    let got = problems("agent:\n  metrics_addr: \"${1X}\"\n");
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert!(
+        got[0].starts_with("agent.metrics_addr: \"${1X}\": \"1X\" is not a variable name"),
+        "{got:?}"
+    );
+}
+
 #[test]
 fn locate_follows_the_path() {
     let text = "# top\ntracing:\n  sampling: { type: x, rate: 2 }\n  exporter:\n    tls:\n      ca_file: a\n";

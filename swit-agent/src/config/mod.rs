@@ -124,15 +124,6 @@ impl Sampler {
                 | Sampler::ParentBasedTraceIdRatio(_)
         )
     }
-
-    /// Probability that a new root trace is kept.
-    pub fn root_ratio(self) -> f64 {
-        match self {
-            Sampler::AlwaysOn | Sampler::ParentBasedAlwaysOn => 1.0,
-            Sampler::AlwaysOff | Sampler::ParentBasedAlwaysOff => 0.0,
-            Sampler::TraceIdRatio(r) | Sampler::ParentBasedTraceIdRatio(r) => r,
-        }
-    }
 }
 
 /// `tracing.exporter` resolved.

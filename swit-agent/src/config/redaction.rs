@@ -192,36 +192,6 @@ fn is_token_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
 }
 
-impl RawRedaction {
-    /// `${VAR}` expansion of every string, as for the rest of the file.
-    pub(crate) fn expand_with(&mut self, mut one: impl FnMut(&str, &mut String)) {
-        let lists = [
-            ("tracing.redaction.patterns", &mut self.patterns),
-            (
-                "tracing.redaction.attributes.traces.allow",
-                &mut self.attributes.traces.allow,
-            ),
-            (
-                "tracing.redaction.attributes.traces.deny",
-                &mut self.attributes.traces.deny,
-            ),
-            (
-                "tracing.redaction.capture_headers.request",
-                &mut self.capture_headers.request,
-            ),
-            (
-                "tracing.redaction.capture_headers.response",
-                &mut self.capture_headers.response,
-            ),
-        ];
-        for (key, list) in lists {
-            for (i, s) in list.iter_mut().flatten().enumerate() {
-                one(&format!("{key}[{i}]"), s);
-            }
-        }
-    }
-}
-
 #[cfg(test)]
 #[path = "redaction_tests.rs"]
 mod tests;

@@ -95,6 +95,7 @@ impl<W: Write + Send> PrettySink<W> {
         &self.out
     }
 
+    #[cfg(test)]
     pub fn into_inner(self) -> W {
         self.out
     }

@@ -153,6 +153,7 @@ impl<W: Write + Send> OtlpJsonSink<W> {
     pub fn new(out: W) -> Self {
         Self { out }
     }
+    #[cfg(test)]
     pub fn get_ref(&self) -> &W {
         &self.out
     }

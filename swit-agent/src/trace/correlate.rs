@@ -575,12 +575,12 @@ impl Correlator {
             self.stats.unsampled += 1;
             return;
         }
-        let parts = db_span(&call, server, peer);
         let start = match kind {
             SpanKind::Client => call.request.first.enter_ns,
             _ => call.request.first.exit_ns,
         };
         let end = call.response.last.exit_ns.max(start);
+        let parts = db_span(call, server, peer);
         self.stats.spans += 1;
         out(Span {
             trace_id: ctx.trace_id,

@@ -18,7 +18,7 @@ fn names_and_attributes() {
         returned_rows: Some(1),
         ..Default::default()
     };
-    let p = db_span(&call, srv, srv);
+    let p = db_span(call, srv, srv);
     assert_eq!(p.name, "SELECT users");
     assert_eq!(get(&p, "db.system.name"), Some(&"postgresql".into()));
     assert_eq!(
@@ -26,6 +26,17 @@ fn names_and_attributes() {
         Some(&AttrValue::Int(1))
     );
     assert_eq!(get(&p, "server.port"), Some(&AttrValue::Int(5432)));
+    // Every string of the call moves into its attribute.
+    for (key, want) in [
+        ("db.namespace", "appdb"),
+        ("db.operation.name", "SELECT"),
+        ("db.collection.name", "users"),
+        ("db.query.text", "SELECT name FROM users WHERE id = ?"),
+        ("server.address", "127.0.0.1"),
+        ("network.peer.address", "127.0.0.1"),
+    ] {
+        assert_eq!(get(&p, key), Some(&want.into()), "{key}");
+    }
     assert_eq!(p.status, StatusCode::Unset);
 
     let err = DbCall {
@@ -35,17 +46,18 @@ fn names_and_attributes() {
         status_code: Some("1146".into()),
         ..Default::default()
     };
-    let p = db_span(&err, srv, srv);
+    let p = db_span(err, srv, srv);
     assert_eq!(
         p.name, "SELECT appdb",
         "the database when no table is known"
     );
     assert_eq!(p.status, StatusCode::Error);
     assert_eq!(get(&p, "error.type"), Some(&"1146".into()));
+    assert_eq!(get(&p, "db.response.status_code"), Some(&"1146".into()));
 
     let bare = DbCall {
         system: system::REDIS,
         ..Default::default()
     };
-    assert_eq!(db_span(&bare, srv, srv).name, "redis");
+    assert_eq!(db_span(bare, srv, srv).name, "redis");
 }

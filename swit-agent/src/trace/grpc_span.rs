@@ -3,7 +3,9 @@
 use std::net::SocketAddr;
 
 use super::{
-    http_span::{CUT_BY_CLOSE, HttpExchange, HttpSpanParts, header, http_span, parse_host},
+    http_span::{
+        CUT_BY_CLOSE, HttpExchange, HttpSpanParts, header, http_span, ip_text, parse_host,
+    },
     span::{AttrValue, Attributes, SpanKind, StatusCode},
 };
 use crate::protocol::{
@@ -131,18 +133,15 @@ fn grpc_span(
     let server_end = if server { local } else { remote };
     let (addr, port) = match req.authority.as_deref().map(parse_host) {
         Some((h, p)) => (h, p.unwrap_or(server_end.port())),
-        None => (server_end.ip().to_string(), server_end.port()),
+        None => (ip_text(server_end.ip()), server_end.port()),
     };
     a.push(("server.address".into(), addr.into()));
     a.push(("server.port".into(), AttrValue::Int(port as i64)));
     if server {
-        a.push(("client.address".into(), remote.ip().to_string().into()));
+        a.push(("client.address".into(), ip_text(remote.ip()).into()));
         a.push(("client.port".into(), AttrValue::Int(remote.port() as i64)));
     }
-    a.push((
-        "network.peer.address".into(),
-        remote.ip().to_string().into(),
-    ));
+    a.push(("network.peer.address".into(), ip_text(remote.ip()).into()));
     a.push((
         "network.peer.port".into(),
         AttrValue::Int(remote.port() as i64),

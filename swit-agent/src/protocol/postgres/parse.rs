@@ -412,13 +412,14 @@ pub fn cstr(buf: &[u8]) -> (&[u8], Option<&[u8]>) {
 
 /// Text of wire bytes: invalid UTF-8 replaced, an incomplete character at
 /// the end (a truncated body) dropped.
-pub fn text(bytes: &[u8]) -> String {
+pub fn text(bytes: &[u8]) -> std::borrow::Cow<'_, str> {
     let end = match std::str::from_utf8(bytes) {
-        Ok(_) => bytes.len(),
+        // Valid text, the usual case, is borrowed as it is.
+        Ok(s) => return std::borrow::Cow::Borrowed(s),
         Err(e) if e.error_len().is_none() => e.valid_up_to(),
         Err(_) => bytes.len(),
     };
-    String::from_utf8_lossy(&bytes[..end]).into_owned()
+    String::from_utf8_lossy(&bytes[..end])
 }
 
 /// The StartupMessage parameters swit uses.
@@ -441,8 +442,8 @@ pub fn startup_params(body: &[u8]) -> StartupParams {
             break; // a truncated value is not trusted
         };
         match name {
-            b"user" => params.user = Some(text(value)),
-            b"database" => params.database = Some(text(value)),
+            b"user" => params.user = Some(text(value).into_owned()),
+            b"database" => params.database = Some(text(value).into_owned()),
             _ => {}
         }
         rest = next;
@@ -519,10 +520,10 @@ pub fn error_fields(body: &[u8]) -> ErrorFields {
         let (value, next) = cstr(after);
         let Some(next) = next else { break };
         match code {
-            b'V' => f.severity = Some(text(value)),
-            b'S' if f.severity.is_none() => f.severity = Some(text(value)),
-            b'C' => f.code = Some(text(value)),
-            b'M' => f.message = Some(text(value)),
+            b'V' => f.severity = Some(text(value).into_owned()),
+            b'S' if f.severity.is_none() => f.severity = Some(text(value).into_owned()),
+            b'C' => f.code = Some(text(value).into_owned()),
+            b'M' => f.message = Some(text(value).into_owned()),
             _ => {}
         }
         rest = next;

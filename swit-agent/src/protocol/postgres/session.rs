@@ -476,14 +476,18 @@ impl Postgres {
         self.queue.push_back(e);
     }
 
-    fn new_call(&mut self, text: Option<&SqlSummary>, first: Moment, last: Moment) -> Pending {
+    fn new_call(&mut self, text: Option<SqlSummary>, first: Moment, last: Moment) -> Pending {
+        let (operation, collection, query_text) = match text {
+            Some(s) => (s.operation, s.collection, Some(s.sanitized)),
+            None => (None, None, None),
+        };
         let call = DbCall {
             id: self.next_id,
             system: system::POSTGRESQL,
-            operation: text.and_then(|s| s.operation.clone()),
-            collection: text.and_then(|s| s.collection.clone()),
+            operation,
+            collection,
             namespace: self.namespace.clone(),
-            query_text: text.map(|s| s.sanitized.clone()),
+            query_text,
             request: Timing { first, last },
             ..DbCall::default()
         };
@@ -508,7 +512,7 @@ impl Postgres {
         match tag {
             b'Q' => {
                 let summary = sql::summarize(&parse::text(parse::cstr(body).0));
-                let p = self.new_call(Some(&summary), t.first, t.last);
+                let p = self.new_call(Some(summary), t.first, t.last);
                 self.group_first = None;
                 self.push(Expect::Simple(p), out);
             }
@@ -544,7 +548,8 @@ impl Postgres {
                 let portal = parse::cstr(body).0;
                 let prepared = self.portals.get(portal).cloned().flatten();
                 let start = self.group_first.take().unwrap_or(t.first);
-                let p = self.new_call(prepared.as_deref().map(|p| &p.summary), start, t.last);
+                let summary = prepared.as_deref().map(|p| p.summary.clone());
+                let p = self.new_call(summary, start, t.last);
                 self.push(Expect::Execute(p), out);
             }
             b'S' => {
@@ -666,7 +671,9 @@ impl Postgres {
                 }
                 let failing = match (failing, prepare) {
                     (Some(p), _) => Some(p),
-                    (None, Some((s, t))) => Some(self.new_call(Some(&s.summary), t.first, t.last)),
+                    (None, Some((s, t))) => {
+                        Some(self.new_call(Some(s.summary.clone()), t.first, t.last))
+                    }
                     (None, None) => None,
                 };
                 if let Some(mut p) = failing {
@@ -687,8 +694,7 @@ impl Postgres {
             .iter()
             .position(|e| matches!(e, Expect::Simple(_) | Expect::Sync | Expect::Function));
         let n = end.map_or(self.queue.len(), |i| i + 1);
-        let popped: Vec<Expect> = self.queue.drain(..n).collect();
-        for e in popped {
+        for e in self.queue.drain(..n) {
             // A result never seen (lost to a gap, or skipped by the server)
             // is not reported: its outcome is unknown.
             let p = match e {
