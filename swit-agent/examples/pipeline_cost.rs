@@ -88,7 +88,7 @@ const PGBENCH: Workload = Workload {
 struct Count(Arc<AtomicU64>);
 
 impl SpanSink for Count {
-    fn export(&mut self, batch: Vec<Span>) -> anyhow::Result<()> {
+    fn export(&mut self, batch: &mut Vec<Span>) -> anyhow::Result<()> {
         self.0.fetch_add(batch.len() as u64, Ordering::Relaxed);
         Ok(())
     }

@@ -131,8 +131,8 @@ impl<W: Write + Send> PrettySink<W> {
 }
 
 impl<W: Write + Send> SpanSink for PrettySink<W> {
-    fn export(&mut self, batch: Vec<Span>) -> anyhow::Result<()> {
-        for span in batch {
+    fn export(&mut self, batch: &mut Vec<Span>) -> anyhow::Result<()> {
+        for span in batch.drain(..) {
             let rx = self.now_ns;
             let held = self.traces.entry(span.trace_id).or_insert_with(|| {
                 let seq = self.next_seq;
@@ -260,7 +260,7 @@ fn render_span(out: &mut String, s: &Span, depth: usize) {
     );
     // A client span carries url.full; its path is what a reader wants.
     let path = match (s.attr("url.path"), s.attr("url.full")) {
-        (Some(AttrValue::Str(p)), _) => Some(p.as_str()),
+        (Some(AttrValue::Str(p)), _) => Some(&**p),
         (None, Some(AttrValue::Str(full))) => full
             .split_once("://")
             .map(|(_, rest)| rest.find('/').map_or("/", |i| &rest[i..])),

@@ -35,7 +35,7 @@ fn span(
         parent_span_id: parent.map(|p| SpanId([p; 8])),
         flags: 1,
         trace_state: String::new(),
-        name: name.to_string(),
+        name: name.to_string().into(),
         kind,
         start_unix_ns: T0 + start_ms * MS,
         end_unix_ns: T0 + start_ms * MS + dur_ns,
@@ -89,9 +89,9 @@ fn prints_three_level_trace_once_after_quiet_time() {
 
     let mut sink = PrettySink::new(Vec::new());
     sink.tick(T0).unwrap();
-    sink.export(vec![server, db]).unwrap();
+    sink.export(&mut vec![server, db]).unwrap();
     sink.tick(T0 + 100 * MS).unwrap();
-    sink.export(vec![client, root]).unwrap();
+    sink.export(&mut vec![client, root]).unwrap();
     sink.tick(T0 + 200 * MS).unwrap();
     // Quiet for 400 ms since the last span was received: not yet.
     sink.tick(T0 + 500 * MS).unwrap();
@@ -115,8 +115,17 @@ trace 01010101010101010101010101010101  (4 spans, 12.4 ms)
 fn spans_received_before_first_tick_wait_a_full_quiet_period() {
     let r = res("a");
     let mut sink = PrettySink::new(Vec::new());
-    sink.export(vec![span(1, 1, None, SpanKind::Server, &r, "x", 0, MS)])
-        .unwrap();
+    sink.export(&mut vec![span(
+        1,
+        1,
+        None,
+        SpanKind::Server,
+        &r,
+        "x",
+        0,
+        MS,
+    )])
+    .unwrap();
     sink.tick(T0).unwrap();
     assert_eq!(text(&sink), "");
     sink.tick(T0 + 500 * MS).unwrap();
@@ -128,7 +137,7 @@ fn remote_parent_is_shown_as_root_and_flush_prints_pending() {
     let r = res("svc");
     let mut sink = PrettySink::new(Vec::new());
     sink.tick(T0).unwrap();
-    sink.export(vec![
+    sink.export(&mut vec![
         span(2, 5, Some(9), SpanKind::Server, &r, "GET /a", 0, 2 * MS),
         span(3, 6, None, SpanKind::Server, &r, "GET /b", 0, MS),
     ])
@@ -158,8 +167,17 @@ fn oldest_trace_printed_early_when_over_bounds() {
     let mut sink = PrettySink::with_config(Vec::new(), cfg);
     sink.tick(T0).unwrap();
     for t in 1..=3 {
-        sink.export(vec![span(t, 1, None, SpanKind::Server, &r, "x", 0, MS)])
-            .unwrap();
+        sink.export(&mut vec![span(
+            t,
+            1,
+            None,
+            SpanKind::Server,
+            &r,
+            "x",
+            0,
+            MS,
+        )])
+        .unwrap();
     }
     assert_eq!(sink.printed_early(), 1);
     assert_eq!(sink.held_traces(), 2);
@@ -169,10 +187,10 @@ fn oldest_trace_printed_early_when_over_bounds() {
 
     // Span bound: traces 2 and 3 hold 2 spans. Trace 4 brings 5 more:
     // trace 2 goes for the trace bound, trace 3 for the span bound.
-    let many: Vec<Span> = (1..=5)
+    let mut many: Vec<Span> = (1..=5)
         .map(|i| span(4, i, None, SpanKind::Server, &r, "y", 0, MS))
         .collect();
-    sink.export(many).unwrap();
+    sink.export(&mut many).unwrap();
     assert_eq!(sink.printed_early(), 3);
     assert_eq!(sink.held_traces(), 1);
     assert!(text(&sink).contains("trace 0303"));
@@ -187,14 +205,14 @@ fn hostile_data_does_not_panic_or_break_lines() {
     a.end_unix_ns = 0; // ends before it starts
     dup.attributes.clear();
     let mut sink = PrettySink::new(Vec::new());
-    sink.export(vec![a, b, dup]).unwrap();
+    sink.export(&mut vec![a, b, dup]).unwrap();
     sink.flush().unwrap();
     let out = text(&sink);
     assert_eq!(out.lines().count(), 4, "{out}");
 
     // A pure parent cycle has no root; both spans are still printed.
     let mut sink = PrettySink::new(Vec::new());
-    sink.export(vec![
+    sink.export(&mut vec![
         span(8, 1, Some(2), SpanKind::Internal, &r, "x", 0, 0),
         span(8, 2, Some(1), SpanKind::Internal, &r, "y", 1, 0),
     ])

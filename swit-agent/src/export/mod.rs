@@ -17,8 +17,11 @@ use crate::trace::span::Span;
 /// Contract (as opentelemetry-rust's `SpanExporter`): never called
 /// concurrently; must not block forever.
 pub trait SpanSink: Send {
-    /// Takes a batch of finished spans.
-    fn export(&mut self, batch: Vec<Span>) -> anyhow::Result<()>;
+    /// Takes a batch of finished spans out of `batch`. The caller empties
+    /// what is left and fills the same vector again: a fresh batch vector
+    /// per export was a large allocation and free each time, and the free
+    /// made glibc consolidate its fast bins.
+    fn export(&mut self, batch: &mut Vec<Span>) -> anyhow::Result<()>;
     /// Called about every 100 ms with the current time, so sinks that group
     /// spans (the pretty console) can emit what is complete.
     fn tick(&mut self, _now_unix_ns: u64) -> anyhow::Result<()> {

@@ -111,7 +111,7 @@ fn to_proto_span(s: &Span) -> ProtoSpan {
         // W3C trace flags live in the low 8 bits; the remote-parent bits
         // (8, 9) stay 0, meaning "unknown", which is the honest answer.
         flags: u32::from(s.flags),
-        name: s.name.clone(),
+        name: s.name.to_string(),
         kind: kind as i32,
         start_time_unix_nano: s.start_unix_ns,
         end_time_unix_nano: s.end_unix_ns,
@@ -130,7 +130,7 @@ fn to_key_values(attrs: &[(AttrKey, AttrValue)]) -> Vec<KeyValue> {
 
 fn key_value(key: &str, v: &AttrValue) -> KeyValue {
     let value = match v {
-        AttrValue::Str(s) => any_value::Value::StringValue(s.clone()),
+        AttrValue::Str(s) => any_value::Value::StringValue(s.to_string()),
         AttrValue::Int(i) => any_value::Value::IntValue(*i),
         AttrValue::Bool(b) => any_value::Value::BoolValue(*b),
         AttrValue::Double(d) => any_value::Value::DoubleValue(*d),
@@ -164,13 +164,13 @@ impl<W: Write + Send> OtlpJsonSink<W> {
 }
 
 impl<W: Write + Send> SpanSink for OtlpJsonSink<W> {
-    fn export(&mut self, batch: Vec<Span>) -> anyhow::Result<()> {
+    fn export(&mut self, batch: &mut Vec<Span>) -> anyhow::Result<()> {
         if batch.is_empty() {
             return Ok(());
         }
         // One write of line + newline, so concurrent writers to the same
         // file (stdout shared with logs) cannot split a line.
-        let mut line = encode_line(&batch)?;
+        let mut line = encode_line(batch)?;
         line.push('\n');
         self.out.write_all(line.as_bytes())?;
         self.out.flush()?;

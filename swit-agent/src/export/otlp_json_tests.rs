@@ -21,7 +21,7 @@ fn span(resource: &Arc<Resource>, id: u8, parent: Option<u8>) -> Span {
         parent_span_id: parent.map(|p| SpanId([0, 0, 0, 0, 0, 0, 0, p])),
         flags: 1,
         trace_state: "vendor=x".to_string(),
-        name: "GET /checkout".to_string(),
+        name: "GET /checkout".into(),
         kind: SpanKind::Server,
         start_unix_ns: 1_700_000_000_000_000_000,
         end_unix_ns: 1_700_000_000_012_400_000,
@@ -163,10 +163,10 @@ fn resource_without_service_name_attribute_gets_one() {
 fn sink_writes_one_line_per_batch_and_parses_back() {
     let r = resource("a");
     let mut sink = OtlpJsonSink::new(Vec::new());
-    sink.export(vec![span(&r, 1, None), span(&r, 2, Some(1))])
+    sink.export(&mut vec![span(&r, 1, None), span(&r, 2, Some(1))])
         .unwrap();
-    sink.export(vec![]).unwrap();
-    sink.export(vec![span(&r, 3, None)]).unwrap();
+    sink.export(&mut vec![]).unwrap();
+    sink.export(&mut vec![span(&r, 3, None)]).unwrap();
     sink.flush().unwrap();
     let out = String::from_utf8(sink.into_inner()).unwrap();
     let lines: Vec<&str> = out.lines().collect();

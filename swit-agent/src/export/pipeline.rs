@@ -342,9 +342,11 @@ impl Worker {
         if self.batch.is_empty() {
             return;
         }
-        let batch = std::mem::replace(&mut self.batch, Vec::with_capacity(MAX_BATCH));
-        let n = batch.len() as u64;
-        match self.sink.export(batch) {
+        let n = self.batch.len() as u64;
+        let result = self.sink.export(&mut self.batch);
+        // Whatever the sink left is dropped here; the vector stays.
+        self.batch.clear();
+        match result {
             Ok(()) => {
                 self.counters.exported.fetch_add(n, Ordering::Relaxed);
             }

@@ -16,7 +16,7 @@ fn span(id: u8) -> Span {
         parent_span_id: None,
         flags: 1,
         trace_state: String::new(),
-        name: format!("span {id}"),
+        name: format!("span {id}").into(),
         kind: SpanKind::Server,
         start_unix_ns: 1,
         end_unix_ns: 2,
@@ -76,7 +76,7 @@ impl BlockingSink {
 }
 
 impl SpanSink for BlockingSink {
-    fn export(&mut self, batch: Vec<Span>) -> anyhow::Result<()> {
+    fn export(&mut self, batch: &mut Vec<Span>) -> anyhow::Result<()> {
         self.entered.add();
         self.release.wait_for(1);
         self.inner.export(batch)
@@ -169,7 +169,7 @@ struct FailingSink {
 }
 
 impl SpanSink for FailingSink {
-    fn export(&mut self, _batch: Vec<Span>) -> anyhow::Result<()> {
+    fn export(&mut self, _batch: &mut Vec<Span>) -> anyhow::Result<()> {
         anyhow::bail!("collector unreachable")
     }
     fn tick(&mut self, now_unix_ns: u64) -> anyhow::Result<()> {
@@ -207,7 +207,7 @@ fn failures_are_counted_ticks_run_and_flush_is_called() {
 fn large_volume_is_split_into_bounded_batches() {
     struct Sizes(Arc<Mutex<Vec<usize>>>);
     impl SpanSink for Sizes {
-        fn export(&mut self, batch: Vec<Span>) -> anyhow::Result<()> {
+        fn export(&mut self, batch: &mut Vec<Span>) -> anyhow::Result<()> {
             self.0.lock().unwrap().push(batch.len());
             Ok(())
         }

@@ -13,7 +13,7 @@ use super::SpanSink;
 use crate::{
     config::redaction::{AttributeFilter, RedactionSettings},
     redact::Redactor,
-    trace::span::{AttrValue, Span},
+    trace::span::{AttrValue, Span, Text},
 };
 
 /// Applies `tracing.redaction` to every batch, then hands it on.
@@ -39,7 +39,13 @@ impl RedactingSink {
                 *s = new;
             }
         };
-        scrub(&mut span.name);
+        // The same scan for borrowed texts: only a finding replaces them.
+        let scrub_text = |s: &mut Text| {
+            if let Cow::Owned(new) = self.redactor.scrub(s) {
+                *s = Cow::Owned(new);
+            }
+        };
+        scrub_text(&mut span.name);
         scrub(&mut span.status_message);
         // Carried from the traffic's `tracestate` header: vendors' data,
         // which a service may have filled with anything.
@@ -48,7 +54,7 @@ impl RedactingSink {
             if let AttrValue::Str(s) = v
                 && !plain(k)
             {
-                scrub(s);
+                scrub_text(s);
             }
         }
     }
@@ -76,8 +82,8 @@ pub fn plain(key: &str) -> bool {
 }
 
 impl SpanSink for RedactingSink {
-    fn export(&mut self, mut batch: Vec<Span>) -> anyhow::Result<()> {
-        for span in &mut batch {
+    fn export(&mut self, batch: &mut Vec<Span>) -> anyhow::Result<()> {
+        for span in batch.iter_mut() {
             self.apply(span);
         }
         self.inner.export(batch)

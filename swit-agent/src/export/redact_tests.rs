@@ -41,7 +41,7 @@ fn every_span_of_every_batch_is_redacted_before_the_inner_sink() {
             attributes: vec![],
         }),
     };
-    sink.export(vec![span.clone(), span]).unwrap();
+    sink.export(&mut vec![span.clone(), span]).unwrap();
     sink.flush().unwrap();
     let got = mem.spans.lock().unwrap();
     assert_eq!(got.len(), 2);
@@ -88,7 +88,7 @@ fn plain_attributes_are_not_scanned_free_text_is() {
             attributes: vec![],
         }),
     };
-    sink.export(vec![span]).unwrap();
+    sink.export(&mut vec![span]).unwrap();
     let got = mem.spans.lock().unwrap();
     let values: Vec<String> = got[0]
         .attributes

@@ -10,8 +10,8 @@ pub struct MemorySink {
 }
 
 impl SpanSink for MemorySink {
-    fn export(&mut self, batch: Vec<Span>) -> anyhow::Result<()> {
-        self.spans.lock().expect("poisoned").extend(batch);
+    fn export(&mut self, batch: &mut Vec<Span>) -> anyhow::Result<()> {
+        self.spans.lock().expect("poisoned").extend(batch.drain(..));
         Ok(())
     }
     fn flush(&mut self) -> anyhow::Result<()> {

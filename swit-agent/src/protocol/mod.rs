@@ -6,6 +6,7 @@
 //! I/O, no clock: times come in with the bytes.
 pub mod db;
 pub mod framing;
+pub mod headers;
 pub mod http1;
 pub mod http2;
 pub mod mysql;
@@ -313,19 +314,20 @@ impl Session {
 
 /// The request an h2c upgrade carried, as HTTP/2's stream 1.
 fn upgraded_request(r: http1::Request) -> http2::H2Request {
-    let authority = r
-        .headers
-        .iter()
-        .find(|(k, _)| k == "host")
-        .map(|(_, v)| v.clone());
+    let authority = r.headers.iter().find(|(k, _)| *k == "host");
     http2::H2Request {
         stream: 1,
         http1_id: Some(r.id),
-        method: Some(r.method),
+        method: Some(r.method.into_owned()),
         scheme: Some("http".into()),
-        authority,
+        authority: authority.map(|(_, v)| v.to_owned()),
         path: Some(r.target),
-        headers: r.headers,
+        // Once per upgraded connection: HTTP/2 keeps pairs.
+        headers: r
+            .headers
+            .iter()
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect(),
         unknown_fields: 0,
         body_size: r.body_size,
         messages: None,

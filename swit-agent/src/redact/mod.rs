@@ -64,35 +64,45 @@ const MIN_SECRET_WORD: usize = {
     min
 };
 
-/// Which bytes start a word of [`SECRET_WORDS`].
-const STARTS_A_WORD: [bool; 256] = {
-    let mut t = [false; 256];
+/// Per byte, the words of [`SECRET_WORDS`] that have it at position `AT`
+/// (bit `i` for word `i`).
+const fn words_with_byte_at<const AT: usize>() -> [u16; 256] {
+    let mut t = [0u16; 256];
     let mut i = 0;
     while i < SECRET_WORDS.len() {
-        t[SECRET_WORDS[i].as_bytes()[0] as usize] = true;
+        t[SECRET_WORDS[i].as_bytes()[AT] as usize] |= 1 << i;
         i += 1;
     }
     t
-};
+}
+const FIRST_BYTE: [u16; 256] = words_with_byte_at::<0>();
+const _: () = assert!(MIN_SECRET_WORD > 1 && SECRET_WORDS.len() <= 16);
+const SECOND_BYTE: [u16; 256] = words_with_byte_at::<1>();
 
 /// Whether the value named `name` (a header, a `key=value` key; lowercase)
 /// is a secret: whether it contains one of [`SECRET_WORDS`].
 ///
 /// Called for every header the parsers keep, so it is one pass over the
-/// name: only where a word's first byte (`a`, `c`, `p`, `s`, `t`) stands are
-/// the words starting with that byte compared. A table test holds it to the
-/// plain `SECRET_WORDS.iter().any(|w| name.contains(w))`.
+/// name: at each position only the words that start with the byte there
+/// and the next are compared (one bit set per byte and position says which,
+/// so most positions compare none). A table test holds it to the plain
+/// `SECRET_WORDS.iter().any(|w| name.contains(w))`.
 pub fn is_secret_name(name: &str) -> bool {
     let b = name.as_bytes();
     if b.len() < MIN_SECRET_WORD {
         return false;
     }
     (0..=b.len() - MIN_SECRET_WORD).any(|i| {
-        let (c, rest) = (b[i], &b[i..]);
-        STARTS_A_WORD[usize::from(c)]
-            && SECRET_WORDS
-                .iter()
-                .any(|w| w.as_bytes()[0] == c && rest.starts_with(w.as_bytes()))
+        // `i + 1` is in the name: MIN_SECRET_WORD > 1.
+        let mut words = FIRST_BYTE[usize::from(b[i])] & SECOND_BYTE[usize::from(b[i + 1])];
+        while words != 0 {
+            let w = SECRET_WORDS[words.trailing_zeros() as usize];
+            if b[i..].starts_with(w.as_bytes()) {
+                return true;
+            }
+            words &= words - 1;
+        }
+        false
     })
 }
 

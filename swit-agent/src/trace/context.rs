@@ -2,7 +2,7 @@
 //! W3C `traceparent`/`tracestate`, B3 (single and multiple headers) and
 //! Jaeger's `uber-trace-id`, in the order the configuration lists them.
 use super::span::{SpanId, TraceId};
-use crate::config::Propagator;
+use crate::{config::Propagator, protocol::headers::HeaderFields};
 
 /// A context found in headers, with the trace state to carry on.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -12,16 +12,17 @@ pub struct Incoming {
     pub trace_state: String,
 }
 
-fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    headers
-        .iter()
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.as_str())
+fn header<'a>(headers: HeaderFields<'a>, name: &str) -> Option<&'a str> {
+    headers.get(name)
 }
 
 /// The first context the configured propagators find. `baggage` carries no
 /// parent and is not exported, so it never yields one.
-pub fn extract(headers: &[(String, String)], propagators: &[Propagator]) -> Option<Incoming> {
+pub fn extract<'a>(
+    headers: impl Into<HeaderFields<'a>>,
+    propagators: &[Propagator],
+) -> Option<Incoming> {
+    let headers = headers.into();
     propagators.iter().find_map(|p| {
         let parent = match p {
             Propagator::TraceContext => header(headers, "traceparent").and_then(parse_traceparent),

@@ -34,6 +34,7 @@ use crate::{
     protocol::{
         ProtoEvent, ProtocolKind, Timing,
         db::{DbCall, DbEvent},
+        headers::{HeaderFields, Headers},
         http1::Http1Event,
         http2::{H2Request, Http2Event},
     },
@@ -277,9 +278,13 @@ impl Correlator {
         };
         match ev.event {
             ProtoEvent::Http1(h) => match h {
-                Http1Event::RequestStarted(req) => {
-                    self.request_started(&at, req.id, req.timing.last.worker, &req.headers, None)
-                }
+                Http1Event::RequestStarted(req) => self.request_started(
+                    &at,
+                    req.id,
+                    req.timing.last.worker,
+                    (&req.headers).into(),
+                    None,
+                ),
                 Http1Event::Exchange { request, response } => {
                     let (l, r) = (at.tuple.local, at.tuple.remote);
                     let cap = self.opts.capture_headers.clone();
@@ -314,7 +319,7 @@ impl Correlator {
                 } => {
                     let (l, r) = (at.tuple.local, at.tuple.remote);
                     let cap = self.opts.capture_headers.clone();
-                    let no_headers = Vec::new();
+                    let no_headers = Headers::default();
                     self.request_done(
                         &at,
                         request.id,
@@ -344,7 +349,7 @@ impl Correlator {
                     &at,
                     h2_key(&req),
                     req.timing.last.worker,
-                    &req.headers,
+                    (&req.headers).into(),
                     Some(req.stream),
                 ),
                 Http2Event::Exchange { request, response } => {
@@ -393,7 +398,7 @@ impl Correlator {
         at: &Conn,
         id: u64,
         worker: u64,
-        headers: &[(String, String)],
+        headers: HeaderFields<'_>,
         stream: Option<u32>,
     ) {
         let key = (at.sock, id);

@@ -24,10 +24,7 @@ fn req(id: u64, worker: u64, headers: &[(&str, &str)]) -> Request {
         method: "GET".into(),
         target: "/x".into(),
         minor_version: 1,
-        headers: headers
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect(),
+        headers: headers.iter().copied().collect(),
         body_size: 0,
         timing: Timing {
             first: at,
@@ -45,7 +42,7 @@ fn resp() -> Response {
     Response {
         status: 200,
         minor_version: 1,
-        headers: vec![],
+        headers: Default::default(),
         body_size: 0,
         timing: Timing {
             first: at,

@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 
 use super::{
     http_span::{HttpSpanParts, ip_text},
-    span::{AttrValue, Attributes, StatusCode},
+    span::{AttrValue, Attributes, StatusCode, Text},
 };
 use crate::protocol::db::DbCall;
 
@@ -20,14 +20,14 @@ pub fn db_span(call: DbCall, server: SocketAddr, peer: SocketAddr) -> HttpSpanPa
             n.push_str(op);
             n.push(' ');
             n.push_str(t);
-            n
+            Text::Owned(n)
         }
-        (Some(op), None) => op.clone(),
-        (None, _) => call.system.to_string(),
+        (Some(op), None) => Text::Owned(op.clone()),
+        (None, _) => Text::Borrowed(call.system),
     };
     // The call is used up here: its strings move into the attributes.
     let mut a: Attributes = Vec::with_capacity(12);
-    a.push(("db.system.name".into(), call.system.into()));
+    a.push(("db.system.name".into(), AttrValue::fixed(call.system)));
     if let Some(ns) = call.namespace {
         a.push(("db.namespace".into(), ns.into()));
     }

@@ -42,7 +42,7 @@ pub fn h2_span(
             .or_else(|| header(&req.headers, "host")),
         scheme: req.scheme.as_deref(),
         version: "2",
-        request_headers: &req.headers,
+        request_headers: (&req.headers).into(),
         request_body: req.body_size,
         status: resp.status,
         response_body: resp.body_size,
@@ -125,9 +125,9 @@ fn grpc_span(
         Some((svc, method)) => {
             a.push(("rpc.service".into(), svc.into()));
             a.push(("rpc.method".into(), method.into()));
-            format!("{svc}/{method}")
+            format!("{svc}/{method}").into()
         }
-        None => "grpc".to_string(),
+        None => "grpc".into(),
     };
     let server = kind != SpanKind::Client;
     let server_end = if server { local } else { remote };

@@ -2,9 +2,10 @@
 //! stable HTTP semantic conventions.
 use std::net::SocketAddr;
 
-use super::span::{AttrValue, Attributes, SpanKind, StatusCode};
+use super::span::{AttrValue, Attributes, SpanKind, StatusCode, Text};
 use crate::{
     config::redaction::CaptureHeaders,
+    protocol::headers::HeaderFields,
     protocol::http1::{Request, Response},
     redact::redact_query,
 };
@@ -17,16 +18,13 @@ const KNOWN_METHODS: [&str; 9] = [
 /// Name, attributes and status of one HTTP span.
 #[derive(Debug, Clone, PartialEq)]
 pub struct HttpSpanParts {
-    pub name: String,
+    pub name: Text,
     pub attributes: Attributes,
     pub status: StatusCode,
 }
 
-pub fn header<'a>(req_or_resp: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    req_or_resp
-        .iter()
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.as_str())
+pub fn header<'a>(req_or_resp: impl Into<HeaderFields<'a>>, name: &str) -> Option<&'a str> {
+    req_or_resp.into().get(name)
 }
 
 /// Splits a request target into path and query.
@@ -51,21 +49,21 @@ fn split_target(target: &str) -> (&str, Option<&str>) {
 /// the string array of the conventions, as every attribute here). Values of
 /// sensitive headers were replaced by `REDACTED` when parsed: asking for
 /// one shows whether it was sent, never its value.
-pub fn captured_headers(
+pub fn captured_headers<'a>(
     cap: &CaptureHeaders,
-    request: &[(String, String)],
-    response: &[(String, String)],
+    request: impl Into<HeaderFields<'a>>,
+    response: impl Into<HeaderFields<'a>>,
     a: &mut Attributes,
 ) {
     for (side, wanted, headers) in [
-        ("request", &cap.request, request),
-        ("response", &cap.response, response),
+        ("request", &cap.request, request.into()),
+        ("response", &cap.response, response.into()),
     ] {
         for name in wanted {
             let values: Vec<&str> = headers
                 .iter()
                 .filter(|(k, _)| k == name)
-                .map(|(_, v)| v.as_str())
+                .map(|(_, v)| v)
                 .collect();
             if !values.is_empty() {
                 a.push((
@@ -95,14 +93,23 @@ pub fn parse_host(h: &str) -> (String, Option<u16>) {
     }
 }
 
-fn method_attrs(m: &str, a: &mut Attributes) -> String {
-    if KNOWN_METHODS.contains(&m) {
-        a.push(("http.request.method".into(), m.into()));
-        m.to_string()
+fn method_attrs(m: &str, a: &mut Attributes) -> Text {
+    if let Some(&known) = KNOWN_METHODS.iter().find(|k| **k == m) {
+        a.push(("http.request.method".into(), AttrValue::fixed(known)));
+        Text::Borrowed(known)
     } else {
-        a.push(("http.request.method".into(), "_OTHER".into()));
+        a.push(("http.request.method".into(), AttrValue::fixed("_OTHER")));
         a.push(("http.request.method_original".into(), m.into()));
-        "HTTP".to_string()
+        Text::Borrowed("HTTP")
+    }
+}
+
+/// `url.scheme`: one of two, almost always.
+fn scheme_value(s: &str) -> AttrValue {
+    match s {
+        "http" => AttrValue::fixed("http"),
+        "https" => AttrValue::fixed("https"),
+        s => s.into(),
     }
 }
 
@@ -120,7 +127,7 @@ pub struct HttpExchange<'a> {
     pub scheme: Option<&'a str>,
     /// `network.protocol.version`: "1.0", "1.1" or "2".
     pub version: &'static str,
-    pub request_headers: &'a [(String, String)],
+    pub request_headers: HeaderFields<'a>,
     pub request_body: u64,
     pub status: Option<u16>,
     pub response_body: u64,
@@ -153,7 +160,7 @@ impl<'a> HttpExchange<'a> {
             authority: header(&req.headers, "host"),
             scheme: None,
             version: if req.minor_version == 0 { "1.0" } else { "1.1" },
-            request_headers: &req.headers,
+            request_headers: (&req.headers).into(),
             request_body: req.body_size,
             status: resp.map(|r| r.status),
             response_body: resp.map_or(0, |r| r.body_size),
@@ -173,7 +180,7 @@ pub fn http_span(
     let mut a: Attributes = Vec::with_capacity(16);
     let name = match x.method {
         Some(m) => method_attrs(m, &mut a),
-        None => "HTTP".to_string(),
+        None => Text::Borrowed("HTTP"),
     };
     let (path, query) = match x.target {
         Some(t) => {
@@ -188,43 +195,41 @@ pub fn http_span(
     let peer = ip_text(remote.ip());
     match kind {
         SpanKind::Client => {
-            let (addr, port) = match &host {
-                Some((h, p)) => (h.clone(), p.unwrap_or(remote.port())),
+            let (addr, port) = match host {
+                Some((h, p)) => (h, p.unwrap_or(remote.port())),
                 None => (peer.clone(), remote.port()),
             };
-            let host = if addr.contains(':') {
-                format!("[{addr}]")
-            } else {
-                addr.clone()
-            };
-            let default_port = if scheme == "https" { 443 } else { 80 };
-            let authority = if port == default_port {
-                host
-            } else {
-                format!("{host}:{port}")
-            };
             if let Some(path) = path {
+                let (open, close) = match addr.contains(':') {
+                    true => ("[", "]"),
+                    false => ("", ""),
+                };
+                let default_port = if scheme == "https" { 443 } else { 80 };
+                let port = match port == default_port {
+                    true => String::new(),
+                    false => format!(":{port}"),
+                };
                 let q = query
                     .map(|q| format!("?{}", redact_query(q)))
                     .unwrap_or_default();
                 a.push((
                     "url.full".into(),
-                    format!("{scheme}://{authority}{path}{q}").into(),
+                    format!("{scheme}://{open}{addr}{close}{port}{path}{q}").into(),
                 ));
             }
             a.push(("server.address".into(), addr.into()));
             a.push(("server.port".into(), AttrValue::Int(port as i64)));
         }
         _ => {
-            a.push(("url.scheme".into(), scheme.into()));
+            a.push(("url.scheme".into(), scheme_value(scheme)));
             if let Some(path) = path {
                 a.push(("url.path".into(), path.into()));
             }
             if let Some(q) = query {
                 a.push(("url.query".into(), redact_query(q).into()));
             }
-            let (addr, port) = match &host {
-                Some((h, p)) => (h.clone(), p.unwrap_or(local.port())),
+            let (addr, port) = match host {
+                Some((h, p)) => (h, p.unwrap_or(local.port())),
                 None => (ip_text(local.ip()), local.port()),
             };
             a.push(("server.address".into(), addr.into()));
@@ -238,7 +243,10 @@ pub fn http_span(
         "network.peer.port".into(),
         AttrValue::Int(remote.port() as i64),
     ));
-    a.push(("network.protocol.version".into(), x.version.into()));
+    a.push((
+        "network.protocol.version".into(),
+        AttrValue::fixed(x.version),
+    ));
     if let Some(ua) = header(x.request_headers, "user-agent") {
         a.push(("user_agent.original".into(), ua.into()));
     }
@@ -263,13 +271,13 @@ pub fn http_span(
             if error {
                 a.push(("error.type".into(), status.to_string().into()));
             } else if let Some(cut) = x.cut {
-                a.push(("error.type".into(), cut.into()));
+                a.push(("error.type".into(), AttrValue::fixed(cut)));
             }
             error || x.cut.is_some()
         }
         // No response: the exchange failed, whoever cut it.
         (None, Some(code)) => {
-            a.push(("error.type".into(), code.into()));
+            a.push(("error.type".into(), AttrValue::fixed(code)));
             true
         }
         (None, None) => false,

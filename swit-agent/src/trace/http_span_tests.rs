@@ -15,13 +15,10 @@ use crate::{protocol::Timing, redact::REDACTED};
 fn req(method: &str, target: &str, headers: &[(&str, &str)]) -> Request {
     Request {
         id: 0,
-        method: method.into(),
+        method: method.to_owned().into(),
         target: target.into(),
         minor_version: 1,
-        headers: headers
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect(),
+        headers: headers.iter().copied().collect(),
         body_size: 3,
         timing: Timing::default(),
     }
@@ -31,7 +28,7 @@ fn resp(status: u16) -> Response {
     Response {
         status,
         minor_version: 1,
-        headers: vec![],
+        headers: Default::default(),
         body_size: 10,
         timing: Timing::default(),
         ended_by_close: false,
@@ -103,7 +100,7 @@ fn captured_headers_only_when_asked_and_joined() {
     ];
     let resp = [("content-type".into(), "text/html".to_string())];
     let mut a = Attributes::new();
-    captured_headers(&cap, &req, &resp, &mut a);
+    captured_headers(&cap, &req[..], &resp[..], &mut a);
     assert_eq!(
         a,
         vec![
@@ -116,7 +113,7 @@ fn captured_headers_only_when_asked_and_joined() {
         ]
     );
     let mut none = Attributes::new();
-    captured_headers(&CaptureHeaders::default(), &req, &resp, &mut none);
+    captured_headers(&CaptureHeaders::default(), &req[..], &resp[..], &mut none);
     assert!(none.is_empty());
 }
 

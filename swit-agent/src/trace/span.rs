@@ -97,9 +97,13 @@ pub enum StatusCode {
     Error,
 }
 
+/// Text of a span that is often one of a closed set (methods, schemes,
+/// versions, names made of them): borrowed then, costing no allocation.
+pub type Text = Cow<'static, str>;
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum AttrValue {
-    Str(String),
+    Str(Text),
     Int(i64),
     Bool(bool),
     Double(f64),
@@ -118,12 +122,23 @@ impl fmt::Display for AttrValue {
 
 impl From<&str> for AttrValue {
     fn from(s: &str) -> Self {
-        AttrValue::Str(s.to_string())
+        AttrValue::Str(Cow::Owned(s.to_string()))
     }
 }
 impl From<String> for AttrValue {
     fn from(s: String) -> Self {
+        AttrValue::Str(Cow::Owned(s))
+    }
+}
+impl From<Text> for AttrValue {
+    fn from(s: Text) -> Self {
         AttrValue::Str(s)
+    }
+}
+impl AttrValue {
+    /// A value from a closed set: no allocation.
+    pub const fn fixed(s: &'static str) -> Self {
+        AttrValue::Str(Cow::Borrowed(s))
     }
 }
 impl From<i64> for AttrValue {
@@ -156,7 +171,7 @@ pub struct Span {
     /// W3C trace flags (bit 0: sampled).
     pub flags: u8,
     pub trace_state: String,
-    pub name: String,
+    pub name: Text,
     pub kind: SpanKind,
     /// Unix epoch ns.
     pub start_unix_ns: u64,
@@ -176,19 +191,17 @@ impl Span {
         let attr = std::mem::size_of::<(AttrKey, AttrValue)>();
         std::mem::size_of::<Span>()
             + self.trace_state.len()
-            + self.name.len()
+            + text_bytes(&self.name)
             + self.status_message.len()
             + self
                 .attributes
                 .iter()
                 .map(|(k, v)| {
-                    attr + match k {
-                        Cow::Borrowed(_) => 0,
-                        Cow::Owned(k) => k.len(),
-                    } + match v {
-                        AttrValue::Str(s) => s.len(),
-                        _ => 0,
-                    }
+                    attr + text_bytes(k)
+                        + match v {
+                            AttrValue::Str(s) => text_bytes(s),
+                            _ => 0,
+                        }
                 })
                 .sum::<usize>()
     }
@@ -198,6 +211,14 @@ impl Span {
             .iter()
             .find(|(k, _)| k == key)
             .map(|(_, v)| v)
+    }
+}
+
+/// Heap bytes of a text: none when borrowed.
+fn text_bytes(t: &Text) -> usize {
+    match t {
+        Cow::Borrowed(_) => 0,
+        Cow::Owned(s) => s.len(),
     }
 }
 

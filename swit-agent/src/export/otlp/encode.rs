@@ -237,7 +237,7 @@ fn attributes_len(attrs: &[(AttrKey, AttrValue)]) -> usize {
 /// it, first (as `to_request`).
 fn missing_service_name(r: &Resource) -> Option<AttrValue> {
     (!r.attributes.iter().any(|(k, _)| k == "service.name"))
-        .then(|| AttrValue::Str(r.service_name.clone()))
+        .then(|| AttrValue::Str(r.service_name.clone().into()))
 }
 
 fn resource_len(r: &Resource, extra: Option<&AttrValue>) -> usize {

@@ -32,7 +32,7 @@ fn span(r: &Arc<Resource>, i: u8) -> Span {
         parent_span_id: None,
         flags: 1,
         trace_state: String::new(),
-        name: "GET /ok".to_string(),
+        name: "GET /ok".into(),
         kind: SpanKind::Server,
         start_unix_ns: 1_700_000_000_000_000_000,
         end_unix_ns: 1_700_000_000_000_050_000,
@@ -94,7 +94,7 @@ fn every_field_and_value_kind() {
     let mut internal = span(&r, 8);
     internal.kind = SpanKind::Internal;
     internal.status = StatusCode::Ok;
-    internal.name = String::new();
+    internal.name = "".into();
     internal.flags = 0;
     internal.start_unix_ns = 0;
     internal.end_unix_ns = 0;

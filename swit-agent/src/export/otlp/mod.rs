@@ -404,22 +404,24 @@ impl OtlpSink {
 }
 
 impl SpanSink for OtlpSink {
-    fn export(&mut self, batch: Vec<Span>) -> anyhow::Result<()> {
+    fn export(&mut self, batch: &mut Vec<Span>) -> anyhow::Result<()> {
         if batch.is_empty() {
             return Ok(());
         }
+        // Held only while the collector is away: then the batch's vector
+        // goes with it.
         if !self.buffer.is_empty() {
-            self.hold(batch);
+            self.hold(std::mem::take(batch));
             return Ok(());
         }
-        match self.send(&batch, self.timeout) {
+        match self.send(batch, self.timeout) {
             Ok(acc) => {
                 self.delivered(batch.len(), acc);
                 Ok(())
             }
             Err(e) if e.retryable => {
                 self.unreachable(&e);
-                self.hold(batch);
+                self.hold(std::mem::take(batch));
                 Ok(())
             }
             Err(e) => Err(self.failed(batch.len(), &e)),

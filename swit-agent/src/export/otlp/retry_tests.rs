@@ -11,7 +11,7 @@ fn span(id: u8) -> Span {
         parent_span_id: None,
         flags: 1,
         trace_state: String::new(),
-        name: String::new(),
+        name: "".into(),
         kind: SpanKind::Client,
         start_unix_ns: 1,
         end_unix_ns: 2,
@@ -136,7 +136,7 @@ fn buffer_drops_oldest_beyond_its_bytes() {
     let big = |id: u8| {
         let mut s = span(id);
         s.attributes
-            .push(("url.full".into(), AttrValue::Str("x".repeat(10 * one))));
+            .push(("url.full".into(), AttrValue::from("x".repeat(10 * one))));
         s
     };
     // Room for a big span (eleven small ones and a bit) and one more.

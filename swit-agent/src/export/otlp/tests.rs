@@ -34,7 +34,7 @@ fn span(r: &Arc<Resource>, id: u16) -> Span {
         parent_span_id: None,
         flags: 1,
         trace_state: String::new(),
-        name: "GET /x".to_string(),
+        name: "GET /x".into(),
         kind: SpanKind::Server,
         start_unix_ns: T0,
         end_unix_ns: T0 + 1000,
@@ -101,7 +101,7 @@ fn delivers_spans_with_resources_attributes_headers_and_gzip() {
         .unwrap();
         sink.tick(T0).unwrap();
         let (a, b) = (resource("frontend", 10), resource("backend", 20));
-        sink.export(vec![span(&a, 1), span(&b, 2), span(&a, 3)])
+        sink.export(&mut vec![span(&a, 1), span(&b, 2), span(&a, 3)])
             .unwrap();
 
         let reqs = rx.requests();
@@ -150,7 +150,7 @@ fn no_compression_by_default() {
     for protocol in BOTH {
         let rx = start(protocol);
         let mut sink = OtlpSink::new(options(&rx, protocol)).unwrap();
-        sink.export(spans(1..3)).unwrap();
+        sink.export(&mut spans(1..3)).unwrap();
         let req = &rx.requests()[0];
         assert!(!req.gzip, "{protocol:?}");
         assert_eq!(req.header("content-encoding"), None);
@@ -164,13 +164,13 @@ fn spans_held_while_the_collector_is_down_arrive_when_it_is_back() {
         let mut rx = start(protocol);
         let mut sink = sink(&rx, protocol);
         let c = sink.counters();
-        sink.export(spans(1..3)).unwrap();
+        sink.export(&mut spans(1..3)).unwrap();
         rx.stop();
 
-        sink.export(spans(3..5)).unwrap();
+        sink.export(&mut spans(3..5)).unwrap();
         assert_eq!(sink.held(), 2, "{protocol:?}");
         // While spans wait, new batches queue behind them without a request.
-        sink.export(spans(5..6)).unwrap();
+        sink.export(&mut spans(5..6)).unwrap();
         assert_eq!(load(&c.held), 3);
         assert_eq!(load(&c.retries), 0);
 
@@ -196,7 +196,7 @@ fn spans_held_while_the_collector_is_down_arrive_when_it_is_back() {
         assert_eq!(load(&c.retry_dropped), 0);
 
         // Back to direct sends.
-        sink.export(spans(6..7)).unwrap();
+        sink.export(&mut spans(6..7)).unwrap();
         assert_eq!(received_ids(&rx).last(), Some(&6));
         sink.flush().unwrap();
     }
@@ -214,8 +214,8 @@ fn retry_buffer_bound_drops_the_oldest_and_counts() {
         .unwrap();
         sink.tick(T0).unwrap();
         let c = sink.counters();
-        sink.export(spans(1..4)).unwrap();
-        sink.export(spans(4..8)).unwrap();
+        sink.export(&mut spans(1..4)).unwrap();
+        sink.export(&mut spans(4..8)).unwrap();
         assert_eq!(load(&c.retry_dropped), 2, "{protocol:?}");
         assert_eq!(load(&c.held), 5);
 
@@ -232,7 +232,7 @@ fn retryable_replies_are_retried() {
         let rx = start(protocol);
         rx.set_reply(Reply::unavailable());
         let mut sink = sink(&rx, protocol);
-        sink.export(spans(1..3)).unwrap();
+        sink.export(&mut spans(1..3)).unwrap();
         assert_eq!(sink.held(), 2, "{protocol:?}");
         rx.set_reply(Reply::Accept);
         sink.tick(T0 + 10 * SEC).unwrap();
@@ -247,7 +247,7 @@ fn bad_request_fails_and_is_not_retried() {
         let rx = start(protocol);
         rx.set_reply(Reply::bad_request());
         let mut sink = sink(&rx, protocol);
-        let err = sink.export(spans(1..4)).unwrap_err();
+        let err = sink.export(&mut spans(1..4)).unwrap_err();
         assert!(err.to_string().contains("refused 3 spans"), "{err:#}");
         let c = sink.counters();
         assert_eq!(load(&c.failed), 3, "{protocol:?}");
@@ -268,7 +268,7 @@ fn partial_success_is_counted() {
             message: "span too large".into(),
         });
         let mut sink = sink(&rx, protocol);
-        sink.export(spans(1..4)).unwrap();
+        sink.export(&mut spans(1..4)).unwrap();
         let c = sink.counters();
         assert_eq!(load(&c.rejected), 2, "{protocol:?}");
         assert_eq!(load(&c.delivered), 3);
@@ -281,7 +281,7 @@ fn flush_sends_what_is_held() {
         let mut rx = start(protocol);
         rx.stop();
         let mut sink = sink(&rx, protocol);
-        sink.export(spans(1..4)).unwrap();
+        sink.export(&mut spans(1..4)).unwrap();
         assert_eq!(sink.held(), 3);
         rx.restart();
         // No tick: shutdown comes before the backoff ends.
@@ -301,7 +301,7 @@ fn flush_with_the_collector_down_is_bounded_and_reports_the_loss() {
             ..options(&rx, protocol)
         })
         .unwrap();
-        sink.export(spans(1..4)).unwrap();
+        sink.export(&mut spans(1..4)).unwrap();
         let t = Instant::now();
         let err = sink.flush().unwrap_err();
         assert!(t.elapsed() < Duration::from_secs(3), "{:?}", t.elapsed());
@@ -332,7 +332,7 @@ fn a_collector_that_never_answers_costs_one_timeout() {
         })
         .unwrap();
         let t = Instant::now();
-        sink.export(spans(1..3)).unwrap();
+        sink.export(&mut spans(1..3)).unwrap();
         assert!(t.elapsed() < Duration::from_secs(2), "{:?}", t.elapsed());
         assert_eq!(sink.held(), 2, "{protocol:?}");
     }

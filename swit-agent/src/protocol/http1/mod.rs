@@ -12,8 +12,8 @@ mod parse;
 mod session;
 
 pub use parse::{
-    BodyFraming, ChunkedDecoder, ChunkedError, ChunkedProgress, Head, HeadError, Parsed, StartLine,
-    detect_request, looks_like_response, parse_request_head, parse_response_head,
+    BodyFraming, ChunkedDecoder, ChunkedError, ChunkedProgress, Head, HeadError, Method, Parsed,
+    StartLine, detect_request, looks_like_response, parse_request_head, parse_response_head,
 };
 pub use session::{H2cUpgrade, Http1, MAX_PENDING, Session};
 
@@ -25,7 +25,7 @@ impl super::Detector for Http1 {
 
 use std::sync::Arc;
 
-use super::{Moment, Timing};
+use super::{Moment, Timing, headers::Headers};
 
 /// Most header fields kept per message; past it the message is still parsed
 /// but further fields are counted, not kept.
@@ -39,13 +39,14 @@ pub const MAX_HEAD_BYTES: usize = 64 * 1024;
 pub struct Request {
     /// Per-connection sequence number, 0 for the first request seen.
     pub id: u64,
-    pub method: String,
+    /// Borrowed for the standard methods.
+    pub method: Method,
     /// The request target as sent (origin-form path and query, or absolute-form).
     pub target: String,
     /// 0 for HTTP/1.0, 1 for HTTP/1.1.
     pub minor_version: u8,
     /// Field names lowercased, in wire order; sensitive values redacted.
-    pub headers: Vec<(String, String)>,
+    pub headers: Headers,
     /// Body bytes (after de-chunking framing is removed: the payload size).
     pub body_size: u64,
     pub timing: Timing,
@@ -56,7 +57,7 @@ pub struct Request {
 pub struct Response {
     pub status: u16,
     pub minor_version: u8,
-    pub headers: Vec<(String, String)>,
+    pub headers: Headers,
     pub body_size: u64,
     pub timing: Timing,
     /// The body ran until the connection closed (no length, not chunked).

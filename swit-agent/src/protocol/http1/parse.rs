@@ -6,11 +6,13 @@
 //! section, the CRLF after each chunk's data and skipping a gap inside the
 //! data are still ours to do, and a byte-at-a-time state machine does all of
 //! it without buffering a line.
+use std::borrow::Cow;
+
 use thiserror::Error;
 
 use super::{MAX_HEAD_BYTES, MAX_HEADERS};
 use crate::{
-    protocol::framing::Start,
+    protocol::{framing::Start, headers::Headers},
     redact::{REDACTED, is_secret_name},
 };
 
@@ -90,7 +92,7 @@ pub enum BodyFraming {
 /// First line of a head.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StartLine {
-    Request { method: String, target: String },
+    Request { method: Method, target: String },
     Response { status: u16 },
 }
 
@@ -102,7 +104,7 @@ pub struct Head {
     pub minor_version: u8,
     /// The first [`MAX_HEADERS`] fields: names lowercased, sensitive values
     /// replaced by [`REDACTED`].
-    pub headers: Vec<(String, String)>,
+    pub headers: Headers,
     /// Fields past [`MAX_HEADERS`]: used for framing, not kept.
     pub dropped_headers: usize,
     pub framing: BodyFraming,
@@ -233,7 +235,7 @@ fn parse_request_with<'b>(
     };
     let (headers, dropped_headers) = keep_headers(req.headers);
     let start = StartLine::Request {
-        method: method.to_owned(),
+        method: method_of(method),
         target: target.to_owned(),
     };
     Ok(Parsed::Done {
@@ -401,21 +403,40 @@ fn decimal(b: &[u8]) -> Option<u64> {
     })
 }
 
-fn keep_headers(headers: &[httparse::Header<'_>]) -> (Vec<(String, String)>, usize) {
-    let kept = headers
+/// A request method: the known ones cost no allocation.
+pub type Method = Cow<'static, str>;
+
+fn method_of(m: &str) -> Method {
+    match KNOWN_METHODS.iter().find(|k| **k == m.as_bytes()) {
+        // KNOWN_METHODS are ASCII, so this never fails.
+        Some(k) => Method::Borrowed(std::str::from_utf8(k).unwrap_or("")),
+        None => Method::Owned(m.to_owned()),
+    }
+}
+
+fn keep_headers(headers: &[httparse::Header<'_>]) -> (Headers, usize) {
+    let kept = &headers[..headers.len().min(MAX_HEADERS)];
+    // A redacted value may be longer than the value it hides.
+    let bytes = kept
         .iter()
-        .take(MAX_HEADERS)
-        .map(|h| {
-            let name = h.name.to_ascii_lowercase();
-            let value = if is_secret_name(&name) {
-                REDACTED.to_owned()
+        .map(|h| h.name.len() + h.value.len().max(REDACTED.len()))
+        .sum();
+    let mut out = Headers::with_capacity(kept.len(), bytes);
+    for h in kept {
+        out.push_named(h.name, |name| {
+            if is_secret_name(name) {
+                Cow::Borrowed(REDACTED)
             } else {
-                String::from_utf8_lossy(h.value).into_owned()
-            };
-            (name, value)
-        })
-        .collect();
-    (kept, headers.len().saturating_sub(MAX_HEADERS))
+                // The strict check is the cheap one; values are nearly
+                // always ASCII.
+                match std::str::from_utf8(h.value) {
+                    Ok(v) => Cow::Borrowed(v),
+                    Err(_) => String::from_utf8_lossy(h.value),
+                }
+            }
+        });
+    }
+    (out, headers.len().saturating_sub(MAX_HEADERS))
 }
 
 /// Decodes a chunked body incrementally without buffering: payload bytes are

@@ -214,9 +214,9 @@ fn headers_are_lowercased_redacted_and_bounded() {
     };
     assert_eq!(value.headers.len(), MAX_HEADERS);
     assert_eq!(value.dropped_headers, 105 - MAX_HEADERS);
-    assert_eq!(value.headers[0], ("authorization".into(), REDACTED.into()));
-    assert_eq!(value.headers[1], ("cookie".into(), REDACTED.into()));
-    assert_eq!(value.headers[2], ("x-trace".into(), "T".into()));
+    assert_eq!(value.headers.get(0), Some(("authorization", REDACTED)));
+    assert_eq!(value.headers.get(1), Some(("cookie", REDACTED)));
+    assert_eq!(value.headers.get(2), Some(("x-trace", "T")));
     // The framing field sits past the kept ones and still counts.
     assert_eq!(value.framing, BodyFraming::Length(4));
 
@@ -225,8 +225,8 @@ fn headers_are_lowercased_redacted_and_bounded() {
         panic!()
     };
     assert_eq!(
-        value.headers,
-        vec![("set-cookie".to_owned(), REDACTED.to_owned())]
+        value.headers.iter().collect::<Vec<_>>(),
+        [("set-cookie", REDACTED)]
     );
 }
 

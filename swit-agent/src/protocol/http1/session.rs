@@ -35,7 +35,7 @@ use std::{collections::VecDeque, sync::Arc};
 use super::parse::{self, BodyFraming, ChunkedDecoder, Head, HeadError, Parsed, StartLine};
 use super::{Http1Event, MAX_HEAD_BYTES, Request, Response};
 use crate::protocol::framing::{self, Candidates, Driver, GapFit, Rescan, Start};
-use crate::protocol::{Moment, ProtocolKind, Side, Timing};
+use crate::protocol::{Moment, ProtocolKind, Side, Timing, headers::Headers};
 
 /// Most requests kept waiting for a response; past it the oldest is dropped
 /// (and reported) so a server that never answers cannot grow memory.
@@ -147,9 +147,13 @@ impl SideState {
                 Start::NeedMore => {}
             }
         }
-        // The blank line's LF: after a LF, or after a LF and a CR.
-        let ended = (self.scanned..hay.len())
-            .any(|i| hay[i] == b'\n' && (hay[..i].ends_with(b"\n") || hay[..i].ends_with(b"\n\r")));
+        // A chunk that starts a head is parsed whatever it holds, so only a
+        // buffered head needs its end found: the blank line's LF, after a
+        // LF, or after a LF and a CR.
+        let ended = old > 0
+            && (self.scanned..hay.len()).any(|i| {
+                hay[i] == b'\n' && (hay[..i].ends_with(b"\n") || hay[..i].ends_with(b"\n\r"))
+            });
         self.scanned = hay.len();
         if old == 0 || ended || hay.len() >= MAX_HEAD_BYTES {
             #[cfg(test)]
@@ -201,7 +205,7 @@ fn body_state(framing: BodyFraming) -> State {
     }
 }
 
-fn upgrade_is_h2c(headers: &[(String, String)]) -> bool {
+fn upgrade_is_h2c(headers: &Headers) -> bool {
     headers
         .iter()
         .any(|(k, v)| k == "upgrade" && v.trim().eq_ignore_ascii_case("h2c"))
@@ -236,7 +240,7 @@ impl framing::Protocol for Http1 {
     fn step(&mut self, side: Side, bytes: &[u8], at: Moment) -> framing::Step<Frame> {
         // The response side needs the method it answers (HEAD has no body).
         let method = match side {
-            Side::Response => self.pending.front().map(|r| r.method.as_str()),
+            Side::Response => self.pending.front().map(|r| &*r.method),
             Side::Request => None,
         };
         let d = match side {

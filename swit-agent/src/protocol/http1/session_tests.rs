@@ -136,7 +136,7 @@ fn check_case(c: &Case, events: &[Http1Event]) {
         panic!("{}: {events:?}", c.name)
     };
     assert_eq!(
-        (started.id, started.method.as_str(), started.body_size),
+        (started.id, &*started.method, started.body_size),
         (0, c.method, 0),
         "{}",
         c.name
@@ -219,7 +219,7 @@ fn pipelined_requests_pair_in_order() {
         .map(|(q, r)| {
             (
                 q.id,
-                q.method.as_str(),
+                &*q.method,
                 q.target.as_str(),
                 q.body_size,
                 r.status,
@@ -309,11 +309,7 @@ fn sensitive_values_are_redacted() {
         (RESP, data(b"HTTP/1.1 200 OK\r\nSet-Cookie: s=2\r\nContent-Length: 0\r\n\r\n", 2)),
     ]);
     let (request, response) = exchanges(&events)[0];
-    let names: Vec<_> = request
-        .headers
-        .iter()
-        .map(|(n, v)| (n.as_str(), v.as_str()))
-        .collect();
+    let names: Vec<_> = request.headers.iter().collect();
     assert_eq!(
         names,
         [
@@ -326,10 +322,7 @@ fn sensitive_values_are_redacted() {
             ("x-amz-security-token", REDACTED),
         ]
     );
-    assert_eq!(
-        response.headers[0],
-        ("set-cookie".to_owned(), REDACTED.to_owned())
-    );
+    assert_eq!(response.headers.get(0), Some(("set-cookie", REDACTED)));
 }
 
 #[test]
