@@ -135,7 +135,11 @@ pub mod counter {
     pub const READ_FAILED: u32 = 2;
     /// Syscalls with more iovecs than the kernel side walks; the rest is sent as a length.
     pub const IOV_OVERFLOW: u32 = 3;
-    /// In-flight syscall table full: the syscall was not traced.
+    /// A call or process could not be remembered, so it was not traced: a
+    /// thread's storage for its syscall in flight could not be allocated
+    /// (or was busy: a program nested on the CPU), or a table of calls in
+    /// flight (TLS, Go) or of processes (`TARGETS`, `GO_PROCS`) was full.
+    /// The syscall path's old 32768-entry table no longer exists.
     pub const INFLIGHT_FULL: u32 = 4;
     /// Kernel structure reads (fd table, socket) that failed.
     pub const SOCK_READ_FAILED: u32 = 5;

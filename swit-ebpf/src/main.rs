@@ -23,7 +23,7 @@ use aya_ebpf::{
         bpf_get_current_pid_tgid, bpf_ktime_get_ns, bpf_probe_read_kernel, bpf_probe_read_user,
         generated::bpf_get_current_task,
     },
-    macros::{map, tracepoint},
+    macros::{btf_map, map, tracepoint},
     maps::{Array, HashMap, PerCpuArray, RingBuf},
     programs::TracePointContext,
 };
@@ -83,9 +83,12 @@ static CGROUPS: HashMap<u64, u32> = HashMap::with_max_entries(4096, 0);
 #[map]
 static FILTER: Array<u32> = Array::with_max_entries(1, 0);
 
-/// Syscalls between their enter and exit hooks, by pid_tgid.
-#[map]
-static INFLIGHT: HashMap<u64, Inflight> = HashMap::with_max_entries(32768, 0);
+/// The syscall between its enter and exit hooks, in the calling thread's
+/// own storage: a hash map keyed by pid_tgid cost a bucket lock (irqs off)
+/// per enter and per exit, filled up at 32768 threads and kept the entries
+/// of threads that died inside a syscall.
+#[btf_map]
+static INFLIGHT: TaskStorage<Inflight> = TaskStorage::new();
 
 /// Records for the agent. Its size is set by the agent at load.
 #[map]
@@ -95,7 +98,8 @@ static EVENTS: RingBuf = RingBuf::with_byte_size(16 * 1024 * 1024, 0);
 #[map]
 static COUNTERS: PerCpuArray<u64> = PerCpuArray::with_max_entries(counter::COUNT, 0);
 
-/// What the enter hook saw, for the exit hook.
+/// What the enter hook saw, for the exit hook. `live` is non-zero from
+/// the enter that filled it to the exit that takes it.
 #[repr(C)]
 #[derive(Clone, Copy)]
 struct Inflight {
@@ -109,6 +113,8 @@ struct Inflight {
     syscall: u32,
     direction: u32,
     fd: u32,
+    live: u32,
+    _pad: u32,
 }
 
 const MSG_PEEK: u64 = 2;
@@ -151,9 +157,11 @@ mod emit;
 mod go_tls;
 mod goroutines;
 mod proc_events;
+mod task_storage;
 mod tls;
 
 use emit::{emit_chunk, emit_iov};
+use task_storage::TaskStorage;
 
 #[inline(always)]
 fn config() -> CaptureConfig {
@@ -340,7 +348,7 @@ fn enter_data(ctx: &TracePointContext, sys: u32, dir: u32) -> u32 {
     if tls::on_socket_syscall(pid_tgid, sock) {
         return 0;
     }
-    let rec = Inflight {
+    keep_inflight(Inflight {
         sock,
         buf,
         enter_ns: unsafe { bpf_ktime_get_ns() },
@@ -348,20 +356,37 @@ fn enter_data(ctx: &TracePointContext, sys: u32, dir: u32) -> u32 {
         syscall: sys,
         direction: dir,
         fd: fd as u32,
-    };
-    if INFLIGHT.insert(pid_tgid, rec, 0).is_err() {
-        count(counter::INFLIGHT_FULL);
-    }
+        live: 1,
+        _pad: 0,
+    });
     0
 }
 
+/// Keeps `rec` for this thread's exit hook.
 #[inline(always)]
-fn take_inflight(pid_tgid: u64) -> Option<Inflight> {
-    // SAFETY: the entry belongs to this thread (key = pid_tgid) and is
-    // copied out before removal.
-    let rec = unsafe { *INFLIGHT.get(&pid_tgid)? };
-    let _ = INFLIGHT.remove(&pid_tgid);
-    Some(rec)
+fn keep_inflight(rec: Inflight) {
+    match INFLIGHT.current_or_create() {
+        // SAFETY: the current task's own value: no other thread writes it,
+        // and this thread runs one hook at a time.
+        Some(slot) => unsafe { *slot = rec },
+        // No memory for the thread's storage, or the storage busy on this
+        // CPU (a nested program): this syscall is not traced.
+        None => count(counter::INFLIGHT_FULL),
+    }
+}
+
+/// Takes what this thread's enter hook kept, leaving the slot empty.
+#[inline(always)]
+fn take_inflight() -> Option<Inflight> {
+    let slot = INFLIGHT.current()?;
+    // SAFETY: as in `keep_inflight`.
+    unsafe {
+        if (*slot).live == 0 {
+            return None;
+        }
+        (*slot).live = 0;
+        Some(*slot)
+    }
 }
 
 /// A data syscall's exit. `VECTORED` is fixed per program (readv, writev,
@@ -370,10 +395,10 @@ fn take_inflight(pid_tgid: u64) -> Option<Inflight> {
 /// plain path's branches times the iovec loop's, which older verifiers
 /// (6.1's) give up on past a million instructions.
 fn exit_data<const VECTORED: bool>(ctx: &TracePointContext) -> u32 {
-    let pid_tgid = bpf_get_current_pid_tgid();
-    let Some(rec) = take_inflight(pid_tgid) else {
+    let Some(rec) = take_inflight() else {
         return 0;
     };
+    let pid_tgid = bpf_get_current_pid_tgid();
     // A record left by another syscall's enter (its exit hook was not
     // attached yet) is not this one's.
     if (rec.iov != 0) != VECTORED {
@@ -464,7 +489,7 @@ fn enter_conn(ctx: &TracePointContext, sys: u32) -> u32 {
         return 0;
     }
     let fd: u64 = unsafe { ctx.read_at(ARG0) }.unwrap_or(u64::MAX);
-    let rec = Inflight {
+    keep_inflight(Inflight {
         sock: 0,
         buf: 0,
         enter_ns: unsafe { bpf_ktime_get_ns() },
@@ -472,19 +497,18 @@ fn enter_conn(ctx: &TracePointContext, sys: u32) -> u32 {
         syscall: sys,
         direction: 0,
         fd: fd as u32,
-    };
-    if INFLIGHT.insert(pid_tgid, rec, 0).is_err() {
-        count(counter::INFLIGHT_FULL);
-    }
+        live: 1,
+        _pad: 0,
+    });
     0
 }
 
 #[inline(always)]
 fn exit_conn(ctx: &TracePointContext) -> u32 {
-    let pid_tgid = bpf_get_current_pid_tgid();
-    let Some(rec) = take_inflight(pid_tgid) else {
+    let Some(rec) = take_inflight() else {
         return 0;
     };
+    let pid_tgid = bpf_get_current_pid_tgid();
     let ret: i64 = unsafe { ctx.read_at(RET) }.unwrap_or(-1);
     let (fd, r) = if rec.syscall == syscall::ACCEPT {
         if ret < 0 {

@@ -234,6 +234,9 @@ impl Probe {
             .map_max_entries("EVENTS", opts.ring_bytes)
             // One gather buffer per CPU a program can run on.
             .map_max_entries("GATHER", possible_cpus())
+            // INFLIGHT is task storage, which aya creates from BTF but has
+            // no map type for; the agent never opens it.
+            .allow_unsupported_maps()
             .load(OBJECT)
             .map_err(ProbeError::Load)?;
 
