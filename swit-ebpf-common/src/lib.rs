@@ -32,6 +32,21 @@ pub mod kind {
     pub const GO_HANDOFF: u32 = 9;
 }
 
+/// Bits of a `TARGETS` value: what is known of a traced process, so the
+/// syscall hooks look in the TLS and Go maps only for processes that use
+/// them.
+pub mod target {
+    /// Traced: every entry has it (the agent writes it alone; the fork hook
+    /// copies the parent's [`TLS`]).
+    pub const TRACED: u32 = 1;
+    /// The process entered a hooked TLS function (OpenSSL's or Go's): set
+    /// by the entry probe itself, so before any syscall that call makes.
+    pub const TLS: u32 = 2;
+    /// A Go process whose goroutines are followed: set by the agent when it
+    /// hooks the executable, and by the first goroutine start seen.
+    pub const GO: u32 = 4;
+}
+
 /// Bits of `FILTER[0]`, set by the agent.
 pub mod filter {
     /// Processes in a cgroup of `CGROUPS` are traced.

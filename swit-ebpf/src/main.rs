@@ -29,7 +29,7 @@ use aya_ebpf::{
 };
 use swit_ebpf_common::{
     AF_INET, AF_INET6, CaptureConfig, DataHeader, EventHeader, KernelOffsets, MAX_CAPTURE,
-    SockTuple, counter, direction, filter, kind, role, syscall,
+    SockTuple, counter, direction, filter, kind, role, syscall, target,
 };
 
 /// Field offsets in the running kernel, written by the agent before load.
@@ -70,7 +70,8 @@ static CONFIG: CaptureConfig = CaptureConfig {
     floor: 0,
 };
 
-/// Traced processes: tgid -> reserved flags. Filled by the agent.
+/// Traced processes: tgid -> [`target`] bits. Filled by the agent, the
+/// fork hook and (for the TLS and Go bits) the uprobes.
 #[map]
 static TARGETS: HashMap<u32, u32> = HashMap::with_max_entries(16384, 0);
 
@@ -114,7 +115,8 @@ struct Inflight {
     direction: u32,
     fd: u32,
     live: u32,
-    _pad: u32,
+    /// The process's [`target`] bits at enter.
+    bits: u32,
 }
 
 const MSG_PEEK: u64 = 2;
@@ -198,23 +200,59 @@ fn filter_flags() -> u32 {
     FILTER.get(0).copied().unwrap_or(0)
 }
 
-/// Whether the calling process is traced: by tgid, or, when cgroup targets
-/// exist, by its cgroup. An untraced process pays one lookup (two with
-/// cgroup targets).
+/// What [`traced`] says of a process traced by its cgroup alone: it has no
+/// `TARGETS` entry to hold bits, so TLS is assumed and Go is asked of
+/// `GO_PROCS`.
+pub(crate) const VIA_CGROUP: u32 = 1 << 31;
+
+/// The calling process's [`target`] bits if it is traced: by tgid, or, when
+/// cgroup targets exist, by its cgroup ([`VIA_CGROUP`]). An untraced
+/// process pays one lookup (two with cgroup targets).
 #[inline(always)]
-fn is_traced(pid_tgid: u64) -> bool {
+fn traced(pid_tgid: u64) -> Option<u32> {
     let tgid = (pid_tgid >> 32) as u32;
-    // SAFETY: only the presence of the key is used.
-    if unsafe { TARGETS.get(&tgid).is_some() } {
-        return true;
+    // SAFETY: map value copied out.
+    if let Some(&bits) = unsafe { TARGETS.get(&tgid) } {
+        return Some(bits | target::TRACED);
     }
     if filter_flags() & filter::CGROUPS == 0 {
-        return false;
+        return None;
     }
     // SAFETY: helper without arguments.
     let cg = unsafe { aya_ebpf::helpers::generated::bpf_get_current_cgroup_id() };
     // SAFETY: presence only.
-    unsafe { CGROUPS.get(&cg).is_some() }
+    unsafe { CGROUPS.get(&cg).is_some() }.then_some(VIA_CGROUP)
+}
+
+#[inline(always)]
+fn is_traced(pid_tgid: u64) -> bool {
+    traced(pid_tgid).is_some()
+}
+
+/// Whether a process with these bits may have TLS sockets or be inside a
+/// TLS call: only then do the syscall hooks look in the TLS maps.
+#[inline(always)]
+pub(crate) fn may_use_tls(bits: u32) -> bool {
+    bits & (target::TLS | VIA_CGROUP) != 0
+}
+
+/// Sets `bit` in the calling process's `TARGETS` entry; false when it has
+/// none (traced by cgroup, or not at all). A plain read-modify-write: two
+/// bits set at once on two CPUs (or by the agent) can lose one, and every
+/// hook that sets a bit sets it again each time it finds it missing, before
+/// the syscalls that need it.
+#[inline(always)]
+pub(crate) fn set_target_bit(tgid: u32, bit: u32) -> bool {
+    let Some(v) = TARGETS.get_ptr_mut(&tgid) else {
+        return false;
+    };
+    // SAFETY: a map value pointer, valid during this program.
+    unsafe {
+        if *v & bit == 0 {
+            *v |= bit;
+        }
+    }
+    true
 }
 
 #[inline(always)]
@@ -297,7 +335,10 @@ fn read_tuple(sk: u64, t: &mut SockTuple) {
 #[inline(always)]
 fn enter_data(ctx: &TracePointContext, sys: u32, dir: u32) -> u32 {
     let pid_tgid = bpf_get_current_pid_tgid();
-    if !is_traced(pid_tgid) || off!(ready) == 0 {
+    let Some(bits) = traced(pid_tgid) else {
+        return 0;
+    };
+    if off!(ready) == 0 {
         return 0;
     }
     // SAFETY: tracepoint fields at their documented offsets.
@@ -345,7 +386,7 @@ fn enter_data(ctx: &TracePointContext, sys: u32, dir: u32) -> u32 {
     let Some(sock) = tcp_sock_of_fd(fd as u32) else {
         return 0;
     };
-    if tls::on_socket_syscall(pid_tgid, sock) {
+    if may_use_tls(bits) && tls::on_socket_syscall(pid_tgid, sock) {
         return 0;
     }
     keep_inflight(Inflight {
@@ -357,7 +398,7 @@ fn enter_data(ctx: &TracePointContext, sys: u32, dir: u32) -> u32 {
         direction: dir,
         fd: fd as u32,
         live: 1,
-        _pad: 0,
+        bits,
     });
     0
 }
@@ -441,7 +482,7 @@ fn exit_data<const VECTORED: bool>(ctx: &TracePointContext) -> u32 {
         direction: rec.direction,
         syscall: rec.syscall,
         flags: 0,
-        g: goroutines::current_g(pid_tgid),
+        g: goroutines::current_g(pid_tgid, rec.bits),
     };
     read_tuple(rec.sock, &mut h.hdr.tuple);
 
@@ -485,7 +526,10 @@ fn emit_conn(k: u32, r: u32, pid_tgid: u64, sk: u64) {
 #[inline(always)]
 fn enter_conn(ctx: &TracePointContext, sys: u32) -> u32 {
     let pid_tgid = bpf_get_current_pid_tgid();
-    if !is_traced(pid_tgid) || off!(ready) == 0 {
+    let Some(bits) = traced(pid_tgid) else {
+        return 0;
+    };
+    if off!(ready) == 0 {
         return 0;
     }
     let fd: u64 = unsafe { ctx.read_at(ARG0) }.unwrap_or(u64::MAX);
@@ -498,7 +542,7 @@ fn enter_conn(ctx: &TracePointContext, sys: u32) -> u32 {
         direction: 0,
         fd: fd as u32,
         live: 1,
-        _pad: 0,
+        bits,
     });
     0
 }
@@ -644,12 +688,17 @@ pub fn sys_enter_close(ctx: TracePointContext) -> u32 {
         return 0;
     }
     let pid_tgid = bpf_get_current_pid_tgid();
-    if !is_traced(pid_tgid) || off!(ready) == 0 || config().hooks_only != 0 {
+    let Some(bits) = traced(pid_tgid) else {
+        return 0;
+    };
+    if off!(ready) == 0 || config().hooks_only != 0 {
         return 0;
     }
     let fd: u64 = unsafe { ctx.read_at(ARG0) }.unwrap_or(u64::MAX);
     if let Some(sk) = tcp_sock_of_fd(fd as u32) {
-        tls::on_close(sk);
+        if may_use_tls(bits) {
+            tls::on_close(sk);
+        }
         emit_conn(kind::CLOSE, role::UNKNOWN, pid_tgid, sk);
     }
     0
