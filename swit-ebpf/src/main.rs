@@ -271,11 +271,19 @@ fn tcp_sock_of_fd(fd: u32) -> Option<u64> {
             let task = bpf_get_current_task();
             let files: u64 = read_at(task, off!(task_files))?;
             let fdt: u64 = read_at(files, off!(files_fdt))?;
-            let max_fds: u32 = read_at(fdt, off!(fdtable_max_fds))?;
+            // Each probe read is a helper call with its own fault handling:
+            // fields next to each other are read as one (the offsets are
+            // constants the verifier knows, so one branch is loaded).
+            let (max_fds, fd_array) = if off!(fdtable_fd) == off!(fdtable_max_fds) + 8 {
+                let both: [u64; 2] = read_at(fdt, off!(fdtable_max_fds))?;
+                (both[0] as u32, both[1])
+            } else {
+                let max_fds: u32 = read_at(fdt, off!(fdtable_max_fds))?;
+                (max_fds, read_at::<u64>(fdt, off!(fdtable_fd))?)
+            };
             if fd >= max_fds {
                 return Ok(None);
             }
-            let fd_array: u64 = read_at(fdt, off!(fdtable_fd))?;
             let file: u64 = bpf_probe_read_kernel((fd_array + fd as u64 * 8) as *const u64)?;
             if file == 0 {
                 return Ok(None);
@@ -294,8 +302,15 @@ fn tcp_sock_of_fd(fd: u32) -> Option<u64> {
             if family != AF_INET && family != AF_INET6 {
                 return Ok(None);
             }
-            let ty: u16 = read_at(sk, off!(sk_type))?;
-            let proto: u16 = read_at(sk, off!(sk_protocol))?;
+            // Adjacent u16s since 5.6 (bitfields before, which the agent
+            // refuses).
+            let (ty, proto) = if off!(sk_protocol) == off!(sk_type) + 2 {
+                let both: u32 = read_at(sk, off!(sk_type))?;
+                (both as u16, (both >> 16) as u16)
+            } else {
+                let ty: u16 = read_at(sk, off!(sk_type))?;
+                (ty, read_at::<u16>(sk, off!(sk_protocol))?)
+            };
             if ty != SOCK_STREAM || proto != IPPROTO_TCP {
                 return Ok(None);
             }
@@ -311,8 +326,52 @@ fn tcp_sock_of_fd(fd: u32) -> Option<u64> {
     }
 }
 
+/// The head of `struct sock_common` as every kernel since 4.x lays it out:
+/// the IPv4 addresses, the hash, the ports and the family in 18 bytes.
+#[repr(C)]
+#[derive(Clone, Copy)]
+struct SkHead {
+    daddr: [u8; 4],
+    rcv_saddr: [u8; 4],
+    _hash: u32,
+    dport: u16,
+    num: u16,
+    family: u16,
+    _state: u16,
+}
+
+/// Whether the running kernel's offsets are [`SkHead`]'s.
+#[inline(always)]
+fn sk_head_packed() -> bool {
+    let base = off!(sk_daddr);
+    off!(sk_rcv_saddr) == base + 4
+        && off!(sk_dport) == base + 12
+        && off!(sk_num) == base + 14
+        && off!(sk_family) == base + 16
+}
+
 #[inline(always)]
 fn read_tuple(sk: u64, t: &mut SockTuple) {
+    if sk_head_packed() {
+        // SAFETY: one probe read; a failure leaves the tuple zero.
+        let Ok(h) = (unsafe { read_at::<SkHead>(sk, off!(sk_daddr)) }) else {
+            return;
+        };
+        t.family = h.family;
+        t.local_port = h.num;
+        t.remote_port = u16::from_be(h.dport);
+        if t.family == AF_INET6 {
+            // SAFETY: probe reads; a failed read leaves a zero field.
+            unsafe {
+                t.local_addr = read_at(sk, off!(sk_v6_rcv_saddr)).unwrap_or([0; 16]);
+                t.remote_addr = read_at(sk, off!(sk_v6_daddr)).unwrap_or([0; 16]);
+            }
+        } else {
+            t.local_addr[..4].copy_from_slice(&h.rcv_saddr);
+            t.remote_addr[..4].copy_from_slice(&h.daddr);
+        }
+        return;
+    }
     // SAFETY: probe reads; a failed read leaves a zero field.
     unsafe {
         t.family = read_at(sk, off!(sk_family)).unwrap_or(0);
