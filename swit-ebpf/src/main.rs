@@ -19,6 +19,7 @@
 #![no_main]
 
 use aya_ebpf::{
+    EbpfContext,
     helpers::{
         bpf_get_current_pid_tgid, bpf_ktime_get_ns, bpf_probe_read_kernel, bpf_probe_read_user,
         generated::bpf_get_current_task,
@@ -133,6 +134,16 @@ const ARG1: usize = 24;
 const ARG2: usize = 32;
 const ARG3: usize = 40;
 const RET: usize = 16;
+
+/// One u64 field of a syscall tracepoint's record. A tracepoint program may
+/// load from its context directly (any aligned offset inside the record):
+/// a plain load instead of a `bpf_probe_read_kernel` call per argument.
+#[inline(always)]
+pub(crate) fn field(ctx: &TracePointContext, off: usize) -> u64 {
+    // SAFETY: `off` is one of the constant slots above, inside every
+    // syscall record; the verifier checks the access against the context.
+    unsafe { core::ptr::read_volatile(ctx.as_ptr().cast::<u8>().add(off).cast::<u64>()) }
+}
 
 #[inline(always)]
 fn count(index: u32) {
@@ -401,35 +412,26 @@ fn enter_data(ctx: &TracePointContext, sys: u32, dir: u32) -> u32 {
         return 0;
     }
     // SAFETY: tracepoint fields at their documented offsets.
-    let fd: u64 = match unsafe { ctx.read_at(ARG0) } {
-        Ok(v) => v,
-        Err(_) => return 0,
-    };
-    let (buf, iov) = unsafe {
-        match sys {
-            syscall::READV | syscall::WRITEV => (
-                ctx.read_at::<u64>(ARG1).unwrap_or(0),
-                ctx.read_at::<u64>(ARG2).unwrap_or(0) as u32,
-            ),
-            syscall::RECVMSG | syscall::SENDMSG => {
-                let msg: u64 = ctx.read_at(ARG1).unwrap_or(0);
-                // struct user_msghdr: msg_iov at 16, msg_iovlen at 24.
-                let iov: u64 = bpf_probe_read_user((msg + 16) as *const u64).unwrap_or(0);
-                let n: u64 = bpf_probe_read_user((msg + 24) as *const u64).unwrap_or(0);
-                (iov, n as u32)
-            }
-            // The payload comes from a file the process never reads.
-            syscall::SENDFILE => (0, 0),
-            _ => (ctx.read_at::<u64>(ARG1).unwrap_or(0), 0),
+    let fd = field(ctx, ARG0);
+    let (buf, iov) = match sys {
+        syscall::READV | syscall::WRITEV => (field(ctx, ARG1), field(ctx, ARG2) as u32),
+        syscall::RECVMSG | syscall::SENDMSG => {
+            let msg = field(ctx, ARG1);
+            // struct user_msghdr: msg_iov at 16, msg_iovlen at 24.
+            // SAFETY: a probe read of the caller's memory.
+            let [iov, n] =
+                unsafe { bpf_probe_read_user((msg + 16) as *const [u64; 2]) }.unwrap_or([0; 2]);
+            (iov, n as u32)
         }
+        // The payload comes from a file the process never reads.
+        syscall::SENDFILE => (0, 0),
+        _ => (field(ctx, ARG1), 0),
     };
     // A peek leaves the bytes in the socket: they will be read again.
-    let flags: u64 = unsafe {
-        match sys {
-            syscall::RECVFROM => ctx.read_at(ARG3).unwrap_or(0),
-            syscall::RECVMSG => ctx.read_at(ARG2).unwrap_or(0),
-            _ => 0,
-        }
+    let flags = match sys {
+        syscall::RECVFROM => field(ctx, ARG3),
+        syscall::RECVMSG => field(ctx, ARG2),
+        _ => 0,
     };
     if flags & MSG_PEEK != 0 || (buf == 0 && sys != syscall::SENDFILE) {
         return 0;
@@ -504,7 +506,7 @@ fn exit_data<const VECTORED: bool>(ctx: &TracePointContext) -> u32 {
     if (rec.iov != 0) != VECTORED {
         return 0;
     }
-    let ret: i64 = unsafe { ctx.read_at(RET) }.unwrap_or(0);
+    let ret = field(ctx, RET) as i64;
     if ret <= 0 {
         return 0;
     }
@@ -591,7 +593,7 @@ fn enter_conn(ctx: &TracePointContext, sys: u32) -> u32 {
     if off!(ready) == 0 {
         return 0;
     }
-    let fd: u64 = unsafe { ctx.read_at(ARG0) }.unwrap_or(u64::MAX);
+    let fd = field(ctx, ARG0);
     keep_inflight(Inflight {
         sock: 0,
         buf: 0,
@@ -612,7 +614,7 @@ fn exit_conn(ctx: &TracePointContext) -> u32 {
         return 0;
     };
     let pid_tgid = bpf_get_current_pid_tgid();
-    let ret: i64 = unsafe { ctx.read_at(RET) }.unwrap_or(-1);
+    let ret = field(ctx, RET) as i64;
     let (fd, r) = if rec.syscall == syscall::ACCEPT {
         if ret < 0 {
             return 0;
@@ -753,7 +755,7 @@ pub fn sys_enter_close(ctx: TracePointContext) -> u32 {
     if off!(ready) == 0 || config().hooks_only != 0 {
         return 0;
     }
-    let fd: u64 = unsafe { ctx.read_at(ARG0) }.unwrap_or(u64::MAX);
+    let fd = field(&ctx, ARG0);
     if let Some(sk) = tcp_sock_of_fd(fd as u32) {
         if may_use_tls(bits) {
             tls::on_close(sk);

@@ -102,7 +102,7 @@ pub fn sys_enter_listen(ctx: TracePointContext) -> u32 {
     if filter_flags() & filter::LISTEN == 0 || off!(ready) == 0 {
         return 0;
     }
-    let fd: u64 = unsafe { ctx.read_at(ARG0) }.unwrap_or(u64::MAX);
+    let fd = crate::field(&ctx, ARG0);
     let Some(sk) = tcp_sock_of_fd(fd as u32) else {
         return 0;
     };
