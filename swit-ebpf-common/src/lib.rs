@@ -50,6 +50,21 @@ pub mod release {
     pub const THREADS: u32 = 1;
 }
 
+/// Bits of a `TARGETS` value: what is known of a traced process, so the
+/// syscall hooks look in the TLS and Go maps only for processes that use
+/// them.
+pub mod target {
+    /// Traced: every entry has it (the agent writes it alone; the fork hook
+    /// copies the parent's [`TLS`]).
+    pub const TRACED: u32 = 1;
+    /// The process entered a hooked TLS function (OpenSSL's or Go's): set
+    /// by the entry probe itself, so before any syscall that call makes.
+    pub const TLS: u32 = 2;
+    /// A Go process whose goroutines are followed: set by the agent when it
+    /// hooks the executable, and by the first goroutine start seen.
+    pub const GO: u32 = 4;
+}
+
 /// Bits of `FILTER[0]`, set by the agent.
 pub mod filter {
     /// Processes in a cgroup of `CGROUPS` are traced.
@@ -153,7 +168,11 @@ pub mod counter {
     pub const READ_FAILED: u32 = 2;
     /// Syscalls with more iovecs than the kernel side walks; the rest is sent as a length.
     pub const IOV_OVERFLOW: u32 = 3;
-    /// In-flight syscall table full: the syscall was not traced.
+    /// A call or process could not be remembered, so it was not traced: a
+    /// thread's storage for its syscall in flight could not be allocated
+    /// (or was busy: a program nested on the CPU), or a table of calls in
+    /// flight (TLS, Go) or of processes (`TARGETS`, `GO_PROCS`) was full.
+    /// The syscall path's old 32768-entry table no longer exists.
     pub const INFLIGHT_FULL: u32 = 4;
     /// Kernel structure reads (fd table, socket) that failed.
     pub const SOCK_READ_FAILED: u32 = 5;

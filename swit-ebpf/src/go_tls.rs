@@ -30,10 +30,10 @@ use aya_ebpf::{
 };
 use swit_ebpf_common::{
     DataHeader, EventHeader, GoTlsParams, MAX_GO_BINARIES, SockTuple, counter, data_flags,
-    direction, kind, syscall,
+    direction, kind, syscall, target,
 };
 
-use crate::{config, count, emit_chunk, is_traced, tcp_sock_of_fd, tls};
+use crate::{config, count, emit_chunk, is_traced, set_target_bit, tcp_sock_of_fd, tls};
 
 /// Per Go binary, indexed by the uprobe cookie. Filled by the agent before
 /// it attaches the binary's probes.
@@ -115,7 +115,9 @@ fn enter(ctx: &ProbeContext, dir: u32) -> u32 {
         count(counter::GO_TLS_NO_SOCK);
         return 0;
     };
-    // From now on the socket's syscalls are ciphertext and are not sent.
+    // From now on the socket's syscalls are ciphertext and are not sent:
+    // the process's syscalls look in TLS_SOCKS once its bit is set.
+    set_target_bit((pid_tgid >> 32) as u32, target::TLS);
     let Some(gen_) = tls::mark_tls(sock) else {
         return 0;
     };

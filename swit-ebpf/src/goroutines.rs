@@ -29,11 +29,12 @@ use aya_ebpf::{
     maps::{HashMap, LruHashMap},
     programs::ProbeContext,
 };
-use swit_ebpf_common::{GoSpawnRecord, counter, kind};
+use swit_ebpf_common::{GoSpawnRecord, counter, kind, target};
 
-use crate::{EVENTS, count, is_traced, wakeup};
+use crate::{EVENTS, VIA_CGROUP, count, is_traced, set_target_bit, wakeup};
 
-/// Traced processes seen starting a goroutine (so: Go), by tgid.
+/// Processes traced by their cgroup alone (no `TARGETS` entry to hold
+/// [`target::GO`]) seen starting a goroutine or marked Go by the agent.
 #[map]
 static GO_PROCS: HashMap<u32, u32> = HashMap::with_max_entries(16384, 0);
 
@@ -65,14 +66,19 @@ struct GoObj {
 /// fixed by the syscall entry code's layout.
 const PT_REGS_R14: u64 = 8;
 
-/// The calling goroutine's `g` if the current process is a marked Go
-/// process, else 0.
+/// The calling goroutine's `g` if the current process (whose `TARGETS`
+/// bits are `bits`) is a marked Go process, else 0.
 #[inline(always)]
-pub fn current_g(pid_tgid: u64) -> u64 {
-    let tgid = (pid_tgid >> 32) as u32;
-    // SAFETY: presence only.
-    if unsafe { GO_PROCS.get(&tgid).is_none() } {
-        return 0;
+pub fn current_g(pid_tgid: u64, bits: u32) -> u64 {
+    if bits & target::GO == 0 {
+        if bits & VIA_CGROUP == 0 {
+            return 0;
+        }
+        let tgid = (pid_tgid >> 32) as u32;
+        // SAFETY: presence only.
+        if unsafe { GO_PROCS.get(&tgid).is_none() } {
+            return 0;
+        }
     }
     if crate::config().task_regs == 0 {
         return 0;
@@ -201,7 +207,10 @@ pub fn go_newproc1_ret(ctx: ProbeContext) -> u32 {
     }
     let tgid = (pid_tgid >> 32) as u32;
     // SAFETY: presence only.
-    if unsafe { GO_PROCS.get(&tgid).is_none() } && GO_PROCS.insert(&tgid, &1, 0).is_err() {
+    if !set_target_bit(tgid, target::GO)
+        && unsafe { GO_PROCS.get(&tgid).is_none() }
+        && GO_PROCS.insert(&tgid, &1, 0).is_err()
+    {
         count(counter::INFLIGHT_FULL);
     }
     emit(kind::GO_SPAWN, pid_tgid, parent, child);

@@ -19,17 +19,18 @@
 #![no_main]
 
 use aya_ebpf::{
+    EbpfContext,
     helpers::{
         bpf_get_current_pid_tgid, bpf_ktime_get_ns, bpf_probe_read_kernel, bpf_probe_read_user,
         generated::bpf_get_current_task,
     },
-    macros::{map, tracepoint},
+    macros::{btf_map, map, tracepoint},
     maps::{Array, HashMap, PerCpuArray, RingBuf},
     programs::TracePointContext,
 };
 use swit_ebpf_common::{
     AF_INET, AF_INET6, CaptureConfig, DataHeader, EventHeader, KernelOffsets, MAX_CAPTURE,
-    SockTuple, counter, direction, filter, kind, release, role, syscall,
+    SockTuple, counter, direction, filter, kind, release, role, syscall, target,
 };
 
 /// Field offsets in the running kernel, written by the agent before load.
@@ -73,7 +74,8 @@ static CONFIG: CaptureConfig = CaptureConfig {
     floor: 0,
 };
 
-/// Traced processes: tgid -> reserved flags. Filled by the agent.
+/// Traced processes: tgid -> [`target`] bits. Filled by the agent, the
+/// fork hook and (for the TLS and Go bits) the uprobes.
 #[map]
 static TARGETS: HashMap<u32, u32> = HashMap::with_max_entries(16384, 0);
 
@@ -86,9 +88,12 @@ static CGROUPS: HashMap<u64, u32> = HashMap::with_max_entries(4096, 0);
 #[map]
 static FILTER: Array<u32> = Array::with_max_entries(1, 0);
 
-/// Syscalls between their enter and exit hooks, by pid_tgid.
-#[map]
-static INFLIGHT: HashMap<u64, Inflight> = HashMap::with_max_entries(32768, 0);
+/// The syscall between its enter and exit hooks, in the calling thread's
+/// own storage: a hash map keyed by pid_tgid cost a bucket lock (irqs off)
+/// per enter and per exit, filled up at 32768 threads and kept the entries
+/// of threads that died inside a syscall.
+#[btf_map]
+static INFLIGHT: TaskStorage<Inflight> = TaskStorage::new();
 
 /// Records for the agent. Its size is set by the agent at load.
 #[map]
@@ -98,7 +103,8 @@ static EVENTS: RingBuf = RingBuf::with_byte_size(16 * 1024 * 1024, 0);
 #[map]
 static COUNTERS: PerCpuArray<u64> = PerCpuArray::with_max_entries(counter::COUNT, 0);
 
-/// What the enter hook saw, for the exit hook.
+/// What the enter hook saw, for the exit hook. `live` is non-zero from
+/// the enter that filled it to the exit that takes it.
 #[repr(C)]
 #[derive(Clone, Copy)]
 struct Inflight {
@@ -112,6 +118,9 @@ struct Inflight {
     syscall: u32,
     direction: u32,
     fd: u32,
+    live: u32,
+    /// The process's [`target`] bits at enter.
+    bits: u32,
 }
 
 const MSG_PEEK: u64 = 2;
@@ -128,6 +137,16 @@ const ARG1: usize = 24;
 const ARG2: usize = 32;
 const ARG3: usize = 40;
 const RET: usize = 16;
+
+/// One u64 field of a syscall tracepoint's record. A tracepoint program may
+/// load from its context directly (any aligned offset inside the record):
+/// a plain load instead of a `bpf_probe_read_kernel` call per argument.
+#[inline(always)]
+pub(crate) fn field(ctx: &TracePointContext, off: usize) -> u64 {
+    // SAFETY: `off` is one of the constant slots above, inside every
+    // syscall record; the verifier checks the access against the context.
+    unsafe { core::ptr::read_volatile(ctx.as_ptr().cast::<u8>().add(off).cast::<u64>()) }
+}
 
 #[inline(always)]
 fn count(index: u32) {
@@ -154,9 +173,11 @@ mod emit;
 mod go_tls;
 mod goroutines;
 mod proc_events;
+mod task_storage;
 mod tls;
 
 use emit::{emit_chunk, emit_iov};
+use task_storage::TaskStorage;
 
 #[inline(always)]
 fn config() -> CaptureConfig {
@@ -193,23 +214,59 @@ fn filter_flags() -> u32 {
     FILTER.get(0).copied().unwrap_or(0)
 }
 
-/// Whether the calling process is traced: by tgid, or, when cgroup targets
-/// exist, by its cgroup. An untraced process pays one lookup (two with
-/// cgroup targets).
+/// What [`traced`] says of a process traced by its cgroup alone: it has no
+/// `TARGETS` entry to hold bits, so TLS is assumed and Go is asked of
+/// `GO_PROCS`.
+pub(crate) const VIA_CGROUP: u32 = 1 << 31;
+
+/// The calling process's [`target`] bits if it is traced: by tgid, or, when
+/// cgroup targets exist, by its cgroup ([`VIA_CGROUP`]). An untraced
+/// process pays one lookup (two with cgroup targets).
 #[inline(always)]
-fn is_traced(pid_tgid: u64) -> bool {
+fn traced(pid_tgid: u64) -> Option<u32> {
     let tgid = (pid_tgid >> 32) as u32;
-    // SAFETY: only the presence of the key is used.
-    if unsafe { TARGETS.get(&tgid).is_some() } {
-        return true;
+    // SAFETY: map value copied out.
+    if let Some(&bits) = unsafe { TARGETS.get(&tgid) } {
+        return Some(bits | target::TRACED);
     }
     if filter_flags() & filter::CGROUPS == 0 {
-        return false;
+        return None;
     }
     // SAFETY: helper without arguments.
     let cg = unsafe { aya_ebpf::helpers::generated::bpf_get_current_cgroup_id() };
     // SAFETY: presence only.
-    unsafe { CGROUPS.get(&cg).is_some() }
+    unsafe { CGROUPS.get(&cg).is_some() }.then_some(VIA_CGROUP)
+}
+
+#[inline(always)]
+fn is_traced(pid_tgid: u64) -> bool {
+    traced(pid_tgid).is_some()
+}
+
+/// Whether a process with these bits may have TLS sockets or be inside a
+/// TLS call: only then do the syscall hooks look in the TLS maps.
+#[inline(always)]
+pub(crate) fn may_use_tls(bits: u32) -> bool {
+    bits & (target::TLS | VIA_CGROUP) != 0
+}
+
+/// Sets `bit` in the calling process's `TARGETS` entry; false when it has
+/// none (traced by cgroup, or not at all). A plain read-modify-write: two
+/// bits set at once on two CPUs (or by the agent) can lose one, and every
+/// hook that sets a bit sets it again each time it finds it missing, before
+/// the syscalls that need it.
+#[inline(always)]
+pub(crate) fn set_target_bit(tgid: u32, bit: u32) -> bool {
+    let Some(v) = TARGETS.get_ptr_mut(&tgid) else {
+        return false;
+    };
+    // SAFETY: a map value pointer, valid during this program.
+    unsafe {
+        if *v & bit == 0 {
+            *v |= bit;
+        }
+    }
+    true
 }
 
 #[inline(always)]
@@ -228,11 +285,19 @@ fn tcp_sock_of_fd(fd: u32) -> Option<u64> {
             let task = bpf_get_current_task();
             let files: u64 = read_at(task, off!(task_files))?;
             let fdt: u64 = read_at(files, off!(files_fdt))?;
-            let max_fds: u32 = read_at(fdt, off!(fdtable_max_fds))?;
+            // Each probe read is a helper call with its own fault handling:
+            // fields next to each other are read as one (the offsets are
+            // constants the verifier knows, so one branch is loaded).
+            let (max_fds, fd_array) = if off!(fdtable_fd) == off!(fdtable_max_fds) + 8 {
+                let both: [u64; 2] = read_at(fdt, off!(fdtable_max_fds))?;
+                (both[0] as u32, both[1])
+            } else {
+                let max_fds: u32 = read_at(fdt, off!(fdtable_max_fds))?;
+                (max_fds, read_at::<u64>(fdt, off!(fdtable_fd))?)
+            };
             if fd >= max_fds {
                 return Ok(None);
             }
-            let fd_array: u64 = read_at(fdt, off!(fdtable_fd))?;
             let file: u64 = bpf_probe_read_kernel((fd_array + fd as u64 * 8) as *const u64)?;
             if file == 0 {
                 return Ok(None);
@@ -251,8 +316,15 @@ fn tcp_sock_of_fd(fd: u32) -> Option<u64> {
             if family != AF_INET && family != AF_INET6 {
                 return Ok(None);
             }
-            let ty: u16 = read_at(sk, off!(sk_type))?;
-            let proto: u16 = read_at(sk, off!(sk_protocol))?;
+            // Adjacent u16s since 5.6 (bitfields before, which the agent
+            // refuses).
+            let (ty, proto) = if off!(sk_protocol) == off!(sk_type) + 2 {
+                let both: u32 = read_at(sk, off!(sk_type))?;
+                (both as u16, (both >> 16) as u16)
+            } else {
+                let ty: u16 = read_at(sk, off!(sk_type))?;
+                (ty, read_at::<u16>(sk, off!(sk_protocol))?)
+            };
             if ty != SOCK_STREAM || proto != IPPROTO_TCP {
                 return Ok(None);
             }
@@ -268,8 +340,52 @@ fn tcp_sock_of_fd(fd: u32) -> Option<u64> {
     }
 }
 
+/// The head of `struct sock_common` as every kernel since 4.x lays it out:
+/// the IPv4 addresses, the hash, the ports and the family in 18 bytes.
+#[repr(C)]
+#[derive(Clone, Copy)]
+struct SkHead {
+    daddr: [u8; 4],
+    rcv_saddr: [u8; 4],
+    _hash: u32,
+    dport: u16,
+    num: u16,
+    family: u16,
+    _state: u16,
+}
+
+/// Whether the running kernel's offsets are [`SkHead`]'s.
+#[inline(always)]
+fn sk_head_packed() -> bool {
+    let base = off!(sk_daddr);
+    off!(sk_rcv_saddr) == base + 4
+        && off!(sk_dport) == base + 12
+        && off!(sk_num) == base + 14
+        && off!(sk_family) == base + 16
+}
+
 #[inline(always)]
 fn read_tuple(sk: u64, t: &mut SockTuple) {
+    if sk_head_packed() {
+        // SAFETY: one probe read; a failure leaves the tuple zero.
+        let Ok(h) = (unsafe { read_at::<SkHead>(sk, off!(sk_daddr)) }) else {
+            return;
+        };
+        t.family = h.family;
+        t.local_port = h.num;
+        t.remote_port = u16::from_be(h.dport);
+        if t.family == AF_INET6 {
+            // SAFETY: probe reads; a failed read leaves a zero field.
+            unsafe {
+                t.local_addr = read_at(sk, off!(sk_v6_rcv_saddr)).unwrap_or([0; 16]);
+                t.remote_addr = read_at(sk, off!(sk_v6_daddr)).unwrap_or([0; 16]);
+            }
+        } else {
+            t.local_addr[..4].copy_from_slice(&h.rcv_saddr);
+            t.remote_addr[..4].copy_from_slice(&h.daddr);
+        }
+        return;
+    }
     // SAFETY: probe reads; a failed read leaves a zero field.
     unsafe {
         t.family = read_at(sk, off!(sk_family)).unwrap_or(0);
@@ -292,39 +408,33 @@ fn read_tuple(sk: u64, t: &mut SockTuple) {
 #[inline(always)]
 fn enter_data(ctx: &TracePointContext, sys: u32, dir: u32) -> u32 {
     let pid_tgid = bpf_get_current_pid_tgid();
-    if !is_traced(pid_tgid) || off!(ready) == 0 {
+    let Some(bits) = traced(pid_tgid) else {
+        return 0;
+    };
+    if off!(ready) == 0 {
         return 0;
     }
     // SAFETY: tracepoint fields at their documented offsets.
-    let fd: u64 = match unsafe { ctx.read_at(ARG0) } {
-        Ok(v) => v,
-        Err(_) => return 0,
-    };
-    let (buf, iov) = unsafe {
-        match sys {
-            syscall::READV | syscall::WRITEV => (
-                ctx.read_at::<u64>(ARG1).unwrap_or(0),
-                ctx.read_at::<u64>(ARG2).unwrap_or(0) as u32,
-            ),
-            syscall::RECVMSG | syscall::SENDMSG => {
-                let msg: u64 = ctx.read_at(ARG1).unwrap_or(0);
-                // struct user_msghdr: msg_iov at 16, msg_iovlen at 24.
-                let iov: u64 = bpf_probe_read_user((msg + 16) as *const u64).unwrap_or(0);
-                let n: u64 = bpf_probe_read_user((msg + 24) as *const u64).unwrap_or(0);
-                (iov, n as u32)
-            }
-            // The payload comes from a file the process never reads.
-            syscall::SENDFILE => (0, 0),
-            _ => (ctx.read_at::<u64>(ARG1).unwrap_or(0), 0),
+    let fd = field(ctx, ARG0);
+    let (buf, iov) = match sys {
+        syscall::READV | syscall::WRITEV => (field(ctx, ARG1), field(ctx, ARG2) as u32),
+        syscall::RECVMSG | syscall::SENDMSG => {
+            let msg = field(ctx, ARG1);
+            // struct user_msghdr: msg_iov at 16, msg_iovlen at 24.
+            // SAFETY: a probe read of the caller's memory.
+            let [iov, n] =
+                unsafe { bpf_probe_read_user((msg + 16) as *const [u64; 2]) }.unwrap_or([0; 2]);
+            (iov, n as u32)
         }
+        // The payload comes from a file the process never reads.
+        syscall::SENDFILE => (0, 0),
+        _ => (field(ctx, ARG1), 0),
     };
     // A peek leaves the bytes in the socket: they will be read again.
-    let flags: u64 = unsafe {
-        match sys {
-            syscall::RECVFROM => ctx.read_at(ARG3).unwrap_or(0),
-            syscall::RECVMSG => ctx.read_at(ARG2).unwrap_or(0),
-            _ => 0,
-        }
+    let flags = match sys {
+        syscall::RECVFROM => field(ctx, ARG3),
+        syscall::RECVMSG => field(ctx, ARG2),
+        _ => 0,
     };
     if flags & MSG_PEEK != 0 || (buf == 0 && sys != syscall::SENDFILE) {
         return 0;
@@ -340,10 +450,10 @@ fn enter_data(ctx: &TracePointContext, sys: u32, dir: u32) -> u32 {
     let Some(sock) = tcp_sock_of_fd(fd as u32) else {
         return 0;
     };
-    if tls::on_socket_syscall(pid_tgid, sock) {
+    if may_use_tls(bits) && tls::on_socket_syscall(pid_tgid, sock) {
         return 0;
     }
-    let rec = Inflight {
+    keep_inflight(Inflight {
         sock,
         buf,
         enter_ns: unsafe { bpf_ktime_get_ns() },
@@ -351,20 +461,37 @@ fn enter_data(ctx: &TracePointContext, sys: u32, dir: u32) -> u32 {
         syscall: sys,
         direction: dir,
         fd: fd as u32,
-    };
-    if INFLIGHT.insert(pid_tgid, rec, 0).is_err() {
-        count(counter::INFLIGHT_FULL);
-    }
+        live: 1,
+        bits,
+    });
     0
 }
 
+/// Keeps `rec` for this thread's exit hook.
 #[inline(always)]
-fn take_inflight(pid_tgid: u64) -> Option<Inflight> {
-    // SAFETY: the entry belongs to this thread (key = pid_tgid) and is
-    // copied out before removal.
-    let rec = unsafe { *INFLIGHT.get(&pid_tgid)? };
-    let _ = INFLIGHT.remove(&pid_tgid);
-    Some(rec)
+fn keep_inflight(rec: Inflight) {
+    match INFLIGHT.current_or_create() {
+        // SAFETY: the current task's own value: no other thread writes it,
+        // and this thread runs one hook at a time.
+        Some(slot) => unsafe { *slot = rec },
+        // No memory for the thread's storage, or the storage busy on this
+        // CPU (a nested program): this syscall is not traced.
+        None => count(counter::INFLIGHT_FULL),
+    }
+}
+
+/// Takes what this thread's enter hook kept, leaving the slot empty.
+#[inline(always)]
+fn take_inflight() -> Option<Inflight> {
+    let slot = INFLIGHT.current()?;
+    // SAFETY: as in `keep_inflight`.
+    unsafe {
+        if (*slot).live == 0 {
+            return None;
+        }
+        (*slot).live = 0;
+        Some(*slot)
+    }
 }
 
 /// A data syscall's exit. `VECTORED` is fixed per program (readv, writev,
@@ -373,16 +500,16 @@ fn take_inflight(pid_tgid: u64) -> Option<Inflight> {
 /// plain path's branches times the iovec loop's, which older verifiers
 /// (6.1's) give up on past a million instructions.
 fn exit_data<const VECTORED: bool>(ctx: &TracePointContext) -> u32 {
-    let pid_tgid = bpf_get_current_pid_tgid();
-    let Some(rec) = take_inflight(pid_tgid) else {
+    let Some(rec) = take_inflight() else {
         return 0;
     };
+    let pid_tgid = bpf_get_current_pid_tgid();
     // A record left by another syscall's enter (its exit hook was not
     // attached yet) is not this one's.
     if (rec.iov != 0) != VECTORED {
         return 0;
     }
-    let ret: i64 = unsafe { ctx.read_at(RET) }.unwrap_or(0);
+    let ret = field(ctx, RET) as i64;
     if ret <= 0 {
         return 0;
     }
@@ -419,7 +546,7 @@ fn exit_data<const VECTORED: bool>(ctx: &TracePointContext) -> u32 {
         direction: rec.direction,
         syscall: rec.syscall,
         flags: 0,
-        g: goroutines::current_g(pid_tgid),
+        g: goroutines::current_g(pid_tgid, rec.bits),
     };
     read_tuple(rec.sock, &mut h.hdr.tuple);
 
@@ -463,11 +590,14 @@ fn emit_conn(k: u32, r: u32, pid_tgid: u64, sk: u64) {
 #[inline(always)]
 fn enter_conn(ctx: &TracePointContext, sys: u32) -> u32 {
     let pid_tgid = bpf_get_current_pid_tgid();
-    if !is_traced(pid_tgid) || off!(ready) == 0 {
+    let Some(bits) = traced(pid_tgid) else {
+        return 0;
+    };
+    if off!(ready) == 0 {
         return 0;
     }
-    let fd: u64 = unsafe { ctx.read_at(ARG0) }.unwrap_or(u64::MAX);
-    let rec = Inflight {
+    let fd = field(ctx, ARG0);
+    keep_inflight(Inflight {
         sock: 0,
         buf: 0,
         enter_ns: unsafe { bpf_ktime_get_ns() },
@@ -475,20 +605,19 @@ fn enter_conn(ctx: &TracePointContext, sys: u32) -> u32 {
         syscall: sys,
         direction: 0,
         fd: fd as u32,
-    };
-    if INFLIGHT.insert(pid_tgid, rec, 0).is_err() {
-        count(counter::INFLIGHT_FULL);
-    }
+        live: 1,
+        bits,
+    });
     0
 }
 
 #[inline(always)]
 fn exit_conn(ctx: &TracePointContext) -> u32 {
-    let pid_tgid = bpf_get_current_pid_tgid();
-    let Some(rec) = take_inflight(pid_tgid) else {
+    let Some(rec) = take_inflight() else {
         return 0;
     };
-    let ret: i64 = unsafe { ctx.read_at(RET) }.unwrap_or(-1);
+    let pid_tgid = bpf_get_current_pid_tgid();
+    let ret = field(ctx, RET) as i64;
     let (fd, r) = if rec.syscall == syscall::ACCEPT {
         if ret < 0 {
             return 0;
@@ -628,15 +757,20 @@ pub fn sys_enter_close(ctx: TracePointContext) -> u32 {
         return 0;
     }
     let pid_tgid = bpf_get_current_pid_tgid();
-    if !is_traced(pid_tgid) || off!(ready) == 0 || config().hooks_only != 0 {
+    let Some(bits) = traced(pid_tgid) else {
+        return 0;
+    };
+    if off!(ready) == 0 || config().hooks_only != 0 {
         return 0;
     }
-    let fd: u64 = unsafe { ctx.read_at(ARG0) }.unwrap_or(u64::MAX);
+    let fd = field(&ctx, ARG0);
     if let Some(sk) = tcp_sock_of_fd(fd as u32) {
         match other_holders(fd as u32) {
             Some(how) => emit_conn(kind::RELEASE, how, pid_tgid, sk),
             None => {
-                tls::on_close(sk);
+                if may_use_tls(bits) {
+                    tls::on_close(sk);
+                }
                 emit_conn(kind::CLOSE, role::UNKNOWN, pid_tgid, sk);
             }
         }

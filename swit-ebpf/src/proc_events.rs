@@ -6,7 +6,7 @@ use aya_ebpf::{
     macros::{raw_tracepoint, tracepoint},
     programs::{RawTracePointContext, TracePointContext},
 };
-use swit_ebpf_common::{ProcRecord, counter, filter, kind};
+use swit_ebpf_common::{ProcRecord, counter, filter, kind, target};
 
 use crate::{
     ARG0, EVENTS, TARGETS, count, filter_flags, goroutines, is_traced, read_at, tcp_sock_of_fd,
@@ -39,10 +39,10 @@ pub fn sched_process_fork(ctx: RawTracePointContext) -> i32 {
     }
     let pid_tgid = bpf_get_current_pid_tgid();
     let parent = (pid_tgid >> 32) as u32;
-    // SAFETY: presence only.
-    if unsafe { TARGETS.get(&parent).is_none() } {
+    // SAFETY: map value copied out.
+    let Some(&bits) = (unsafe { TARGETS.get(&parent) }) else {
         return 0;
-    }
+    };
     let child: u64 = ctx.arg(1);
     // SAFETY: probe reads of the child task.
     let (pid, tgid) = unsafe {
@@ -54,7 +54,11 @@ pub fn sched_process_fork(ctx: RawTracePointContext) -> i32 {
     if pid <= 0 || pid != tgid {
         return 0;
     }
-    if TARGETS.insert(tgid as u32, 1, 0).is_err() {
+    // The child holds the parent's sockets, TLS ones included. Go's bit is
+    // not copied: a Go process forks only to exec, and the mark would make
+    // another program's R14 a goroutine.
+    let bits = target::TRACED | (bits & target::TLS);
+    if TARGETS.insert(tgid as u32, bits, 0).is_err() {
         count(counter::INFLIGHT_FULL);
     }
     emit_proc(kind::PROC_FORK, tgid as u32, pid_tgid);
@@ -98,7 +102,7 @@ pub fn sys_enter_listen(ctx: TracePointContext) -> u32 {
     if filter_flags() & filter::LISTEN == 0 || off!(ready) == 0 {
         return 0;
     }
-    let fd: u64 = unsafe { ctx.read_at(ARG0) }.unwrap_or(u64::MAX);
+    let fd = crate::field(&ctx, ARG0);
     let Some(sk) = tcp_sock_of_fd(fd as u32) else {
         return 0;
     };

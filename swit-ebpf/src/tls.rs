@@ -25,10 +25,10 @@ use aya_ebpf::{
     programs::{ProbeContext, RetProbeContext},
 };
 use swit_ebpf_common::{
-    DataHeader, EventHeader, SockTuple, counter, data_flags, direction, kind, syscall,
+    DataHeader, EventHeader, SockTuple, counter, data_flags, direction, kind, syscall, target,
 };
 
-use crate::{config, count, emit_chunk, is_traced, read_tuple};
+use crate::{config, count, emit_chunk, is_traced, read_tuple, set_target_bit};
 
 /// Which hooked function a thread is in.
 const OP_READ: u32 = 0;
@@ -258,6 +258,8 @@ fn enter(ctx: &ProbeContext, op: u32) -> u32 {
     if ssl == 0 || buf == 0 {
         return 0;
     }
+    // Before this call's syscalls: they look in SSL_CALLS only when it is set.
+    set_target_bit((pid_tgid >> 32) as u32, target::TLS);
     let out: u64 = if op == OP_READ_EX || op == OP_WRITE_EX {
         ctx.arg(3).unwrap_or(0)
     } else {

@@ -24,8 +24,12 @@ use std::path::Path;
 use crate::config::KernelFeature;
 
 use swit_ebpf_common::{
-    CaptureConfig, GoTlsParams, KernelOffsets, MAX_CAPTURE, MAX_GO_BINARIES, counter,
+    CaptureConfig, GoTlsParams, KernelOffsets, MAX_CAPTURE, MAX_GO_BINARIES, counter, target,
 };
+
+/// `bpf_map_update_elem` flags: only when the key is absent / present.
+const BPF_NOEXIST: u64 = 1;
+const BPF_EXIST: u64 = 2;
 
 /// The kernel programs, built by build.rs for bpfel.
 static OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/swit"));
@@ -234,6 +238,9 @@ impl Probe {
             .map_max_entries("EVENTS", opts.ring_bytes)
             // One gather buffer per CPU a program can run on.
             .map_max_entries("GATHER", possible_cpus())
+            // INFLIGHT is task storage, which aya creates from BTF but has
+            // no map type for; the agent never opens it.
+            .allow_unsupported_maps()
             .load(OBJECT)
             .map_err(ProbeError::Load)?;
 
@@ -449,14 +456,21 @@ impl Probe {
         Ok(())
     }
 
-    /// Starts tracing process `tgid`.
+    /// Starts tracing process `tgid`. An entry already there (the kernel's
+    /// fork hook adds a child before the agent hears of it) is kept with the
+    /// bits the kernel set in it.
     pub fn add_target(&mut self, tgid: u32) -> Result<(), ProbeError> {
-        self.targets
-            .insert(tgid, 1, 0)
-            .map_err(|source| ProbeError::Map {
+        match self.targets.insert(tgid, target::TRACED, BPF_NOEXIST) {
+            Err(aya::maps::MapError::SyscallError(e))
+                if e.io_error.raw_os_error() == Some(libc::EEXIST) =>
+            {
+                Ok(())
+            }
+            r => r.map_err(|source| ProbeError::Map {
                 name: "TARGETS",
                 source,
-            })
+            }),
+        }
     }
 
     /// Stops tracing process `tgid`; unknown tgids are ignored.
@@ -495,7 +509,17 @@ impl tls::TlsAttach for Probe {
     ) -> Result<(), HookError> {
         Probe::attach_go_spawn(self, target, hook)
     }
+    /// A process traced by PID keeps the mark in its `TARGETS` bits, the
+    /// one lookup its syscalls make; one traced by its cgroup in `GO_PROCS`.
+    /// Not atomic with the kernel's own bit setting: a TLS bit set in
+    /// between is lost until the process's next TLS call sets it again.
     fn mark_go(&mut self, pid: u32) {
+        if let Ok(bits) = self.targets.get(&pid, 0) {
+            if bits & target::GO == 0 {
+                let _ = self.targets.insert(pid, bits | target::GO, BPF_EXIST);
+            }
+            return;
+        }
         if let Err(e) = self.go_procs.insert(pid, 1, 0) {
             log::warn!("Go: PID {pid}'s goroutines not followed: GO_PROCS: {e}");
         }
