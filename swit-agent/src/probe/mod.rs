@@ -48,7 +48,7 @@ impl Default for ProbeOptions<'_> {
     fn default() -> Self {
         ProbeOptions {
             capture_bytes: MAX_CAPTURE,
-            ring_bytes: 16 * 1024 * 1024,
+            ring_bytes: crate::config::DEFAULT_RING_BYTES,
             hooks_only: false,
             floor: false,
             disabled: &[],
@@ -236,6 +236,11 @@ impl Probe {
             .map_max_entries("GATHER", possible_cpus())
             .load(OBJECT)
             .map_err(ProbeError::Load)?;
+        // The loader parsed the kernel's BTF (about 16 MiB of small
+        // allocations) and has freed it, but the C allocator keeps the pages:
+        // given back now, before the ring is mapped, they are not counted
+        // on top of it for the agent's whole life.
+        crate::memory::give_back_freed();
 
         let t_load = t0.elapsed();
         let names: Vec<String> = ebpf.programs().map(|(n, _)| n.to_string()).collect();
