@@ -4,8 +4,8 @@
 //! The binary installs [`CountingAlloc`], so the heap in use is known
 //! exactly and at once: the resident size cannot tell, because the C
 //! allocator keeps freed pages. The bound covers the whole process, so the
-//! heap's share is what is left of it after the ring buffer's mapping and
-//! what the process used before it held any traffic.
+//! heap's share is what is left of it after what the process held before
+//! any traffic, the ring buffer's mapping included.
 use std::{
     alloc::{GlobalAlloc, Layout, System},
     sync::atomic::{AtomicUsize, Ordering},
@@ -110,9 +110,9 @@ pub struct Budget {
 /// Why the bound cannot be kept at all.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "agent.limits.memory is {limit} bytes, but the ring buffer (mapped twice) and the agent's own \
-     {fixed} bytes leave less than {min} for traffic: raise agent.limits.memory (or \
-     --memory-limit) or lower agent.capture.ring_bytes",
+    "agent.limits.memory is {limit} bytes, but the agent holds {fixed} bytes at start (the ring \
+     buffer, mapped twice, included), which leaves less than {min} for traffic: raise \
+     agent.limits.memory (or --memory-limit) or lower agent.capture.ring_bytes",
     min = MIN_HEAP_BUDGET
 )]
 pub struct BudgetError {
@@ -122,10 +122,12 @@ pub struct BudgetError {
 
 impl Budget {
     /// `resident_at_start`: what the process held before any traffic
-    /// (code, libraries, loaded programs); the ring's pages come on top as
-    /// the reader touches them, and the kernel maps its data pages twice.
-    pub fn new(limit: u64, resident_at_start: u64, ring_bytes: u64) -> Result<Budget, BudgetError> {
-        let fixed = resident_at_start + 2 * ring_bytes;
+    /// (code, libraries, loaded programs) with the ring mapped. The kernel
+    /// maps every page of the ring when it is mapped (its data pages
+    /// twice), so they are already in that figure: added again, they would
+    /// take twice the ring from the heap's share.
+    pub fn new(limit: u64, resident_at_start: u64) -> Result<Budget, BudgetError> {
+        let fixed = resident_at_start;
         match limit.checked_sub(fixed) {
             Some(heap) if heap >= MIN_HEAP_BUDGET => Ok(Budget { limit, heap }),
             _ => Err(BudgetError { limit, fixed }),
