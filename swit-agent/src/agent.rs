@@ -155,9 +155,9 @@ pub fn run(settings: Settings, reload: Option<Reload>) -> Result<(), AgentError>
     // Measured now: what the process holds before any traffic (the probe
     // loaded). A session started again later is bound by the same budget.
     let (resident, _) = memory::resident().unwrap_or_default();
-    let budget = Budget::new(cfg.memory_limit, resident, cfg.ring_bytes as u64)?;
+    let budget = Budget::new(cfg.memory_limit, resident)?;
     log::info!(
-        "memory: {} MiB at start and the {} MiB ring (mapped twice); agent.limits.memory {} MiB leaves {} MiB for traffic",
+        "memory: {} MiB at start, the {} MiB ring (mapped twice) included; agent.limits.memory {} MiB leaves {} MiB for traffic",
         resident >> 20,
         cfg.ring_bytes >> 20,
         budget.limit >> 20,

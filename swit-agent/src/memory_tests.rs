@@ -27,16 +27,17 @@ fn sizes() {
 
 #[test]
 fn the_heap_gets_what_the_fixed_part_leaves() {
-    let b = Budget::new(256 << 20, 40 << 20, 16 << 20).unwrap();
-    assert_eq!(b.heap, 184 << 20);
-    assert_eq!(b.reader_queue(), 46 << 20);
-    let e = Budget::new(64 << 20, 40 << 20, 16 << 20).unwrap_err();
-    assert_eq!(e.fixed, 72 << 20);
+    // 40 MiB at start, the ring's pages included.
+    let b = Budget::new(256 << 20, 40 << 20).unwrap();
+    assert_eq!(b.heap, (216 << 20) - ALLOCATOR_SLACK);
+    assert_eq!(b.reader_queue(), b.heap / 4);
+    let e = Budget::new(80 << 20, 40 << 20).unwrap_err();
+    assert_eq!(e.fixed, 40 << 20);
     assert!(e.to_string().contains("raise agent.limits.memory"), "{e}");
     // Exactly the minimum is enough; a byte less is not.
-    let fixed = (40 << 20) + (32 << 20);
-    assert!(Budget::new(fixed + MIN_HEAP_BUDGET, 40 << 20, 16 << 20).is_ok());
-    assert!(Budget::new(fixed + MIN_HEAP_BUDGET - 1, 40 << 20, 16 << 20).is_err());
+    let fixed = (40 << 20) + ALLOCATOR_SLACK;
+    assert!(Budget::new(fixed + MIN_HEAP_BUDGET, 40 << 20).is_ok());
+    assert!(Budget::new(fixed + MIN_HEAP_BUDGET - 1, 40 << 20).is_err());
 }
 
 #[test]

@@ -23,7 +23,7 @@ use crate::{root, run, succeeds, term::Term};
 /// virtme-ng, from PyPI into a venv under target/ (Debian has no package).
 const VIRTME_NG: &str = "virtme-ng==1.42";
 /// Guest memory: the tests' peers (nginx, Python, rotel) and the agent's
-/// 16 MiB ring fit with room.
+/// ring (8 MiB by default) fit with room.
 const GUEST_MEMORY: &str = "3G";
 /// The guest is several times slower than the host (TCG emulates every
 /// instruction): the tests' deadlines are stretched by this much. They are

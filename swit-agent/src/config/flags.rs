@@ -31,7 +31,7 @@ pub struct Overrides {
     /// [default: 16384].
     #[arg(long)]
     pub capture_bytes: Option<u32>,
-    /// Kernel ring buffer size in bytes (a power of two) [default: 16777216].
+    /// Kernel ring buffer size in bytes (a power of two) [default: 8388608].
     #[arg(long)]
     pub ring_bytes: Option<u32>,
     /// The agent's resident size, at most: bytes or e.g. 256MiB, 1GiB

@@ -50,7 +50,7 @@ fn file_defaults_are_exactly_the_documented_ones() {
     assert!(a.targets.is_empty());
     assert!(a.services.is_empty());
     assert_eq!(a.capture_bytes, MAX_CAPTURE);
-    assert_eq!(a.ring_bytes, 16 * 1024 * 1024);
+    assert_eq!(a.ring_bytes, 8 * 1024 * 1024);
     assert_eq!(a.console_format, ConsoleFormat::Pretty);
     assert_eq!(a.export_queue, 65536);
     // An empty file is the file defaults.
@@ -378,7 +378,7 @@ fn each_layer_overrides_the_one_below() {
                 ..cli()
             },
             get: |s| s.agent.ring_bytes.to_string(),
-            want: ["16777216", "65536", "65536", "1073741824"],
+            want: ["8388608", "65536", "65536", "1073741824"],
         },
     ];
     for c in cases {

@@ -52,7 +52,7 @@ impl Default for ProbeOptions<'_> {
     fn default() -> Self {
         ProbeOptions {
             capture_bytes: MAX_CAPTURE,
-            ring_bytes: 16 * 1024 * 1024,
+            ring_bytes: crate::config::DEFAULT_RING_BYTES,
             hooks_only: false,
             floor: false,
             disabled: &[],
@@ -243,6 +243,11 @@ impl Probe {
             .allow_unsupported_maps()
             .load(OBJECT)
             .map_err(ProbeError::Load)?;
+        // The loader parsed the kernel's BTF (about 16 MiB of small
+        // allocations) and has freed it, but the C allocator keeps the pages:
+        // given back now, before the ring is mapped, they are not counted
+        // on top of it for the agent's whole life.
+        crate::memory::give_back_freed();
 
         let t_load = t0.elapsed();
         let names: Vec<String> = ebpf.programs().map(|(n, _)| n.to_string()).collect();

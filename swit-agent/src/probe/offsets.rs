@@ -3,7 +3,7 @@
 //! from Rust, so the agent resolves the offsets itself and writes them into
 //! the programs' global data before load. One object then runs on every
 //! kernel that has BTF (`/sys/kernel/btf/vmlinux`, CONFIG_DEBUG_INFO_BTF).
-use btf_rs::{Btf, Type};
+use btf_rs::{Backend, Btf, Type};
 use swit_ebpf_common::KernelOffsets;
 
 /// Where the running kernel describes its own types.
@@ -25,12 +25,23 @@ pub enum OffsetError {
 
 /// Resolves every offset in [`KernelOffsets`] from the BTF at `path`.
 pub fn resolve(path: &str) -> Result<KernelOffsets, OffsetError> {
-    let btf = Btf::from_file(path).map_err(|source| OffsetError::Btf {
-        path: path.to_string(),
-        source,
-    })?;
-    let f = |s: &str, p: &[&str]| field_offset(&btf, s, p);
-    let (file_ref, file_ref_one) = file_ref(&btf)?;
+    // Mapped, the BTF costs an index of its types (about 1 MiB for a
+    // distribution kernel's) and pages that go with the mapping; parsed
+    // into a cache, it took 40 MiB at its peak, the agent's largest
+    // moment before any traffic. Kernels before 6.16 cannot map
+    // /sys/kernel/btf/vmlinux: there, the cache.
+    let btf = Btf::from_file_with_backend(path, Backend::Mmap)
+        .or_else(|_| Btf::from_file(path))
+        .map_err(|source| OffsetError::Btf {
+            path: path.to_string(),
+            source,
+        })?;
+    offsets_in(&btf)
+}
+
+fn offsets_in(btf: &Btf) -> Result<KernelOffsets, OffsetError> {
+    let f = |s: &str, p: &[&str]| field_offset(btf, s, p);
+    let (file_ref, file_ref_one) = file_ref(btf)?;
     Ok(KernelOffsets {
         task_files: f("task_struct", &["files"])?,
         files_fdt: f("files_struct", &["fdt"])?,

@@ -44,3 +44,13 @@ fn unknown_field_is_reported_by_name() {
     let e = field_offset(&btf, "sock", &["no_such_field"]).unwrap_err();
     assert!(e.to_string().contains("sock.no_such_field"), "{e}");
 }
+
+/// The mapped BTF (this kernel can map it) and the cached parse, the
+/// fallback on older kernels, find the same offsets.
+#[test]
+fn mapped_and_cached_btf_agree() {
+    let mapped = Btf::from_file_with_backend(VMLINUX_BTF, Backend::Mmap).expect("mapped btf");
+    let cached = Btf::from_file(VMLINUX_BTF).expect("cached btf");
+    let (m, c) = (offsets_in(&mapped).unwrap(), offsets_in(&cached).unwrap());
+    assert_eq!(m, c);
+}

@@ -64,7 +64,7 @@ fn status_kib(pid: u32, key: &str) -> Option<u64> {
 }
 
 /// RSS of `pid`'s BPF map mappings (the ring buffer: the kernel maps its
-/// data pages twice, so a 16 MiB ring counts 32 MiB), from /proc/PID/smaps.
+/// data pages twice, so an 8 MiB ring counts 16 MiB), from /proc/PID/smaps.
 fn bpf_map_rss_kib(pid: u32) -> Option<u64> {
     let smaps = std::fs::read_to_string(format!("/proc/{pid}/smaps")).ok()?;
     let (mut in_map, mut sum) = (false, 0);
