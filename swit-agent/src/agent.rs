@@ -190,6 +190,7 @@ pub fn run(settings: Settings, reload: Option<Reload>) -> Result<(), AgentError>
         OtlpPush::start(c, board.clone(), cfg.metrics_export_interval)
     });
 
+    let mut trimmer = memory::Trimmer::default();
     let mut last_tick = Instant::now();
     let mut last_check = Instant::now();
     let mut last_tls_scan = Instant::now();
@@ -214,8 +215,10 @@ pub fn run(settings: Settings, reload: Option<Reload>) -> Result<(), AgentError>
         }
         if last_tick.elapsed() >= Duration::from_millis(100) {
             last_tick = Instant::now();
-            stage.tick(Clock::mono_ns(), &sender);
-            stage.keep_to(&budget);
+            let now = Clock::mono_ns();
+            stage.tick(now, &sender);
+            let resident = trimmer.keep(&budget, now);
+            stage.keep_to(&budget, resident);
         }
         if last_check.elapsed() >= Duration::from_secs(1) {
             last_check = Instant::now();

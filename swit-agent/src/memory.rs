@@ -77,6 +77,16 @@ pub fn resident() -> Option<(u64, u64)> {
     parse_status(&std::fs::read_to_string("/proc/self/status").ok()?)
 }
 
+/// Resident bytes now, from `/proc/self/statm`: a line of numbers, cheap
+/// enough to read at every tick.
+pub fn resident_now() -> Option<u64> {
+    let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
+    let pages: u64 = statm.split_ascii_whitespace().nth(1)?.parse().ok()?;
+    // SAFETY: sysconf only reads a constant of the system.
+    let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    Some(pages * u64::try_from(page).ok()?)
+}
+
 fn parse_status(status: &str) -> Option<(u64, u64)> {
     let kib = |key: &str| -> Option<u64> {
         let line = status.lines().find(|l| l.starts_with(key))?;
@@ -151,10 +161,76 @@ impl Budget {
         heap * 100 > self.heap * mark
     }
 
+    /// Past this resident size (what the start and a full heap explain)
+    /// the allocator is asked to give back the pages it keeps, so that the
+    /// whole slack is left for a burst between two ticks: a pipeline
+    /// behind its reader took 14 MiB more in 50 ms.
+    pub fn trim_mark(&self) -> u64 {
+        self.limit - ALLOCATOR_SLACK
+    }
+
+    /// Past this resident size, even after a trim, what the allocator
+    /// keeps is pages it cannot give back (freed chunks among live ones):
+    /// only shedding live state frees them.
+    pub fn resident_pressure(&self, resident: u64) -> bool {
+        resident > self.limit - ALLOCATOR_SLACK / 4
+    }
+
     /// What the reader may have queued for the pipeline: a quarter of the
     /// heap, so a stalled pipeline cannot take it all.
     pub fn reader_queue(&self) -> u64 {
         self.heap / 4
+    }
+}
+
+/// Keeps the resident size under the bound by handing the allocator's
+/// free pages back to the kernel when it nears the limit. The heap's count
+/// does not see them: connections that come and go leave freed chunks in
+/// every thread's arena, and under load (the pipeline behind, connections
+/// shed and opened again) they grew past the slack.
+#[derive(Debug, Default)]
+pub struct Trimmer {
+    /// A trim that gave back little waits until then: the pages held are
+    /// in use, and walking the arenas again each tick would find none.
+    quiet_until_ns: u64,
+    /// Trims done, for the debug log.
+    pub trims: u64,
+}
+
+/// Less than this given back makes the next trim wait a second.
+const TRIM_WORTH: u64 = 1 << 20;
+
+impl Trimmer {
+    pub fn due(&self, budget: &Budget, resident: u64, now_ns: u64) -> bool {
+        resident > budget.trim_mark() && now_ns >= self.quiet_until_ns
+    }
+
+    pub fn trimmed(&mut self, before: u64, after: u64, now_ns: u64) {
+        self.trims += 1;
+        if before.saturating_sub(after) < TRIM_WORTH {
+            self.quiet_until_ns = now_ns + 1_000_000_000;
+        }
+    }
+
+    /// The resident size, after a trim when one is due (a few hundred
+    /// microseconds for a hundred MiB of arenas).
+    pub fn keep(&mut self, budget: &Budget, now_ns: u64) -> u64 {
+        let Some(before) = resident_now() else {
+            return 0;
+        };
+        if !self.due(budget, before, now_ns) {
+            return before;
+        }
+        give_back_freed();
+        let after = resident_now().unwrap_or(before);
+        self.trimmed(before, after, now_ns);
+        log::debug!(
+            "memory: resident {} MiB near the {} MiB bound; the allocator gave back {} KiB",
+            before >> 20,
+            budget.limit >> 20,
+            before.saturating_sub(after) >> 10
+        );
+        after
     }
 }
 

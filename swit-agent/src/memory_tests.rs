@@ -54,6 +54,34 @@ fn sheds_past_the_high_mark_down_to_the_low_one() {
 }
 
 #[test]
+fn near_the_limit_the_allocator_gives_back_then_connections_go() {
+    let b = Budget::new(100 << 20, 40 << 20).unwrap();
+    let mut t = Trimmer::default();
+    let mark = b.trim_mark();
+    assert_eq!(mark, (100 << 20) - ALLOCATOR_SLACK);
+    assert!(!t.due(&b, mark, 0));
+    assert!(t.due(&b, mark + 1, 0));
+    // A trim worth its walk may run again at the next tick ...
+    t.trimmed(mark + (8 << 20), mark, 0);
+    assert!(t.due(&b, mark + 1, 1));
+    // ... one that found nothing to give back waits a second.
+    t.trimmed(mark + 1, mark + 1, 5);
+    assert!(!t.due(&b, mark + 1, 5 + 999_999_999));
+    assert!(t.due(&b, mark + 1, 5 + 1_000_000_000));
+    assert_eq!(t.trims, 2);
+    assert!(!b.resident_pressure((100 << 20) - ALLOCATOR_SLACK / 4));
+    assert!(b.resident_pressure((100 << 20) - ALLOCATOR_SLACK / 4 + 1));
+}
+
+#[test]
+fn resident_now_reads_this_process() {
+    let (rss, _) = resident().unwrap();
+    let now = resident_now().unwrap();
+    // The same figure from two files a moment apart.
+    assert!(now.abs_diff(rss) < 8 << 20, "{now} vs {rss}");
+}
+
+#[test]
 fn proc_status() {
     let s = "Name:\tswit-agent\nVmHWM:\t   92440 kB\nVmRSS:\t   68804 kB\nThreads: 4\n";
     assert_eq!(parse_status(s), Some((68804 * 1024, 92440 * 1024)));

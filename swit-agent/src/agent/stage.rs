@@ -239,26 +239,41 @@ impl Stage {
 
     /// Past the high mark the least recently active eighth of the
     /// connections goes, each tick, until the heap is under the low mark
-    /// (or nothing is left to forget).
-    pub fn keep_to(&mut self, budget: &Budget) {
+    /// (or nothing is left to forget). A resident size near the limit that
+    /// a trim could not bring down sheds too: the pages held are freed
+    /// chunks among live ones, which only forgetting live state gives back.
+    pub fn keep_to(&mut self, budget: &Budget, resident: u64) {
         let heap = memory::heap_bytes();
-        if !budget.shed(heap, self.shedding.is_some()) {
+        let past_heap = budget.shed(heap, self.shedding.is_some());
+        let past_resident = budget.resident_pressure(resident);
+        if !past_heap && !past_resident {
             if let Some(n) = self.shedding.take() {
                 log::info!(
-                    "memory: back under the bound (heap {} MiB) after forgetting {n} connections",
+                    "memory: back under the bound (heap {} MiB, resident {} MiB) after forgetting {n} connections",
                     heap >> 20,
+                    resident >> 20,
                 );
             }
             return;
         }
         if self.shedding.is_none() {
-            log::warn!(
-                "memory: heap {} MiB is past 80% of the {} MiB agent.limits.memory leaves for traffic; \
-                 forgetting the least recently active connections (their requests in flight are lost; \
-                 raise agent.limits.memory to keep them)",
-                heap >> 20,
-                budget.heap >> 20
-            );
+            if past_heap {
+                log::warn!(
+                    "memory: heap {} MiB is past 80% of the {} MiB agent.limits.memory leaves for traffic; \
+                     forgetting the least recently active connections (their requests in flight are lost; \
+                     raise agent.limits.memory to keep them)",
+                    heap >> 20,
+                    budget.heap >> 20
+                );
+            } else {
+                log::warn!(
+                    "memory: resident {} MiB is near the {} MiB of agent.limits.memory in pages the allocator \
+                     cannot give back; forgetting the least recently active connections (their requests in \
+                     flight are lost; raise agent.limits.memory to keep them)",
+                    resident >> 20,
+                    budget.limit >> 20
+                );
+            }
         }
         // With nothing left to forget, what holds the heap is not
         // connection state (spans waiting for the collector, records

@@ -162,7 +162,10 @@ pub type RoleHint = Box<dyn FnMut(u32, &Tuple) -> Role + Send>;
 /// Every traced connection, keyed by kernel socket address.
 #[derive(Default)]
 pub struct ConnTable {
-    conns: FxHashMap<u64, Connection>,
+    /// Boxed: a table of 65,536 connections inline would be 20 MiB of
+    /// slots, and twice that for the moment it grows (a spike the heap's
+    /// bound only sees after the fact); boxed, the slots are 16 bytes.
+    conns: FxHashMap<u64, Box<Connection>>,
     /// (pid, socket) of every owned connection: what a process's exit
     /// closes is a range, not a scan of every connection (quadratic under
     /// churn).
@@ -266,11 +269,11 @@ impl ConnTable {
         }
         self.conns
             .entry(info.sock)
-            .or_insert_with(|| Connection::new(info, role))
+            .or_insert_with(|| Box::new(Connection::new(info, role)))
     }
 
     /// Forgets one connection, and its place in the pid index.
-    fn remove(&mut self, sock: u64) -> Option<Connection> {
+    fn remove(&mut self, sock: u64) -> Option<Box<Connection>> {
         let c = self.conns.remove(&sock)?;
         self.by_pid.remove(&(c.pid, sock));
         Some(c)
@@ -349,7 +352,7 @@ impl ConnTable {
             tuple,
             tls,
             ..
-        } = c;
+        } = &mut **c;
         let side = side_of(*role, chunk.direction);
         let stream = match chunk.direction {
             Direction::Ingress => ingress,
