@@ -292,3 +292,15 @@ fn is_secret_name_matches_its_definition() {
     // The random names reach both answers.
     assert!(secrets > 100 && secrets < names.len() - 100, "{secrets}");
 }
+
+#[test]
+fn common_fields_hold_no_secret_word() {
+    for f in COMMON_FIELDS {
+        let name = std::str::from_utf8(f).unwrap();
+        assert!(
+            !SECRET_WORDS.iter().any(|w| name.contains(w)),
+            "{name} holds a secret word: it cannot skip the scan"
+        );
+        assert_eq!(name, name.to_ascii_lowercase());
+    }
+}
