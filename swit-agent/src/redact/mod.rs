@@ -130,7 +130,7 @@ pub(crate) const COMMON_FIELDS: [&[u8]; 16] = [
 
 #[inline]
 fn is_common_field(b: &[u8]) -> bool {
-    COMMON_FIELDS.iter().any(|f| *f == b)
+    COMMON_FIELDS.contains(&b)
 }
 
 /// Query values can carry secrets (tokens, emails): keep the keys only.
