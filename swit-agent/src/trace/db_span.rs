@@ -3,7 +3,8 @@
 use std::net::SocketAddr;
 
 use super::{
-    http_span::{HttpSpanParts, ip_text},
+    http_span::HttpSpanParts,
+    intern,
     span::{AttrValue, Attributes, StatusCode, Text},
 };
 use crate::protocol::db::DbCall;
@@ -40,9 +41,9 @@ pub fn db_span(call: DbCall, server: SocketAddr, peer: SocketAddr) -> HttpSpanPa
     if let Some(q) = call.query_text {
         a.push(("db.query.text".into(), q.into()));
     }
-    a.push(("server.address".into(), ip_text(server.ip()).into()));
+    a.push(("server.address".into(), intern::ip(server.ip()).into()));
     a.push(("server.port".into(), AttrValue::Int(server.port() as i64)));
-    a.push(("network.peer.address".into(), ip_text(peer.ip()).into()));
+    a.push(("network.peer.address".into(), intern::ip(peer.ip()).into()));
     a.push((
         "network.peer.port".into(),
         AttrValue::Int(peer.port() as i64),

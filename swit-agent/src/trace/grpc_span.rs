@@ -3,9 +3,8 @@
 use std::net::SocketAddr;
 
 use super::{
-    http_span::{
-        CUT_BY_CLOSE, HttpExchange, HttpSpanParts, header, http_span, ip_text, parse_host,
-    },
+    http_span::{CUT_BY_CLOSE, HttpExchange, HttpSpanParts, header, host_text, http_span},
+    intern,
     span::{AttrValue, Attributes, SpanKind, StatusCode},
 };
 use crate::protocol::{
@@ -131,17 +130,20 @@ fn grpc_span(
     };
     let server = kind != SpanKind::Client;
     let server_end = if server { local } else { remote };
-    let (addr, port) = match req.authority.as_deref().map(parse_host) {
+    let (addr, port) = match req.authority.as_deref().map(host_text) {
         Some((h, p)) => (h, p.unwrap_or(server_end.port())),
-        None => (ip_text(server_end.ip()), server_end.port()),
+        None => (intern::ip(server_end.ip()), server_end.port()),
     };
     a.push(("server.address".into(), addr.into()));
     a.push(("server.port".into(), AttrValue::Int(port as i64)));
     if server {
-        a.push(("client.address".into(), ip_text(remote.ip()).into()));
+        a.push(("client.address".into(), intern::ip(remote.ip()).into()));
         a.push(("client.port".into(), AttrValue::Int(remote.port() as i64)));
     }
-    a.push(("network.peer.address".into(), ip_text(remote.ip()).into()));
+    a.push((
+        "network.peer.address".into(),
+        intern::ip(remote.ip()).into(),
+    ));
     a.push((
         "network.peer.port".into(),
         AttrValue::Int(remote.port() as i64),

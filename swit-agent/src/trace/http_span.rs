@@ -2,7 +2,10 @@
 //! stable HTTP semantic conventions.
 use std::net::SocketAddr;
 
-use super::span::{AttrValue, Attributes, SpanKind, StatusCode, Text};
+use super::{
+    intern,
+    span::{AttrValue, Attributes, SpanKind, StatusCode, Text},
+};
 use crate::{
     config::redaction::CaptureHeaders,
     protocol::headers::HeaderFields,
@@ -79,17 +82,29 @@ pub fn captured_headers<'a>(
 /// Userinfo (`user:password@`), which neither a Host header nor an HTTP/2
 /// `:authority` may carry but a broken client might, is dropped.
 pub fn parse_host(h: &str) -> (String, Option<u16>) {
+    let (host, port) = split_host(h);
+    (host.to_string(), port)
+}
+
+/// [`parse_host`], the name kept (see [`intern`]): a service's requests
+/// name the same few hosts.
+pub fn host_text(h: &str) -> (Text, Option<u16>) {
+    let (host, port) = split_host(h);
+    (intern::text(host), port)
+}
+
+fn split_host(h: &str) -> (&str, Option<u16>) {
     let h = h.trim();
     let h = h.rsplit_once('@').map_or(h, |(_, host)| host);
     if let Some(rest) = h.strip_prefix('[')
         && let Some((addr, tail)) = rest.split_once(']')
     {
         let port = tail.strip_prefix(':').and_then(|p| p.parse().ok());
-        return (addr.to_string(), port);
+        return (addr, port);
     }
     match h.rsplit_once(':') {
-        Some((n, p)) if !n.contains(':') => (n.to_string(), p.parse().ok()),
-        _ => (h.to_string(), None),
+        Some((n, p)) if !n.contains(':') => (n, p.parse().ok()),
+        _ => (h, None),
     }
 }
 
@@ -190,9 +205,9 @@ pub fn http_span(
         None => (None, None),
     };
     let scheme = x.scheme.unwrap_or("http");
-    let host = x.authority.map(parse_host);
-    // Formatted once: `client.address` and `network.peer.address` share it.
-    let peer = ip_text(remote.ip());
+    let host = x.authority.map(host_text);
+    // Kept: `client.address` and `network.peer.address` borrow it.
+    let peer = intern::ip(remote.ip());
     match kind {
         SpanKind::Client => {
             let (addr, port) = match host {
@@ -230,7 +245,7 @@ pub fn http_span(
             }
             let (addr, port) = match host {
                 Some((h, p)) => (h, p.unwrap_or(local.port())),
-                None => (ip_text(local.ip()), local.port()),
+                None => (intern::ip(local.ip()), local.port()),
             };
             a.push(("server.address".into(), addr.into()));
             a.push(("server.port".into(), AttrValue::Int(port as i64)));
@@ -291,28 +306,6 @@ pub fn http_span(
             StatusCode::Unset
         },
     }
-}
-
-/// An address as text; IPv4, the common case, without the formatting
-/// machinery (it was a tenth of a span's building).
-pub(crate) fn ip_text(ip: std::net::IpAddr) -> String {
-    let std::net::IpAddr::V4(v4) = ip else {
-        return ip.to_string();
-    };
-    let mut s = String::with_capacity(15);
-    for (i, o) in v4.octets().into_iter().enumerate() {
-        if i > 0 {
-            s.push('.');
-        }
-        if o >= 100 {
-            s.push((b'0' + o / 100) as char);
-        }
-        if o >= 10 {
-            s.push((b'0' + o / 10 % 10) as char);
-        }
-        s.push((b'0' + o % 10) as char);
-    }
-    s
 }
 
 #[cfg(test)]

@@ -226,21 +226,3 @@ fn tls_exchanges_say_https() {
         "https://[::1]:9443/a?b=REDACTED"
     );
 }
-
-#[test]
-fn ip_text_is_the_standard_text() {
-    use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
-    let mut rng = crate::protocol::testkit::Prng(3);
-    for _ in 0..5000 {
-        let ip = IpAddr::V4(Ipv4Addr::from(rng.next_u64() as u32));
-        assert_eq!(ip_text(ip), ip.to_string());
-    }
-    for ip in [
-        IpAddr::V4(Ipv4Addr::new(0, 0, 0, 0)),
-        IpAddr::V4(Ipv4Addr::new(255, 255, 255, 255)),
-        IpAddr::V4(Ipv4Addr::new(10, 0, 100, 9)),
-        IpAddr::V6(Ipv6Addr::LOCALHOST),
-    ] {
-        assert_eq!(ip_text(ip), ip.to_string());
-    }
-}

@@ -4,6 +4,7 @@ pub mod correlate;
 pub mod db_span;
 pub mod grpc_span;
 pub mod http_span;
+pub mod intern;
 pub mod resource;
 pub mod sampler;
 pub mod span;
