@@ -6,7 +6,7 @@
 //! section, the CRLF after each chunk's data and skipping a gap inside the
 //! data are still ours to do, and a byte-at-a-time state machine does all of
 //! it without buffering a line.
-use std::borrow::Cow;
+use std::{borrow::Cow, mem::MaybeUninit};
 
 use thiserror::Error;
 
@@ -202,10 +202,12 @@ pub fn parse_request_head(buf: &[u8]) -> Result<Parsed<Head>, HeadError> {
         Start::NeedMore => return Ok(Parsed::NeedMore),
         Start::Yes => {}
     }
-    let mut small = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    // Left uninitialised: httparse writes the ones it fills, and zeroing
+    // 2 KiB of slots took more than the parse of a short head.
+    let mut small = [MaybeUninit::uninit(); MAX_HEADERS];
     match parse_request_with(buf, &mut small) {
         Err(HeadError::Syntax(httparse::Error::TooManyHeaders)) => {
-            let mut big = vec![httparse::EMPTY_HEADER; MAX_PARSED_HEADERS];
+            let mut big = vec![MaybeUninit::uninit(); MAX_PARSED_HEADERS];
             too_many(parse_request_with(buf, &mut big))
         }
         r => r,
@@ -214,10 +216,10 @@ pub fn parse_request_head(buf: &[u8]) -> Result<Parsed<Head>, HeadError> {
 
 fn parse_request_with<'b>(
     buf: &'b [u8],
-    slots: &mut [httparse::Header<'b>],
+    slots: &mut [MaybeUninit<httparse::Header<'b>>],
 ) -> Result<Parsed<Head>, HeadError> {
-    let mut req = httparse::Request::new(slots);
-    let len = match parse_status(req.parse(buf), buf.len())? {
+    let mut req = httparse::Request::new(&mut []);
+    let len = match parse_status(req.parse_with_uninit_headers(buf, slots), buf.len())? {
         Some(len) => len,
         None => return Ok(Parsed::NeedMore),
     };
@@ -263,10 +265,10 @@ pub fn parse_response_head(
         Start::NeedMore => return Ok(Parsed::NeedMore),
         Start::Yes => {}
     }
-    let mut small = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut small = [MaybeUninit::uninit(); MAX_HEADERS];
     match parse_response_with(buf, &mut small, request_method) {
         Err(HeadError::Syntax(httparse::Error::TooManyHeaders)) => {
-            let mut big = vec![httparse::EMPTY_HEADER; MAX_PARSED_HEADERS];
+            let mut big = vec![MaybeUninit::uninit(); MAX_PARSED_HEADERS];
             too_many(parse_response_with(buf, &mut big, request_method))
         }
         r => r,
@@ -275,11 +277,13 @@ pub fn parse_response_head(
 
 fn parse_response_with<'b>(
     buf: &'b [u8],
-    slots: &mut [httparse::Header<'b>],
+    slots: &mut [MaybeUninit<httparse::Header<'b>>],
     request_method: Option<&str>,
 ) -> Result<Parsed<Head>, HeadError> {
-    let mut resp = httparse::Response::new(slots);
-    let len = match parse_status(resp.parse(buf), buf.len())? {
+    let mut resp = httparse::Response::new(&mut []);
+    let parsed =
+        httparse::ParserConfig::default().parse_response_with_uninit_headers(&mut resp, buf, slots);
+    let len = match parse_status(parsed, buf.len())? {
         Some(len) => len,
         None => return Ok(Parsed::NeedMore),
     };
