@@ -78,6 +78,8 @@ impl Totals {
             parse_errors_by: stage.correlator.stats.parse_errors_by,
             orphan_responses: stage.correlator.stats.orphan_responses,
             dropped_requests: stage.correlator.stats.dropped_requests,
+            grpc_status_unknown: stage.correlator.stats.grpc_status_unknown,
+            h2_hidden_headers: stage.correlator.stats.h2_hidden_headers,
             spans: stage.correlator.stats.spans,
             exported: l(&self.export.exported),
             export_dropped: l(&self.export.dropped),

@@ -195,6 +195,18 @@ pub fn families(s: &Snapshot) -> Vec<Family> {
             s.dropped_requests,
         ),
         one(
+            "swit_grpc_status_unknown_spans",
+            C,
+            "gRPC spans whose status was hidden (HPACK state from before capture)",
+            s.grpc_status_unknown,
+        ),
+        one(
+            "swit_h2_hidden_header_connections",
+            C,
+            "HTTP/2 connections with header fields that could not be decoded",
+            s.h2_hidden_headers,
+        ),
+        one(
             "swit_open_requests",
             G,
             "Requests and calls waiting for their response now",

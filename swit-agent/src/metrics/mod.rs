@@ -70,6 +70,10 @@ pub struct Snapshot {
     pub orphan_responses: u64,
     /// Requests given up unanswered (bounds, or closed HTTP/2 streams).
     pub dropped_requests: u64,
+    /// gRPC spans whose status was hidden from the agent.
+    pub grpc_status_unknown: u64,
+    /// HTTP/2 connections with header fields the agent could not decode.
+    pub h2_hidden_headers: u64,
     pub spans: u64,
     pub exported: u64,
     pub export_dropped: u64,
@@ -168,8 +172,13 @@ impl fmt::Display for Snapshot {
         )?;
         write!(
             f,
-            " unsampled={} dropped_requests={} late_events={} stale_chunks={}",
-            self.unsampled, self.dropped_requests, self.late_events, self.stale_chunks
+            " unsampled={} dropped_requests={} late_events={} stale_chunks={} grpc_status_unknown={} h2_hidden_headers={}",
+            self.unsampled,
+            self.dropped_requests,
+            self.late_events,
+            self.stale_chunks,
+            self.grpc_status_unknown,
+            self.h2_hidden_headers
         )?;
         let h = &self.held;
         write!(

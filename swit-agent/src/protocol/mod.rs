@@ -331,6 +331,7 @@ fn upgraded_request(r: http1::Request) -> http2::H2Request {
         unknown_fields: 0,
         body_size: r.body_size,
         messages: None,
+        framed: false,
         ended: true,
         timing: r.timing,
     }

@@ -19,7 +19,7 @@ use std::{
 use super::{
     context::{Incoming, extract},
     db_span::db_span,
-    grpc_span::h2_span,
+    grpc_span::{h2_span, status_hidden},
     http_span::{HttpExchange, HttpSpanParts, captured_headers, http_span},
     sampler,
     span::{Resource, Span, SpanId, SpanKind, TraceId},
@@ -91,6 +91,13 @@ pub struct CorrelatorStats {
     /// open, their connection closed first (HTTP/2 streams), or the side
     /// that answers them lost its place.
     pub dropped_requests: u64,
+    /// gRPC spans without `rpc.grpc.status_code`: the trailers' fields
+    /// hidden (HPACK table entries from before capture) and nothing else
+    /// said how the call ended.
+    pub grpc_status_unknown: u64,
+    /// HTTP/2 connections with header fields the agent could not decode
+    /// (their HPACK table began before capture, or bytes were lost).
+    pub h2_hidden_headers: u64,
 }
 
 impl CorrelatorStats {
@@ -353,6 +360,9 @@ impl Correlator {
                     Some(req.stream),
                 ),
                 Http2Event::Exchange { request, response } => {
+                    if status_hidden(&request, &response) {
+                        self.stats.grpc_status_unknown += 1;
+                    }
                     let (l, r) = (at.tuple.local, at.tuple.remote);
                     let cap = self.opts.capture_headers.clone();
                     self.request_done(
@@ -376,6 +386,7 @@ impl Correlator {
                     );
                 }
                 Http2Event::OrphanResponse { .. } => self.stats.orphan_responses += 1,
+                Http2Event::HiddenHeaders => self.stats.h2_hidden_headers += 1,
                 Http2Event::StreamsDropped { count } => self.stats.dropped_requests += count,
                 Http2Event::ParseError { .. } => self.stats.parse_error(ProtocolKind::Http2),
             },

@@ -52,11 +52,40 @@ pub fn h2_span(
 }
 
 /// gRPC is told by its content type, on either message (a response header
-/// is all that is left when the request's was not decodable).
+/// is all that is left when the request's was not decodable). Without one
+/// (its field in the HPACK table from before capture began, as on every
+/// channel older than the agent), by what a gRPC call always is: a POST to
+/// `/package.Service/Method` whose DATA is whole length-prefixed messages,
+/// ended by trailers (or a 200 that is nothing but headers, gRPC's
+/// Trailers-Only answer; or asking for them with `te: trailers`).
 fn is_grpc(req: &H2Request, resp: &H2Response) -> bool {
-    header(&req.headers, "content-type")
-        .or_else(|| header(&resp.headers, "content-type"))
-        .is_some_and(grpc::is_grpc_content_type)
+    match header(&req.headers, "content-type").or_else(|| header(&resp.headers, "content-type")) {
+        Some(ct) => grpc::is_grpc_content_type(ct),
+        None => looks_like_grpc(req, resp),
+    }
+}
+
+/// A gRPC call whose status could not be known (left out of its span).
+pub fn status_hidden(req: &H2Request, resp: &H2Response) -> bool {
+    is_grpc(req, resp) && grpc_status(req, resp).is_none()
+}
+
+/// The evidence of [`is_grpc`] when no content type was decoded.
+pub fn looks_like_grpc(req: &H2Request, resp: &H2Response) -> bool {
+    // Without hidden fields the content type was truly absent: not gRPC.
+    let hidden = req.unknown_fields + resp.unknown_fields > 0;
+    let post = req.method.as_deref() == Some("POST");
+    let shape = match req.path.as_deref() {
+        Some(p) => grpc::split_path(p).is_some() && (req.framed || resp.framed),
+        // The path was hidden too (a table reference, as grpcio and
+        // grpc-go send it after the first call): the request's own bytes
+        // must be messages.
+        None => req.framed,
+    };
+    let trailers = resp.trailers_seen
+        || (resp.headers_only && resp.status == Some(200))
+        || header(&req.headers, "te").is_some_and(|v| v.eq_ignore_ascii_case("trailers"));
+    hidden && post && shape && trailers
 }
 
 /// The call's status: `grpc-status` from the trailers, or from the headers

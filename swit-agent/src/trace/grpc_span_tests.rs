@@ -31,6 +31,7 @@ fn req(path: &str, headers: &[(&str, &str)]) -> H2Request {
         unknown_fields: 0,
         body_size: 12,
         messages: Some(1),
+        framed: true,
         ended: true,
         timing: Timing {
             first: at(1_000),
@@ -54,6 +55,9 @@ fn resp(headers: &[(&str, &str)], trailers: &[(&str, &str)], end_ns: u64) -> H2R
         unknown_fields: 0,
         body_size: 20,
         messages: Some(3),
+        framed: true,
+        trailers_seen: !trailers.is_empty(),
+        headers_only: false,
         reset: None,
         cut_by_close: false,
         timing: Timing {
@@ -232,4 +236,108 @@ fn plain_http2_is_an_http_span() {
     let s = span(SpanKind::Server, &q, &resp(&[], &[], 3_000));
     assert_eq!(s.name, "HTTP");
     assert_eq!(get(&s, "http.request.method"), None);
+}
+
+/// A call on a channel older than the agent: the content type, `te` and
+/// the trailers' fields were references into HPACK tables it never saw.
+fn hidden(q: &mut H2Request, r: &mut H2Response) {
+    q.headers.retain(|(k, _)| k != "content-type" && k != "te");
+    q.unknown_fields = 2;
+    r.headers.clear();
+    r.trailers.clear();
+    r.unknown_fields = 3;
+}
+
+#[test]
+fn a_call_whose_content_type_was_hidden_is_told_by_its_shape() {
+    let mut q = req("/demo.Greeter/SayHello", &[GRPC, ("te", "trailers")]);
+    let mut r = resp(&[GRPC], &[("grpc-status", "0")], 3_000);
+    hidden(&mut q, &mut r);
+    for kind in [SpanKind::Server, SpanKind::Client] {
+        let s = span(kind, &q, &r);
+        assert_eq!(s.name, "demo.Greeter/SayHello", "{kind:?}");
+        assert_eq!(get(&s, "rpc.system"), Some(&"grpc".into()));
+        // Its status was hidden too: left out, not guessed.
+        assert_eq!(get(&s, "rpc.grpc.status_code"), None);
+        assert_eq!(s.status, StatusCode::Unset);
+    }
+    assert!(status_hidden(&q, &r));
+    // A status that was decoded is used.
+    let mut known = r.clone();
+    known.trailers = vec![("grpc-status".into(), "5".into())];
+    let s = span(SpanKind::Client, &q, &known);
+    assert_eq!(get(&s, "rpc.grpc.status_code"), Some(&AttrValue::Int(5)));
+    assert!(!status_hidden(&q, &known));
+    // With the path hidden as well (grpcio and grpc-go index it), the
+    // request's messages and the trailers tell it: a gRPC span, unnamed.
+    let mut pathless = q.clone();
+    pathless.path = None;
+    let mut failed = r.clone();
+    failed.framed = false; // an error status comes without messages
+    let s = span(SpanKind::Server, &pathless, &failed);
+    assert_eq!(s.name, "grpc");
+    assert_eq!(get(&s, "rpc.system"), Some(&"grpc".into()));
+    assert_eq!(get(&s, "rpc.method"), None);
+    // So does a Trailers-Only answer (a call refused at once).
+    let mut refused = failed.clone();
+    refused.trailers_seen = false;
+    refused.headers_only = true;
+    assert!(looks_like_grpc(&pathless, &refused));
+    refused.status = Some(404);
+    assert!(!looks_like_grpc(&pathless, &refused), "not gRPC's 200");
+    // `te: trailers` decoded stands in for trailers not (yet) seen.
+    let mut cut = r.clone();
+    cut.trailers_seen = false;
+    assert!(!looks_like_grpc(&q, &cut));
+    let mut asked = q.clone();
+    asked.headers.push(("te".into(), "trailers".into()));
+    assert!(looks_like_grpc(&asked, &cut));
+}
+
+#[test]
+fn without_all_the_evidence_a_hidden_call_stays_http() {
+    let base = || {
+        let mut q = req("/demo.Greeter/SayHello", &[]);
+        let mut r = resp(&[], &[("grpc-status", "0")], 3_000);
+        hidden(&mut q, &mut r);
+        (q, r)
+    };
+    let (q, r) = base();
+    assert!(looks_like_grpc(&q, &r));
+    type Change = fn(&mut H2Request, &mut H2Response);
+    let cases: [(&str, Change); 6] = [
+        ("a GET", |q, _| q.method = Some("GET".into())),
+        ("a path not /package.Service/Method", |q, _| {
+            q.path = Some("/api/orders/7".into())
+        }),
+        ("DATA that is not whole messages", |q, r| {
+            q.framed = false;
+            r.framed = false;
+        }),
+        ("no trailers", |_, r| r.trailers_seen = false),
+        (
+            "a hidden path, and a request that is not messages",
+            |q, _| {
+                q.path = None;
+                q.framed = false;
+            },
+        ),
+        ("nothing hidden: no content type at all", |q, r| {
+            q.unknown_fields = 0;
+            r.unknown_fields = 0;
+        }),
+    ];
+    for (what, change) in cases {
+        let (mut q, mut r) = base();
+        change(&mut q, &mut r);
+        assert!(!looks_like_grpc(&q, &r), "{what}");
+        let s = span(SpanKind::Server, &q, &r);
+        assert_eq!(get(&s, "rpc.system"), None, "{what}");
+        assert!(!status_hidden(&q, &r), "{what}");
+    }
+    // A content type that says otherwise decides, whatever the shape.
+    let (mut q, r) = base();
+    q.headers
+        .push(("content-type".into(), "application/json".into()));
+    assert_eq!(get(&span(SpanKind::Server, &q, &r), "rpc.system"), None);
 }

@@ -16,6 +16,8 @@ pub struct MessageCounter {
     count: u64,
     /// A gap hid the framing: the count is no longer exact.
     lost: bool,
+    /// A prefix whose flag byte is neither 0 nor 1: not gRPC's framing.
+    malformed: bool,
 }
 
 impl MessageCounter {
@@ -35,6 +37,7 @@ impl MessageCounter {
             self.have += take as u8;
             b = &b[take..];
             if self.have == 5 {
+                self.malformed |= self.prefix[0] > 1;
                 self.count += 1;
                 self.have = 0;
                 self.remaining = u32::from_be_bytes([
@@ -59,6 +62,14 @@ impl MessageCounter {
     /// Messages whose prefix was seen; `None` if a gap made it uncertain.
     pub fn count(&self) -> Option<u64> {
         (!self.lost).then_some(self.count)
+    }
+
+    /// Whether the bytes so far are whole gRPC messages: at least one,
+    /// every prefix's flag 0 or 1, and the last message complete. Bytes of
+    /// another protocol almost never fall so (their first byte would have
+    /// to be 0 or 1 and the next four a length ending exactly at the end).
+    pub fn framed(&self) -> bool {
+        !self.lost && !self.malformed && self.count > 0 && self.have == 0 && self.remaining == 0
     }
 }
 

@@ -95,3 +95,55 @@ fn paths_and_content_types() {
     assert!(!is_grpc_content_type("application/grpc-web-text"));
     assert!(!is_grpc_content_type("application/json"));
 }
+
+/// Messages as they go on the wire: flag, length, bytes.
+fn messages(bodies: &[&[u8]]) -> Vec<u8> {
+    let mut out = vec![];
+    for b in bodies {
+        out.push(0);
+        out.extend_from_slice(&(b.len() as u32).to_be_bytes());
+        out.extend_from_slice(b);
+    }
+    out
+}
+
+#[test]
+fn whole_messages_are_told_at_every_boundary_only() {
+    let wire = messages(&[b"hello", b"", b"world!"]);
+    let ends = [10, 15, 26];
+    // Every prefix of the bytes, fed in one piece and byte by byte.
+    for cut in 0..=wire.len() {
+        let mut one = MessageCounter::default();
+        one.feed(&wire[..cut]);
+        let mut bytes = MessageCounter::default();
+        for b in &wire[..cut] {
+            bytes.feed(std::slice::from_ref(b));
+        }
+        let want = ends.contains(&cut);
+        assert_eq!(one.framed(), want, "cut at {cut}");
+        assert_eq!(bytes.framed(), want, "byte by byte, cut at {cut}");
+    }
+}
+
+#[test]
+fn other_bytes_are_not_taken_for_messages() {
+    for (what, bytes) in [
+        ("nothing", &b""[..]),
+        ("JSON", &br#"{"name":"x"}"#[..]),
+        ("a flag byte past 1", &[2, 0, 0, 0, 1, b'x'][..]),
+        ("a length past the end", &[0, 0, 0, 0, 9, b'x'][..]),
+        ("HTML", &b"<html></html>"[..]),
+    ] {
+        let mut c = MessageCounter::default();
+        c.feed(bytes);
+        assert!(!c.framed(), "{what}");
+    }
+    // Compressed messages (flag 1) are messages.
+    let mut c = MessageCounter::default();
+    c.feed(&[1, 0, 0, 0, 2, 0x1f, 0x8b]);
+    assert!(c.framed());
+    // A gap that hid a prefix hides the framing.
+    c.gap(3);
+    c.feed(&messages(&[b"x"]));
+    assert!(!c.framed());
+}

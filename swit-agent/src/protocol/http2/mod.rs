@@ -80,6 +80,9 @@ pub struct H2Request {
     pub body_size: u64,
     /// gRPC messages sent; `None` once a gap hid the message framing.
     pub messages: Option<u64>,
+    /// Its DATA was whole gRPC messages (see `MessageCounter::framed`):
+    /// evidence of gRPC when the content type is hidden.
+    pub framed: bool,
     /// The client ended its side (END_STREAM).
     pub ended: bool,
     pub timing: Timing,
@@ -96,6 +99,13 @@ pub struct H2Response {
     pub unknown_fields: usize,
     pub body_size: u64,
     pub messages: Option<u64>,
+    pub framed: bool,
+    /// A second HEADERS block (trailers) ended the stream, decodable or
+    /// not: gRPC ends every call so ...
+    pub trailers_seen: bool,
+    /// ... or with one HEADERS block that ends it (Trailers-Only, how a
+    /// call that fails at once is answered).
+    pub headers_only: bool,
     /// The stream ended with RST_STREAM (or was refused by GOAWAY).
     pub reset: Option<Reset>,
     /// The connection closed while the stream was open.
@@ -130,6 +140,9 @@ pub enum Http2Event {
     OrphanResponse { stream: u32 },
     /// Streams given up unfinished: the per-connection bound was reached.
     StreamsDropped { count: u64 },
+    /// The first header block with fields that could not be decoded, once
+    /// per connection.
+    HiddenHeaders,
     /// Bytes that broke HTTP/2 framing or HPACK on one side; the side was
     /// resynchronised at the next chunk that starts with frames.
     ParseError { side: Side, reason: &'static str },

@@ -261,6 +261,15 @@ fn attached_at_round_two_reports_only_what_it_can_know() {
             assert_eq!(header(&p.trailers, "grpc-status"), None, "{ctx}");
             assert_eq!(header(&p.headers, "grpc-status"), None, "{ctx}");
             assert_eq!(p.unknown_fields, unknown, "{ctx}");
+            // What tells gRPC without its content type: the request's
+            // bytes are whole messages, and (but for grpc-go's
+            // Trailers-Only answer to stream 7) trailers end the stream.
+            assert!(q.framed, "{ctx}");
+            assert_eq!(
+                p.trailers_seen,
+                !(c.name.starts_with("go") && stream == 7),
+                "{ctx}"
+            );
         }
         r.assert_every_stream_closed(c.name);
     }
@@ -467,6 +476,8 @@ fn a_gap_inside_data_payloads_keeps_every_exchange() {
         .expect("stream 11");
     assert_eq!(want[i].0.messages, Some(4));
     want[i].0.messages = None;
+    // Nor whether its bytes were whole messages.
+    want[i].0.framed = false;
     assert_eq!(r.exchanges(), want);
     assert_eq!(r.exchange(11).0.body_size, 28);
 }

@@ -48,6 +48,8 @@ pub struct Streams {
     /// SETTINGS_MAX_FRAME_SIZE each side may send, once the other side's
     /// SETTINGS said (request side first).
     pub max_frame: [Option<u32>; 2],
+    /// [`Http2Event::HiddenHeaders`] was reported.
+    hidden_reported: bool,
 }
 
 fn text(b: &[u8]) -> String {
@@ -126,6 +128,7 @@ impl Streams {
         timing: Timing,
         emit: &mut dyn FnMut(Http2Event),
     ) {
+        self.hidden(&block, emit);
         if let Some(s) = self.map.get_mut(&id) {
             // Request trailers: nothing in them that a span uses.
             s.request.ended |= end_stream;
@@ -148,6 +151,7 @@ impl Streams {
             unknown_fields: block.unknown,
             body_size: 0,
             messages: Some(0),
+            framed: false,
             ended: end_stream,
             timing,
         };
@@ -173,6 +177,7 @@ impl Streams {
         timing: Timing,
         emit: &mut dyn FnMut(Http2Event),
     ) {
+        self.hidden(&block, emit);
         let Some(s) = self.map.get_mut(&id) else {
             // Pushed streams (even ids) have no request of their own. On a
             // stream already reported, these are the server's frames that
@@ -194,18 +199,29 @@ impl Streams {
                     status,
                     headers: regular(&block.fields),
                     unknown_fields: block.unknown,
+                    headers_only: end_stream,
                     timing,
                     ..H2Response::default()
                 });
             }
             Some(r) => {
                 r.trailers = regular(&block.fields);
+                r.trailers_seen = true;
                 r.unknown_fields += block.unknown;
                 r.timing.last = timing.last;
             }
         }
         if end_stream {
             self.finish(id, emit);
+        }
+    }
+
+    /// Reports the connection's first block with fields it could not
+    /// decode.
+    fn hidden(&mut self, block: &Block, emit: &mut dyn FnMut(Http2Event)) {
+        if block.unknown > 0 && !self.hidden_reported {
+            self.hidden_reported = true;
+            emit(Http2Event::HiddenHeaders);
         }
     }
 
@@ -350,6 +366,8 @@ impl Streams {
         let mut response = s.response.unwrap_or_default();
         request.messages = s.req_msgs.count();
         response.messages = s.resp_msgs.count();
+        request.framed = s.req_msgs.framed();
+        response.framed = s.resp_msgs.framed();
         emit(Http2Event::Exchange { request, response });
     }
 
