@@ -11,7 +11,7 @@
 //! the service graph's edges can be a second store of the same shape.
 use std::{
     collections::hash_map::RandomState,
-    hash::{BuildHasher, Hash, Hasher},
+    hash::{BuildHasher, Hasher},
     sync::Arc,
 };
 
@@ -126,7 +126,7 @@ impl Instrument {
 pub const MAX_KEYS: usize = 5;
 
 /// A label value as recorded, borrowed from the span's attributes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ValueRef<'a> {
     /// The attribute is absent: no label.
     None,
@@ -235,9 +235,20 @@ impl RequestMetrics {
     /// Records one exchange of `ns` nanoseconds. `values` are in
     /// [`Instrument::keys`] order.
     pub fn record(&mut self, inst: Instrument, service: &str, values: &[ValueRef<'_>], ns: u64) {
+        // SipHash, keyed per run: routes and addresses come from peers.
+        // One write per value, tagged so that no two keys run together.
         let mut h = self.hasher.build_hasher();
-        service.hash(&mut h);
-        values.hash(&mut h);
+        h.write(service.as_bytes());
+        for v in values {
+            match v {
+                ValueRef::None => h.write_u8(0),
+                ValueRef::Str(s) => {
+                    h.write_u8(1);
+                    h.write(s.as_bytes());
+                }
+                ValueRef::Int(i) => h.write_u64(*i as u64 ^ (2 << 56)),
+            }
+        }
         let hash = h.finish();
         let t = &mut self.tables[inst.index()];
         if let Some(ids) = t.index.get(&hash)

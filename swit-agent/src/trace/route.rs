@@ -6,7 +6,9 @@
 //! Routes are label values of the request metrics and part of span names:
 //! each service keeps at most `max_per_service` distinct ones, and the rest
 //! fold into [`FOLDED`], counted.
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
+
+use crate::capture::hash::FxHashMap;
 
 pub use crate::config::routes::{DEFAULT_MAX_PER_SERVICE, Pattern, RouteSettings};
 
@@ -14,9 +16,12 @@ pub use crate::config::routes::{DEFAULT_MAX_PER_SERVICE, Pattern, RouteSettings}
 /// conventions fold unknown methods.
 pub const FOLDED: &str = "_OTHER";
 /// A path longer than this is not looked at: its route is [`FOLDED`].
-pub const MAX_PATH: usize = 1024;
+/// With [`MAX_ROUTES`] it bounds what the routes held take (4 MiB).
+pub const MAX_PATH: usize = 256;
 /// Services whose routes are remembered; the routes of more fold.
-pub const MAX_SERVICES: usize = 1024;
+pub const MAX_SERVICES: usize = 256;
+/// Routes remembered over all services; past it new routes fold.
+pub const MAX_ROUTES: usize = 16_384;
 
 /// Who named a route: the value of `swit.route.source`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,7 +42,12 @@ impl RouteSource {
 /// The routes seen so far, per service, and what the bound folded.
 pub struct Routes {
     settings: RouteSettings,
-    seen: HashMap<String, HashSet<Box<str>>>,
+    /// Routes by service. Service names are the operator's or the
+    /// processes', hashed fast; routes come from peers' paths, so their
+    /// sets keep SipHash.
+    seen: FxHashMap<String, HashSet<Box<str>>>,
+    /// Routes in `seen`, over all services.
+    held: usize,
     /// Requests whose route was folded into [`FOLDED`].
     pub folded: u64,
     /// The route being built, kept for its capacity.
@@ -48,7 +58,8 @@ impl Routes {
     pub fn new(settings: RouteSettings) -> Self {
         Routes {
             settings,
-            seen: HashMap::new(),
+            seen: FxHashMap::default(),
+            held: 0,
             folded: 0,
             buf: String::new(),
         }
@@ -82,20 +93,21 @@ impl Routes {
 
     fn bounded(&mut self, service: &str, source: RouteSource) -> (&str, RouteSource) {
         let max = self.settings.max_per_service;
-        let known = match self.seen.get(service) {
-            Some(set) => {
-                set.contains(self.buf.as_str()) || {
-                    set.len() < max && {
-                        let set = self.seen.get_mut(service).expect("just found");
-                        set.insert(self.buf.as_str().into());
-                        true
-                    }
-                }
+        let room = self.held < MAX_ROUTES;
+        let room_for_service = room && self.seen.len() < MAX_SERVICES && max > 0;
+        let known = match self.seen.get_mut(service) {
+            Some(set) if set.contains(self.buf.as_str()) => true,
+            Some(set) if room && set.len() < max => {
+                set.insert(self.buf.as_str().into());
+                self.held += 1;
+                true
             }
-            None if self.seen.len() < MAX_SERVICES && max > 0 => {
+            Some(_) => false,
+            None if room_for_service => {
                 let mut set = HashSet::new();
                 set.insert(self.buf.as_str().into());
                 self.seen.insert(service.to_string(), set);
+                self.held += 1;
                 true
             }
             None => false,
@@ -110,7 +122,7 @@ impl Routes {
 
     /// Distinct routes kept, over all services.
     pub fn held(&self) -> usize {
-        self.seen.values().map(HashSet::len).sum()
+        self.held
     }
 }
 
@@ -132,7 +144,10 @@ pub fn heuristic(path: &str, out: &mut String) {
 /// The placeholder for an id-like segment, `None` to keep it.
 fn classify(seg: &str) -> Option<&'static str> {
     let b = seg.as_bytes();
-    if b.is_empty() {
+    let digits = b.iter().filter(|c| c.is_ascii_digit()).count();
+    // Most segments are words: without a digit, only a long hex string or
+    // a very long token is an id.
+    if digits == 0 && b.len() < 16 {
         return None;
     }
     if is_date(b) {
@@ -147,7 +162,6 @@ fn classify(seg: &str) -> Option<&'static str> {
     if is_uuid(b) {
         return Some("{id}");
     }
-    let digits = b.iter().filter(|c| c.is_ascii_digit()).count();
     // Hex: long enough that it is not a word ("cafe", "decade").
     if b.iter().all(u8::is_ascii_hexdigit) && (b.len() >= 16 || (b.len() >= 6 && digits > 0)) {
         return Some("{id}");

@@ -139,3 +139,18 @@ fn a_huge_path_folds() {
     assert_eq!(r.route("s", &p).0, FOLDED);
     assert_eq!(r.folded, 1);
 }
+
+#[test]
+fn routes_over_all_services_are_bounded_too() {
+    let mut r = Routes::new(RouteSettings {
+        max_per_service: 1000,
+        ..RouteSettings::default()
+    });
+    for s in 0..MAX_SERVICES + 10 {
+        for i in 0..100 {
+            r.route(&format!("s{s}"), &format!("/p/w{}", to_letters(i)));
+        }
+    }
+    assert_eq!(r.held(), MAX_ROUTES);
+    assert_eq!(r.folded, ((MAX_SERVICES + 10) * 100 - MAX_ROUTES) as u64);
+}
