@@ -11,8 +11,9 @@
 //! ```text
 //! cargo build --release --example pipeline_cost
 //! valgrind --tool=callgrind --toggle-collect='*pipeline_cost*run*' \
-//!     target/release/examples/pipeline_cost 20000 [nginx|pgbench]
+//!     target/release/examples/pipeline_cost 20000 [nginx|pgbench] [metrics]
 //! ```
+//! `metrics` records the request metrics too, as with `--metrics-addr`.
 //! Instructions per request: the callgrind total divided by the count.
 use std::{
     net::Ipv4Addr,
@@ -257,8 +258,12 @@ fn main() {
         Some("pgbench") => &PGBENCH,
         Some(other) => panic!("{other}: the workloads are nginx and pgbench"),
     };
-    let settings =
+    let mut settings =
         Settings::load_with(None, &|_| None, &Overrides::default()).expect("default settings");
+    if std::env::args().nth(3).as_deref() == Some("metrics") {
+        // Only whether something reads them matters: nothing listens.
+        settings.agent.metrics_addr = Some("127.0.0.1:9464".parse().expect("an address"));
+    }
     let counters = Arc::new(ExportCounters::default());
     let spans = Arc::new(AtomicU64::new(0));
     let (sender, pipeline) = ExportPipeline::start(

@@ -324,7 +324,8 @@ fn a_hundred_concurrent_streams_on_one_connection_give_a_hundred_spans() {
     let clients: Vec<&SpanRec> = spans.iter().filter(|s| s.kind == CLIENT).collect();
     assert_eq!((servers.len(), clients.len()), (100, 100));
     for s in &servers {
-        assert_eq!(s.name, "GET");
+        assert_eq!(s.name, "GET /api");
+        assert_eq!(s.attr_str("http.route"), Some("/api"));
         assert_eq!(s.attr_str("url.path"), Some("/api"));
         assert_eq!(s.attr_int("http.response.status_code"), Some(200));
         assert_eq!(s.attr_str("network.protocol.version"), Some("2"));
@@ -478,15 +479,22 @@ fn an_h2c_upgrade_is_followed_into_http2() {
             })
             .collect::<Vec<_>>()
     };
-    let want = vec![
-        ("GET".to_string(), Some(200), Some("2".to_string())),
-        ("GET".to_string(), Some(200), Some("2".to_string())),
-        ("GET".to_string(), Some(404), Some("2".to_string())),
-    ];
+    let want = |hello: &str, missing: &str| {
+        vec![
+            (hello.to_string(), Some(200), Some("2".to_string())),
+            (hello.to_string(), Some(200), Some("2".to_string())),
+            (missing.to_string(), Some(404), Some("2".to_string())),
+        ]
+    };
     let servers = of_kind(&spans, spid, SERVER);
     let clients = of_kind(&spans, cpid, CLIENT);
-    assert_eq!(summary(servers.clone()), want, "server spans");
-    assert_eq!(summary(clients.clone()), want, "client spans");
+    // Server spans are named by their route, client spans by the method.
+    assert_eq!(
+        summary(servers.clone()),
+        want("GET /hello", "GET /missing"),
+        "server spans"
+    );
+    assert_eq!(summary(clients.clone()), want("GET", "GET"), "client spans");
     assert_eq!(servers[0].attr_str("url.path"), Some("/hello"));
     assert_eq!(servers[2].attr_str("url.path"), Some("/missing"));
     assert_eq!(

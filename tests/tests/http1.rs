@@ -79,7 +79,20 @@ fn python_server_and_keepalive_client_give_one_span_per_request_on_each_side() {
         assert_eq!(s.attr_int("server.port"), Some(svc.port as i64));
         assert_eq!(s.attr_str("client.address"), Some("127.0.0.1"));
         assert!(s.start <= s.end, "span times ordered");
-        assert_eq!(s.name, s.attr_str("http.request.method").unwrap());
+        // `{method} {http.route}`, the route guessed from the path.
+        let route = s.attr_str("http.route").unwrap();
+        assert_eq!(
+            s.name,
+            format!("{} {route}", s.attr_str("http.request.method").unwrap())
+        );
+        assert_eq!(s.attr_str("swit.route.source"), Some("heuristic"));
+        assert_eq!(
+            route,
+            match s.attr_str("url.path").unwrap() {
+                "/status/404" | "/status/503" => "/status/{id}",
+                p => p,
+            }
+        );
     }
     for c in &clients {
         assert_eq!(c.attr_int("server.port"), Some(svc.port as i64));

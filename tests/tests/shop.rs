@@ -137,8 +137,9 @@ fn each_order_is_one_trace_across_five_services() {
     );
     let t = &declined.trace_id;
     let charge = find(&spans, t, CLIENT, "order", "POST");
-    let charged = find(&spans, t, SERVER, "payment", "POST");
-    let order = find(&spans, t, SERVER, "order", "POST");
+    // Server spans are named by their route (`{method} {http.route}`).
+    let charged = find(&spans, t, SERVER, "payment", "POST /charges");
+    let order = find(&spans, t, SERVER, "order", "POST /orders");
     for s in [declined, charge, charged, order] {
         assert_eq!(s.attr_int("http.response.status_code"), Some(402), "{s:?}");
     }

@@ -11,7 +11,7 @@ use crate::{
         listening::ListenCache,
         reorder::Reorder,
     },
-    config::Settings,
+    config::{ExporterKind, Settings},
     export::pipeline::SpanSender,
     memory::{self, Budget},
     trace::{
@@ -74,6 +74,12 @@ impl Stage {
             sampler: t.sampler,
             propagators: t.propagators.clone(),
             capture_headers: Arc::new(t.redaction.capture_headers.clone()),
+            routes: settings.agent.routes.clone(),
+            // Recorded only where something reads them: the Prometheus
+            // endpoint or an OTLP collector.
+            metric_series: (settings.agent.metrics_addr.is_some()
+                || t.exporter.kind != ExporterKind::Console)
+                .then_some(settings.agent.metric_series),
         };
         let mut conns = ConnTable::new();
         conns.set_idle_ns(settings.agent.idle_timeout.as_nanos() as u64);
@@ -111,6 +117,8 @@ impl Stage {
         let old = std::mem::replace(self, Stage::new(settings));
         self.conns.stats = old.conns.stats;
         self.correlator.stats = old.correlator.stats;
+        // Counters since the start: the metrics go on across a switch.
+        self.correlator.red = old.correlator.red;
         self.reorder.late = old.reorder.late;
     }
 

@@ -109,6 +109,9 @@ impl Totals {
             tracing_enabled: session.is_some(),
             attached: session.map_or(0, |s| s.probe.attached()),
             rss_bytes: metrics::rss_bytes(),
+            requests: Arc::new(stage.correlator.red.snapshot()),
+            routes_folded: stage.correlator.red.routes.folded,
+            routes_held: stage.correlator.red.routes.held() as u64,
         }
     }
 }

@@ -77,6 +77,17 @@ pub struct RawAgent {
     /// How often the agent's metrics go to the OTLP collector ("15s").
     pub metrics_export_interval: Option<String>,
     pub limits: RawLimits,
+    pub routes: RawRoutes,
+}
+
+/// `agent.routes`: `http.route` patterns such as `/orders/{id}`, for every
+/// service or per service name, and the bound on distinct routes.
+#[derive(Debug, Default, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawRoutes {
+    pub patterns: Option<Vec<String>>,
+    pub services: Option<BTreeMap<String, Vec<String>>>,
+    pub max_per_service: Option<usize>,
 }
 
 /// Which processes to trace. One field per kind of selector; cgroups,
@@ -134,6 +145,8 @@ pub struct RawLimits {
     /// Bytes, or a number with KiB, MiB or GiB.
     pub memory: Option<ScalarString>,
     pub idle_timeout: Option<String>,
+    /// Series each request metric holds before the rest overflow.
+    pub metric_series: Option<usize>,
 }
 
 #[derive(Debug, Default, Clone, PartialEq, Deserialize)]

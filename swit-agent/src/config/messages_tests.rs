@@ -14,6 +14,18 @@ fn every_validation_message() {
     let none = Overrides::default;
     let cases: Vec<Case> = vec![
         (
+            "agent:\n  routes:\n    patterns: [\"orders/{id}\", \"/a/{}\"]\n    services: { shop: [\"/x/id{y}\"] }\n    max_per_service: 0\n  limits: { metric_series: 0 }\n",
+            &[],
+            none(),
+            &[
+                "agent.limits.metric_series: must be at least 1 (e.g. 2000)",
+                "agent.routes.patterns[0]: \"orders/{id}\" must start with / (e.g. \"/orders/{id}\")",
+                "agent.routes.patterns[1]: \"/a/{}\": \"{}\" is not a placeholder; name it with letters, digits or _ (e.g. {id})",
+                "agent.routes.services.shop[0]: \"/x/id{y}\": a placeholder must be a whole segment, as in /orders/{id}, not \"id{y}\"",
+                "agent.routes.max_per_service: must be at least 1 (e.g. 1000)",
+            ],
+        ),
+        (
             "agent: { metrics_addr: \"localhost\" }",
             &[],
             none(),

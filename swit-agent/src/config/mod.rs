@@ -36,6 +36,7 @@ pub mod file;
 pub mod flags;
 pub mod redaction;
 pub mod reload;
+pub mod routes;
 pub mod validate;
 
 #[cfg(test)]
@@ -223,6 +224,10 @@ pub struct AgentSettings {
     /// `agent.capture.disable_kernel_features`: the portable path even
     /// where the kernel offers the faster one.
     pub disabled_kernel_features: Vec<KernelFeature>,
+    /// `agent.routes`: how server spans and metrics get `http.route`.
+    pub routes: routes::RouteSettings,
+    /// `agent.limits.metric_series`: series per request metric.
+    pub metric_series: usize,
 }
 
 /// A kernel feature the programs use when the kernel has it, and that an

@@ -45,7 +45,8 @@ pub const KEYS: &[(&str, Applies)] = keys! {
     "agent.export" restart agent.export_queue;
     "agent.metrics_addr" restart agent.metrics_addr;
     "agent.metrics_export_interval" restart agent.metrics_export_interval;
-    "agent.limits" restart agent.memory_limit, agent.idle_timeout;
+    "agent.limits" restart agent.memory_limit, agent.idle_timeout, agent.metric_series;
+    "agent.routes" restart agent.routes;
 };
 
 /// The keys a SIGHUP applies at once, as the warning names them:

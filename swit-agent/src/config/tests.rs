@@ -551,8 +551,14 @@ agent:
   export: { queue_spans: 1000 }
   metrics_addr: "127.0.0.1:9464"
   metrics_export_interval: "30s"
-  limits: { memory: 512MiB, idle_timeout: 90s }
+  limits: { memory: 512MiB, idle_timeout: 90s, metric_series: 500 }
+  routes:
+    patterns: ["/orders/{id}"]
+    services: { checkout: ["/cart/{cart}/items"] }
+    max_per_service: 200
 "#;
+
+use super::routes::Pattern;
 
 #[test]
 fn a_complete_file_parses_to_the_expected_settings() {
@@ -607,6 +613,15 @@ fn a_complete_file_parses_to_the_expected_settings() {
             memory_limit: 512 << 20,
             idle_timeout: Duration::from_secs(90),
             disabled_kernel_features: vec![KernelFeature::BpfLoop],
+            routes: super::routes::RouteSettings {
+                patterns: vec![Pattern::parse("/orders/{id}").unwrap()],
+                services: vec![(
+                    "checkout".into(),
+                    vec![Pattern::parse("/cart/{cart}/items").unwrap()],
+                )],
+                max_per_service: 200,
+            },
+            metric_series: 500,
         },
     };
     assert_eq!(s, want);

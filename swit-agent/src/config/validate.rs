@@ -3,6 +3,7 @@
 //! path, with the variable or flag that set it when not the file).
 use std::{path::PathBuf, time::Duration};
 
+use super::routes::{DEFAULT_MAX_PER_SERVICE, DEFAULT_METRIC_SERIES, Pattern, RouteSettings};
 use super::{
     AgentSettings, Base, ConsoleFormat, DEFAULT_CAPTURE_BYTES, DEFAULT_EXPORT_QUEUE,
     DEFAULT_IDLE_TIMEOUT, DEFAULT_MEMORY_LIMIT, DEFAULT_RING_BYTES, Exporter, ExporterKind,
@@ -413,6 +414,18 @@ fn agent(c: &mut Check) -> AgentSettings {
             }
         },
     };
+    let metric_series = match a.limits.metric_series {
+        None => DEFAULT_METRIC_SERIES,
+        Some(0) => {
+            c.add(
+                "agent.limits.metric_series",
+                "must be at least 1 (e.g. 2000)".into(),
+            );
+            DEFAULT_METRIC_SERIES
+        }
+        Some(n) => n,
+    };
+    let routes = routes(&a.routes, c);
     let console_format = match a.console.format.as_deref().unwrap_or("pretty") {
         "pretty" => ConsoleFormat::Pretty,
         "otlp-json" => ConsoleFormat::OtlpJson,
@@ -531,6 +544,54 @@ fn agent(c: &mut Check) -> AgentSettings {
         metrics_addr,
         metrics_export_interval,
         disabled_kernel_features,
+        routes,
+        metric_series,
+    }
+}
+
+/// `agent.routes`: every pattern parsed, each bad one reported with what
+/// to write instead.
+fn routes(r: &super::file::RawRoutes, c: &mut Check) -> RouteSettings {
+    let mut parse = |path: String, list: &[String]| -> Vec<Pattern> {
+        list.iter()
+            .enumerate()
+            .filter_map(|(i, p)| match Pattern::parse(p) {
+                Ok(p) => Some(p),
+                Err(e) => {
+                    c.add(&format!("{path}[{i}]"), e);
+                    None
+                }
+            })
+            .collect()
+    };
+    let patterns = parse(
+        "agent.routes.patterns".into(),
+        r.patterns.as_deref().unwrap_or_default(),
+    );
+    let services = r
+        .services
+        .iter()
+        .flatten()
+        .map(|(name, list)| {
+            let p = parse(format!("agent.routes.services.{name}"), list);
+            (name.clone(), p)
+        })
+        .collect();
+    let max_per_service = match r.max_per_service {
+        None => DEFAULT_MAX_PER_SERVICE,
+        Some(0) => {
+            c.add(
+                "agent.routes.max_per_service",
+                "must be at least 1 (e.g. 1000)".into(),
+            );
+            DEFAULT_MAX_PER_SERVICE
+        }
+        Some(n) => n,
+    };
+    RouteSettings {
+        patterns,
+        services,
+        max_per_service,
     }
 }
 

@@ -282,6 +282,28 @@ pub fn families(s: &Snapshot) -> Vec<Family> {
             "Connections forgotten to keep the memory bound",
             s.memory_shed,
         ),
+        by(
+            "swit_request_metrics_overflow",
+            "Exchanges recorded in a metric's overflow series (past agent.limits.metric_series), by metric",
+            "metric",
+            s.requests
+                .metrics
+                .iter()
+                .map(|m| (m.instrument.name(), m.overflow.count))
+                .collect(),
+        ),
+        one(
+            "swit_routes_folded",
+            C,
+            "Requests whose http.route was folded into _OTHER (past agent.routes.max_per_service)",
+            s.routes_folded,
+        ),
+        one(
+            "swit_routes_tracked",
+            G,
+            "Distinct http.route values held, over all services",
+            s.routes_held,
+        ),
     ];
     if s.otlp.is_some() {
         v.extend([

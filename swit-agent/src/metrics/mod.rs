@@ -98,6 +98,12 @@ pub struct Snapshot {
     pub attached: usize,
     /// The agent's resident memory.
     pub rss_bytes: u64,
+    /// The request histograms (empty when request metrics are off).
+    pub requests: std::sync::Arc<crate::trace::requests::RequestsSnapshot>,
+    /// Requests whose `http.route` was folded by the per-service bound.
+    pub routes_folded: u64,
+    /// Distinct routes held, over all services.
+    pub routes_held: u64,
 }
 
 /// The agent's resident set size from /proc/self/statm (0 if unreadable).

@@ -60,7 +60,8 @@ fn unix_ns() -> u64 {
 
 fn run(mut client: MetricsClient, board: Board, interval: Duration, stop: Arc<AtomicBool>) {
     let start_ns = unix_ns();
-    let resource = otlp::resource(&hostname(), std::process::id());
+    let host = hostname();
+    let resource = otlp::resource(&host, std::process::id());
     let mut failing = false;
     let mut next = Instant::now() + interval;
     loop {
@@ -71,7 +72,9 @@ fn run(mut client: MetricsClient, board: Board, interval: Duration, stop: Arc<At
         }
         next = Instant::now() + interval;
         if let Some(snap) = board.latest() {
-            let req = otlp::request(&families(&snap), resource.clone(), start_ns, unix_ns());
+            let now = unix_ns();
+            let mut req = otlp::request(&families(&snap), resource.clone(), start_ns, now);
+            otlp::add_requests(&mut req, &snap.requests, &host, start_ns, now);
             let limit = if stopping { FINAL_PUSH_LIMIT } else { interval };
             match client.send(req, limit) {
                 Ok(()) if failing => {

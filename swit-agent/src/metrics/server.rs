@@ -138,7 +138,11 @@ pub fn respond(head: &[u8], board: &Board, now: Instant) -> (u16, &'static str, 
             Some(s) => (
                 200,
                 prometheus::CONTENT_TYPE,
-                prometheus::render(&families(&s)),
+                {
+                    let mut text = prometheus::render(&families(&s));
+                    prometheus::render_requests(&s.requests, &mut text);
+                    text
+                },
                 head_only,
             ),
             None => (503, TEXT, "starting\n".into(), head_only),

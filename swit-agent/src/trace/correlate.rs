@@ -21,6 +21,8 @@ use super::{
     db_span::db_span,
     grpc_span::{h2_span, status_hidden},
     http_span::{HttpExchange, HttpSpanParts, captured_headers, http_span},
+    red::Red,
+    route::RouteSettings,
     sampler,
     span::{Resource, Span, SpanId, SpanKind, TraceId},
 };
@@ -178,6 +180,11 @@ pub struct TraceOptions {
     pub propagators: Vec<Propagator>,
     /// Headers exported as attributes; shared with each span's builder.
     pub capture_headers: Arc<CaptureHeaders>,
+    /// `agent.routes`: how server spans get `http.route`.
+    pub routes: RouteSettings,
+    /// Request metrics are recorded, with this many series per metric at
+    /// most, when something exports them.
+    pub metric_series: Option<usize>,
 }
 
 impl Default for TraceOptions {
@@ -186,6 +193,8 @@ impl Default for TraceOptions {
             sampler: Sampler::AlwaysOn,
             propagators: vec![Propagator::TraceContext, Propagator::Baggage],
             capture_headers: Arc::default(),
+            routes: RouteSettings::default(),
+            metric_series: None,
         }
     }
 }
@@ -251,6 +260,8 @@ pub struct Correlator {
     /// for the server side.
     calls: FxHashMap<Tuple, VecDeque<(Option<u32>, SpanCtx)>>,
     pub stats: CorrelatorStats,
+    /// Routes and request metrics.
+    pub red: Red,
     /// Entries looked at by `forget_sock` and `forget_pid`, for tests.
     #[cfg(test)]
     visited: usize,
@@ -258,7 +269,9 @@ pub struct Correlator {
 
 impl Correlator {
     pub fn new(clock: Clock, opts: TraceOptions, resource: ResourceFn) -> Self {
+        let red = Red::new(opts.routes.clone(), opts.metric_series);
         Correlator {
+            red,
             clock,
             opts,
             resource,
@@ -535,17 +548,26 @@ impl Correlator {
                 self.calls.remove(&at.tuple);
             }
         }
-        if ctx.flags & SAMPLED == 0 {
+        let sampled = ctx.flags & SAMPLED != 0;
+        if !sampled && !self.red.wants_unsampled() {
             self.stats.unsampled += 1;
             return;
         }
-        let parts = parts(kind);
+        let mut parts = parts(kind);
         let (start, end) = match kind {
             // A client's call starts when it begins to send; a
             // server's request when its read returns.
             SpanKind::Client => (timing.first.enter_ns, timing.last.exit_ns),
             _ => (timing.first.exit_ns, timing.last.exit_ns),
         };
+        let resource = self.resource.get(at.pid);
+        let ns = end.saturating_sub(start);
+        self.red
+            .finish(kind, &mut parts, &resource.service_name, ns, sampled);
+        if !sampled {
+            self.stats.unsampled += 1;
+            return;
+        }
         self.stats.spans += 1;
         out(Span {
             trace_id: ctx.trace_id,
@@ -560,7 +582,7 @@ impl Correlator {
             attributes: parts.attributes,
             status: parts.status,
             status_message: String::new(),
-            resource: self.resource.get(at.pid),
+            resource,
         });
     }
 
@@ -582,7 +604,8 @@ impl Correlator {
                 tuple.remote,
             ),
         };
-        if ctx.flags & SAMPLED == 0 {
+        let sampled = ctx.flags & SAMPLED != 0;
+        if !sampled && !self.red.wants_unsampled() {
             self.stats.unsampled += 1;
             return;
         }
@@ -591,7 +614,19 @@ impl Correlator {
             _ => call.request.first.exit_ns,
         };
         let end = call.response.last.exit_ns.max(start);
-        let parts = db_span(call, server, peer);
+        let mut parts = db_span(call, server, peer);
+        let resource = self.resource.get(pid);
+        self.red.finish(
+            kind,
+            &mut parts,
+            &resource.service_name,
+            end - start,
+            sampled,
+        );
+        if !sampled {
+            self.stats.unsampled += 1;
+            return;
+        }
         self.stats.spans += 1;
         out(Span {
             trace_id: ctx.trace_id,
@@ -608,7 +643,7 @@ impl Correlator {
             // The server's message may echo literal values (MySQL's
             // "Duplicate entry 'alice'"): only the code is exported.
             status_message: String::new(),
-            resource: self.resource.get(pid),
+            resource,
         });
     }
 

@@ -192,7 +192,8 @@ pub fn http_span(
     local: SocketAddr,
     remote: SocketAddr,
 ) -> HttpSpanParts {
-    let mut a: Attributes = Vec::with_capacity(16);
+    // 14 or so, and `http.route` with `swit.route.source` on servers.
+    let mut a: Attributes = Vec::with_capacity(18);
     let name = match x.method {
         Some(m) => method_attrs(m, &mut a),
         None => Text::Borrowed("HTTP"),
